@@ -1,0 +1,3 @@
+from secateurs.cli import main
+
+main()

@@ -1,0 +1,322 @@
+"""The `secateurs` command line: `run` for the whole pipeline, one command per stage.
+
+Only this module reads click; it builds a RunConfig and hands it to the runner.
+Errors print one line on stderr and exit with the code documented in the README.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from secateurs import __version__
+from secateurs.config import (
+    DEFAULT_ATOL,
+    DEFAULT_FORMATS,
+    DEFAULT_RTOL,
+    EXPORTERS,
+    SCOPES,
+    RunConfig,
+    parse_shape,
+)
+from secateurs.errors import EXIT_CODES, SecateursError
+
+EXIT_CODE_HELP = "\b\nExit codes:\n" + "\n".join(
+    f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items()
+)
+
+
+class Amount(click.ParamType):
+    """A float in [0, 1]; NaN, inf and out-of-range values are usage errors (exit 2)."""
+
+    name = "FLOAT"
+
+    def convert(self, value, param, ctx):
+        try:
+            amount = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number in [0, 1]", param, ctx)
+        if not math.isfinite(amount) or not 0.0 <= amount <= 1.0:
+            self.fail(f"{value!r} is not a number in [0, 1]", param, ctx)
+        return amount
+
+
+class Shape(click.ParamType):
+    name = "N,C,H,W"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_shape(value)
+        except SecateursError as e:
+            self.fail(str(e), param, ctx)
+
+
+class SecateursGroup(click.Group):
+    """Turns SecateursError into one stderr line and its exit code; --debug adds the traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SecateursError as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            click.echo(f"secateurs: error: {e}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("secateurs: interrupted; no outputs were promoted", err=True)
+            ctx.exit(130)
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+@click.group(cls=SecateursGroup, epilog=EXIT_CODE_HELP)
+@click.version_option(__version__, prog_name="secateurs")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def main(ctx, debug):
+    """Prune a PyTorch CNN's Conv2d weights, export small sparse artifacts, and prove they match.
+
+    \b
+    Examples:
+      secateurs run builtin:resnet --amount 0.3 --out artifacts/demo
+      secateurs run torchvision.models:resnet18 --input-shape 1,3,224,224 --weights r18.safetensors
+      secateurs prune builtin:lenet --amount 0.5 --out work && secateurs export work \\
+        && secateurs validate work && secateurs report work
+    """
+    ctx.obj = {"debug": debug}
+    signal.signal(signal.SIGTERM, _sigterm)
+
+
+def model_options(f):
+    f = click.option(
+        "--weights",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="state_dict to load strictly (.pt/.pth with weights_only=True, or .safetensors).",
+    )(f)
+    f = click.option(
+        "--input-shape",
+        type=Shape(),
+        help="Example input shape, e.g. 1,3,224,224. Required unless the model declares input_shape.",
+    )(f)
+    return click.argument("model")(f)
+
+
+def prune_options(f):
+    f = click.option(
+        "--amount",
+        type=Amount(),
+        default=0.3,
+        show_default=True,
+        help="Fraction of each Conv2d weight to zero, in [0, 1].",
+    )(f)
+    f = click.option(
+        "--scope",
+        type=click.Choice(SCOPES),
+        default="layer",
+        show_default=True,
+        help="layer: round(amount*numel) per tensor (YOLOv5); global: one threshold over all Conv2d weights.",
+    )(f)
+    return click.option("--exclude", metavar="REGEX", help="Skip Conv2d modules whose name matches REGEX.")(f)
+
+
+def export_options(f, defaults: bool = True):
+    f = click.option(
+        "--exporter",
+        type=click.Choice(EXPORTERS),
+        default="dynamo" if defaults else None,
+        show_default=defaults,
+        help="torch.onnx exporter: dynamo (torch.export, the supported path) or torchscript (legacy, faster).",
+    )(f)
+    return click.option(
+        "--formats",
+        metavar="NAMES",
+        default=",".join(DEFAULT_FORMATS) if defaults else None,
+        show_default=defaults,
+        help="Comma-separated artifact formats to write.",
+    )(f)
+
+
+def validate_options(f, defaults: bool = True):
+    f = click.option(
+        "--atol",
+        type=float,
+        default=DEFAULT_ATOL if defaults else None,
+        show_default=defaults,
+        help="Absolute tolerance for ONNX vs PyTorch outputs.",
+    )(f)
+    return click.option(
+        "--rtol",
+        type=float,
+        default=DEFAULT_RTOL if defaults else None,
+        show_default=defaults,
+        help="Relative tolerance: an element fails where |a-b| > atol + rtol*|b|.",
+    )(f)
+
+
+def out_option(f):
+    return click.option(
+        "--out", type=click.Path(path_type=Path), help="Output directory [default: artifacts/<model>]."
+    )(f)
+
+
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress lines and no summary table.")
+
+
+def default_out(model: str) -> Path:
+    name = model.split(":", 1)[-1].rsplit(".", 1)[-1] if ":" in model else Path(model).stem
+    return Path("artifacts") / (name or "model")
+
+
+def formats_tuple(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+
+
+def _progress(quiet: bool):
+    return (lambda _m: None) if quiet else (lambda m: click.echo(f"secateurs: {m}", err=True))
+
+
+def _finish(ctx_obj, data: dict, quiet: bool) -> None:
+    from secateurs.pipeline import report
+
+    if not quiet:
+        click.echo(report.render_terminal(data))
+    click.echo(f"secateurs: wrote {ctx_obj.config.out}", err=True)
+
+
+@main.command(epilog=EXIT_CODE_HELP)
+@model_options
+@prune_options
+@export_options
+@validate_options
+@out_option
+@quiet_option
+def run(model, weights, input_shape, amount, scope, exclude, exporter, formats, atol, rtol, out, quiet):
+    """Run every stage: load, prune, export, validate, report.
+
+    Artifacts are staged and moved into --out only when every check passes; on a
+    failed validation they go to <out>.failed/ and a previous <out> is left untouched.
+
+    \b
+    Examples:
+      secateurs run builtin:resnet --amount 0.3 --out artifacts/demo
+      secateurs run builtin:lenet --amount 0.5 --scope global --exporter torchscript
+      secateurs run mypkg.models:make_net --weights net.pt --input-shape 1,3,64,64 --exclude '^stem'
+    """
+    from secateurs.pipeline.runner import execute
+
+    cfg = RunConfig(
+        model=model,
+        out=out or default_out(model),
+        weights=weights,
+        input_shape=input_shape,
+        amount=amount,
+        scope=scope,
+        exclude=exclude,
+        exporter=exporter,
+        formats=formats_tuple(formats),
+        atol=atol,
+        rtol=rtol,
+    )
+    ctx, data = execute(cfg, ["load", "prune", "export", "validate"], progress=_progress(quiet))
+    _finish(ctx, data, quiet)
+
+
+@main.command(epilog=EXIT_CODE_HELP)
+@model_options
+@prune_options
+@out_option
+@quiet_option
+def prune(model, weights, input_shape, amount, scope, exclude, out, quiet):
+    """Stage: load MODEL, prune it, and write pruned.safetensors + report.json to --out.
+
+    \b
+    Example:
+      secateurs prune builtin:resnet --amount 0.5 --out work/
+    """
+    from secateurs.pipeline.runner import execute
+
+    cfg = RunConfig(
+        model=model,
+        out=out or default_out(model),
+        weights=weights,
+        input_shape=input_shape,
+        amount=amount,
+        scope=scope,
+        exclude=exclude,
+        formats=("safetensors",),
+    )
+    ctx, data = execute(cfg, ["load", "prune", "export"], progress=_progress(quiet))
+    _finish(ctx, data, quiet)
+
+
+directory_argument = click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+
+
+@main.command(epilog=EXIT_CODE_HELP)
+@directory_argument
+@lambda f: export_options(f, defaults=False)
+@quiet_option
+def export(directory, exporter, formats, quiet):
+    """Stage: export the pruned model in DIRECTORY (from `secateurs prune`) to ONNX and friends.
+
+    \b
+    Example:
+      secateurs export work/ --formats onnx
+    """
+    from secateurs.pipeline.runner import execute, resumed_config
+
+    cfg = resumed_config(directory, exporter=exporter, formats=formats_tuple(formats) or ("onnx",))
+    ctx, data = execute(cfg, ["export"], resume=directory, progress=_progress(quiet))
+    _finish(ctx, data, quiet)
+
+
+@main.command(epilog=EXIT_CODE_HELP)
+@directory_argument
+@lambda f: validate_options(f, defaults=False)
+@quiet_option
+def validate(directory, atol, rtol, quiet):
+    """Stage: validate every artifact in DIRECTORY against the pruned PyTorch model (exit 1 on failure).
+
+    \b
+    Example:
+      secateurs validate work/ --atol 1e-5
+    """
+    from secateurs.pipeline.runner import execute, resumed_config
+
+    cfg = resumed_config(directory, atol=atol, rtol=rtol)
+    ctx, data = execute(cfg, ["validate"], resume=directory, progress=_progress(quiet))
+    _finish(ctx, data, quiet)
+
+
+@main.command(epilog=EXIT_CODE_HELP)
+@directory_argument
+def report(directory):
+    """Stage: print the summary of DIRECTORY and rewrite report.md and manifest.json.
+
+    \b
+    Example:
+      secateurs report work/ >> "$GITHUB_STEP_SUMMARY"
+    """
+    from secateurs.pipeline import files
+    from secateurs.pipeline import report as report_stage
+    from secateurs.pipeline.runner import REPORT_MD, read_report
+
+    data = read_report(directory)
+    files.write_text(directory / REPORT_MD, report_stage.render_markdown(data))
+    files.write_manifest(directory)
+    click.echo(report_stage.render_terminal(data))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

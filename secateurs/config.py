@@ -1,0 +1,85 @@
+"""The one frozen set of settings for a run. The CLI builds it; nothing below reads click or os.environ."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from secateurs.errors import UsageError
+
+SCOPES = ("layer", "global")
+EXPORTERS = ("dynamo", "torchscript")
+DEFAULT_FORMATS = ("onnx", "safetensors")
+
+# ORT vs PyTorch on float32 CNN outputs differs by ~1e-6; BatchNorm folding and
+# reordered reductions stay well inside these.
+DEFAULT_ATOL = 1e-4
+DEFAULT_RTOL = 1e-3
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str
+    out: Path
+    weights: Path | None = None
+    input_shape: tuple[int, ...] | None = None
+    amount: float = 0.3
+    scope: str = "layer"
+    exclude: str | None = None
+    exporter: str = "dynamo"
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    atol: float = DEFAULT_ATOL
+    rtol: float = DEFAULT_RTOL
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_amount(self.amount)
+        if self.scope not in SCOPES:
+            raise UsageError(f"--scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
+        if self.exporter not in EXPORTERS:
+            raise UsageError(f"--exporter must be one of {', '.join(EXPORTERS)}, got {self.exporter!r}")
+        for name, value in (("--atol", self.atol), ("--rtol", self.rtol)):
+            if not (math.isfinite(value) and value >= 0):
+                raise UsageError(f"{name} must be a finite number >= 0, got {value}")
+        if self.input_shape is not None and (not self.input_shape or any(d < 1 for d in self.input_shape)):
+            raise UsageError(f"--input-shape must be positive integers, got {self.input_shape}")
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["out"] = str(self.out)
+        data["weights"] = str(self.weights) if self.weights else None
+        data["input_shape"] = list(self.input_shape) if self.input_shape else None
+        data["formats"] = list(self.formats)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict, **overrides) -> RunConfig:
+        data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+        data["out"] = Path(data["out"])
+        data["weights"] = Path(data["weights"]) if data.get("weights") else None
+        data["input_shape"] = tuple(data["input_shape"]) if data.get("input_shape") else None
+        data["formats"] = tuple(data["formats"])
+        return cls(**data)
+
+
+def check_amount(amount: float) -> float:
+    """Amount is a fraction in [0, 1]; NaN and inf are rejected, never clamped."""
+    if not isinstance(amount, (int, float)) or isinstance(amount, bool):
+        raise UsageError(f"--amount must be a number in [0, 1], got {amount!r}")
+    if not math.isfinite(amount) or not 0.0 <= amount <= 1.0:
+        raise UsageError(f"--amount must be a number in [0, 1], got {amount}")
+    return float(amount)
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """Parse '1,3,224,224' (or 1x3x224x224) into a shape; reject anything else."""
+    parts = text.replace("x", ",").replace(" ", "").strip(",").split(",")
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise UsageError(f"--input-shape must look like 1,3,224,224, got {text!r}") from None
+    if not shape or any(d < 1 for d in shape):
+        raise UsageError(f"--input-shape must be positive integers, got {text!r}")
+    return shape

@@ -1,0 +1,81 @@
+"""Registry of builtin demo models: a name maps to a factory, an input shape and shipped weights.
+
+The weights are trained by `python -m secateurs.models.train` on the digits train split and
+committed beside this file, so a demo run needs no download and no training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from secateurs.errors import InputError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    """One builtin: how to build it, what it eats, and where its trained weights live."""
+
+    name: str
+    factory: Callable[[], nn.Module]
+    input_shape: tuple[int, ...]
+    weights: Path
+    description: str
+
+
+def _lenet() -> nn.Module:
+    from secateurs.models.lenet import LeNet
+
+    return LeNet()
+
+
+def _resnet() -> nn.Module:
+    from secateurs.models.resnet import ResNet
+
+    return ResNet()
+
+
+BUILTINS: dict[str, BuiltinModel] = {
+    "lenet": BuiltinModel(
+        name="lenet",
+        factory=_lenet,
+        input_shape=(1, 1, 32, 32),
+        weights=WEIGHTS_DIR / "lenet.safetensors",
+        description="LeNet (2 conv + 3 fc) trained on 8x8 digits upscaled to 32x32",
+    ),
+    "resnet": BuiltinModel(
+        name="resnet",
+        factory=_resnet,
+        input_shape=(1, 1, 32, 32),
+        weights=WEIGHTS_DIR / "resnet.safetensors",
+        description="small ResNet (4 BasicBlocks, >99% of params in conv weights) on digits",
+    ),
+}
+
+
+def get_builtin(name: str) -> BuiltinModel:
+    """Look up a builtin by name; an unknown name lists the registered ones."""
+    try:
+        return BUILTINS[name]
+    except KeyError:
+        choices = ", ".join(sorted(BUILTINS))
+        raise InputError(f"unknown builtin model {name!r}; choose from: {choices}") from None
+
+
+def build_builtin(name: str) -> nn.Module:
+    """Instantiate a builtin, load its shipped weights strictly, and return it in eval mode."""
+    from safetensors.torch import load_file
+
+    spec = get_builtin(name)
+    if not spec.weights.is_file():
+        raise InputError(f"weights of builtin model {name!r} not found: {spec.weights}")
+    model = spec.factory()
+    model.load_state_dict(load_file(spec.weights), strict=True)
+    return model.eval()

@@ -1,0 +1,85 @@
+"""The run context: the single object every stage reads from and writes to."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from secateurs.config import RunConfig
+
+
+@dataclass
+class LayerRecord:
+    """What the prune stage did to one Conv2d weight."""
+
+    name: str
+    shape: list[int]
+    numel: int
+    dtype: str
+    target: float
+    pruned: int  # weights the L1 rule selected (round(amount * numel) in layer scope)
+    zeros_before: int
+    zeros_after: int
+
+    @property
+    def sparsity(self) -> float:
+        return self.zeros_after / self.numel if self.numel else 0.0
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "sparsity": self.sparsity}
+
+    @classmethod
+    def from_json(cls, data: dict) -> LayerRecord:
+        data = {k: v for k, v in data.items() if k != "sparsity"}
+        return cls(**data)
+
+
+@dataclass
+class ModelInfo:
+    """Where the model came from and how it is called."""
+
+    spec: str
+    source: str  # "builtin", "factory"
+    input_shape: tuple[int, ...]
+    input_names: list[str] = field(default_factory=lambda: ["input"])
+    output_names: list[str] = field(default_factory=list)
+    output_shapes: list[list[int]] = field(default_factory=list)
+    weights: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["input_shape"] = list(self.input_shape)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> ModelInfo:
+        return cls(**{**data, "input_shape": tuple(data["input_shape"])})
+
+
+@dataclass
+class Artifact:
+    name: str  # exporter name, e.g. "onnx"
+    path: Path
+    description: str
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+@dataclass
+class RunContext:
+    config: RunConfig
+    workdir: Path  # where artifacts are written (a staging directory during `run`)
+    model: Any = None  # torch.nn.Module, kept untyped so importing this stays cheap
+    info: ModelInfo | None = None
+    layers: list[LayerRecord] = field(default_factory=list)
+    param_counts: dict[str, int] = field(default_factory=dict)
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
+    validation: Any = None  # secateurs.validators.results.ValidationResult
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def artifact_path(self, filename: str) -> Path:
+        return self.workdir / filename

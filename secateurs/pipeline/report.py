@@ -1,0 +1,173 @@
+"""Stage 5, report: one versioned dict, rendered as report.json, report.md and a terminal table.
+
+Every sparsity figure names its denominator: over the pruned Conv2d tensors, or over
+every parameter of the model (what YOLOv5's ``sparsity()`` prints).
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+
+from secateurs import __version__
+from secateurs.pipeline.context import RunContext
+from secateurs.pipeline.tables import fmt_bytes, fmt_pct, table
+
+SCHEMA = "secateurs.report/1"
+PERFORMANCE_NOTE = (
+    "Unstructured sparsity cuts disk and download size, not onnxruntime memory or latency:"
+    " onnxruntime stores and runs the weights dense."
+)
+
+
+def build(ctx: RunContext, status: str) -> dict:
+    counts = ctx.param_counts
+    return _finite(
+        {
+            "schema": SCHEMA,
+            "secateurs_version": __version__,
+            "status": status,
+            "config": ctx.config.to_json(),
+            "model": ctx.info.to_json() if ctx.info else None,
+            "sparsity": {
+                "pruned_tensors": _ratio(
+                    counts.get("pruned_tensors_zeros", 0),
+                    counts.get("pruned_tensors_numel", 0),
+                    f"weights of the {len(ctx.layers)} pruned Conv2d tensors",
+                ),
+                "all_parameters": _ratio(
+                    counts.get("all_params_zeros", 0),
+                    counts.get("all_params_numel", 0),
+                    "every parameter of the model (conv, norm, linear, biases), as YOLOv5's sparsity()",
+                ),
+            },
+            "layers": [r.to_json() for r in ctx.layers],
+            "artifacts": [
+                {"name": a.name, "file": a.path.name, "size": a.size, "description": a.description}
+                for a in ctx.artifacts.values()
+                if a.path.exists()
+            ],
+            "validation": ctx.validation.to_json() if ctx.validation is not None else None,
+            "timings_s": {k: round(v, 4) for k, v in ctx.timings.items()},
+            "versions": versions(),
+            "performance_note": PERFORMANCE_NOTE,
+        }
+    )
+
+
+def _ratio(zeros: int, numel: int, denominator: str) -> dict:
+    return {
+        "zeros": zeros,
+        "numel": numel,
+        "sparsity": zeros / numel if numel else 0.0,
+        "denominator": denominator,
+    }
+
+
+def _finite(obj):
+    """JSON has no NaN/Inf: write them as strings rather than emit invalid JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for pkg in ("torch", "onnx", "onnxruntime", "numpy"):
+        try:
+            found[pkg] = version(pkg)
+        except PackageNotFoundError:
+            found[pkg] = "not installed"
+    return found
+
+
+def layer_rows(report: dict) -> list[list[str]]:
+    return [
+        [
+            r["name"],
+            "x".join(map(str, r["shape"])),
+            f"{r['numel']:,}",
+            fmt_pct(r["target"]),
+            fmt_pct(r["sparsity"]),
+            f"{r['zeros_before']:,}",
+        ]
+        for r in report["layers"]
+    ]
+
+
+LAYER_HEADERS = ["layer", "shape", "weights", "target", "achieved", "zeros before"]
+CHECK_HEADERS = ["artifact", "check", "verdict", "max abs", "max rel", "bad", "detail"]
+
+
+def check_rows(report: dict) -> list[list[str]]:
+    rows = []
+    for c in (report.get("validation") or {}).get("checks", []):
+        outs = c.get("outputs") or []
+        max_abs = max((float(o["max_abs"]) for o in outs), default=None)
+        max_rel = max((float(o["max_rel"]) for o in outs), default=None)
+        rows.append(
+            [
+                c["artifact"],
+                c["name"],
+                "PASS" if c["passed"] else "FAIL",
+                "" if max_abs is None else f"{max_abs:.2e}",
+                "" if max_rel is None else f"{max_rel:.2e}",
+                str(sum(o["n_bad"] for o in outs)) if outs else "",
+                c.get("detail", ""),
+            ]
+        )
+    return rows
+
+
+def summary_lines(report: dict) -> list[str]:
+    s = report["sparsity"]
+    cfg = report["config"]
+    return [
+        f"model {report['model']['spec']}  amount {cfg['amount']}  scope {cfg['scope']}  exporter {cfg['exporter']}",
+        f"sparsity over pruned Conv2d weights: {fmt_pct(s['pruned_tensors']['sparsity'])}"
+        f" ({s['pruned_tensors']['zeros']:,} / {s['pruned_tensors']['numel']:,}; {s['pruned_tensors']['denominator']})",
+        f"sparsity over all parameters:        {fmt_pct(s['all_parameters']['sparsity'])}"
+        f" ({s['all_parameters']['zeros']:,} / {s['all_parameters']['numel']:,}; {s['all_parameters']['denominator']})",
+    ]
+
+
+def sections(report: dict, style: str) -> list[tuple[str, str]]:
+    """(title, body) pairs shared by the markdown and terminal renderings."""
+    validation = report.get("validation")
+    verdict = "not run" if validation is None else ("PASSED" if validation["passed"] else "FAILED")
+    artifacts = [[a["file"], fmt_bytes(a["size"]), a["description"]] for a in report["artifacts"]]
+    timings = [[k, f"{v:.2f} s"] for k, v in report["timings_s"].items()]
+    versions_row = ", ".join(f"{k} {v}" for k, v in report["versions"].items())
+    return [
+        (
+            "Summary",
+            "\n".join(summary_lines(report) + [f"validation: {verdict}", report["performance_note"]]),
+        ),
+        ("Per-layer sparsity", table(LAYER_HEADERS, layer_rows(report), style)),
+        ("Artifacts", table(["file", "size", "what it is"], artifacts, style)),
+        ("Validation", table(CHECK_HEADERS, check_rows(report), style) if validation else "not run"),
+        ("Stage timings", table(["stage", "time"], timings, style)),
+        ("Versions", versions_row),
+    ]
+
+
+def render_markdown(report: dict) -> str:
+    out = [f"# secateurs report: {report['model']['spec']} ({report['status']})", ""]
+    for title, body in sections(report, "md"):
+        if title == "Summary":
+            body = "\n".join(f"- {line}" for line in body.splitlines())
+        out += [f"## {title}", "", body, ""]
+    return "\n".join(out)
+
+
+def render_terminal(report: dict) -> str:
+    out = []
+    for title, body in sections(report, "text"):
+        out += [f"== {title} ==", body, ""]
+    return "\n".join(out)

@@ -1,0 +1,149 @@
+"""Run stages in order inside a staging directory, time each, and promote only on success.
+
+``execute`` serves both ``secateurs run`` (all stages) and the split stage commands
+(``prune``, ``export``, ``validate``, ``report``): a split command resumes from the
+``report.json`` of an earlier stage, works on a staged copy of that directory, and
+replaces it only when it succeeds. report.json is the hand-off between stages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from secateurs.config import RunConfig
+from secateurs.errors import InputError, OutputError, ValidationFailed
+from secateurs.pipeline import export, files, load, prune, report, validate
+from secateurs.pipeline.context import Artifact, LayerRecord, ModelInfo, RunContext
+from secateurs.validators.results import ValidationResult
+
+STAGES: dict[str, Callable[[RunContext], None]] = {
+    "load": load.run,
+    "prune": prune.run,
+    "export": export.run,
+    "validate": validate.run,
+}
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+
+
+def failed_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".failed")
+
+
+def execute(
+    cfg: RunConfig,
+    stages: list[str],
+    resume: Path | None = None,
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> tuple[RunContext, dict]:
+    """Run ``stages``; return (context, report). Raise ValidationFailed after writing <out>.failed."""
+    staging = files.make_staging(cfg.out)
+    try:
+        ctx = RunContext(cfg, staging)
+        if resume is not None:
+            restore(ctx, resume)
+        for i, name in enumerate(stages, 1):
+            progress(f"[{i}/{len(stages) + 1}] {name}")
+            t0 = time.perf_counter()
+            STAGES[name](ctx)
+            ctx.timings[name] = time.perf_counter() - t0
+        progress(f"[{len(stages) + 1}/{len(stages) + 1}] report")
+        passed = ctx.validation is None or bool(ctx.validation)
+        status = (
+            "passed" if passed and ctx.validation is not None else ("failed" if not passed else "unvalidated")
+        )
+        data = write_reports(ctx, status)
+        files.finalize_modes(staging)
+        files.write_manifest(staging)
+        files.promote(staging, cfg.out if passed else failed_dir(cfg.out))
+    except BaseException:
+        files.discard(staging)
+        raise
+    if not passed:
+        names = ", ".join(f"{c.artifact}: {c.name}" for c in ctx.validation.failures[:3])
+        raise ValidationFailed(
+            f"validation failed ({len(ctx.validation.failures)} checks: {names});"
+            f" artifacts and report left in {failed_dir(cfg.out)}"
+        )
+    _relocate(ctx, cfg.out)
+    return ctx, data
+
+
+def write_reports(ctx: RunContext, status: str) -> dict:
+    t0 = time.perf_counter()
+    ctx.timings.pop("report", None)
+    data = report.build(ctx, status)
+    ctx.timings["report"] = data["timings_s"]["report"] = round(time.perf_counter() - t0, 4)
+    files.write_json(ctx.workdir / REPORT_JSON, data)
+    files.write_text(ctx.workdir / REPORT_MD, report.render_markdown(data))
+    return data
+
+
+def _relocate(ctx: RunContext, out: Path) -> None:
+    ctx.workdir = out
+    for a in ctx.artifacts.values():
+        a.path = out / a.path.name
+
+
+def read_report(directory: Path) -> dict:
+    path = directory / REPORT_JSON
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: not found; run `secateurs prune` (or `run`) into {directory} first"
+        ) from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: unreadable report ({e})") from e
+    if not isinstance(data, dict) or data.get("schema") != report.SCHEMA:
+        raise InputError(f"{path}: not a {report.SCHEMA} report")
+    return data
+
+
+def restore(ctx: RunContext, source: Path) -> None:
+    """Fill ``ctx`` from an earlier stage's directory; its files are linked into staging."""
+    data = read_report(source)
+    for item in sorted(source.iterdir()):
+        if item.is_file() and item.name != files.MANIFEST:
+            _link_or_copy(item, ctx.workdir / item.name)
+    ctx.info = ModelInfo.from_json(data["model"])
+    ctx.layers = [LayerRecord.from_json(r) for r in data["layers"]]
+    ctx.timings = dict(data.get("timings_s", {}))
+    ctx.timings.pop("report", None)
+    ctx.param_counts = {
+        "pruned_tensors_numel": data["sparsity"]["pruned_tensors"]["numel"],
+        "pruned_tensors_zeros": data["sparsity"]["pruned_tensors"]["zeros"],
+        "all_params_numel": data["sparsity"]["all_parameters"]["numel"],
+        "all_params_zeros": data["sparsity"]["all_parameters"]["zeros"],
+    }
+    for a in data.get("artifacts", []):
+        ctx.artifacts[a["name"]] = Artifact(a["name"], ctx.workdir / a["file"], a["description"])
+    if data.get("validation"):
+        ctx.validation = ValidationResult.from_json(data["validation"])
+    pruned = ctx.workdir / "pruned.safetensors"
+    if not pruned.is_file():
+        raise InputError(f"{source}: has no pruned.safetensors; run `secateurs prune` first")
+    ctx.model, _ = load.load_model(ctx.info.spec, pruned, ctx.info.input_shape)
+
+
+def resumed_config(directory: Path, **overrides) -> RunConfig:
+    """The earlier stage's settings, with explicitly given options taking precedence."""
+    data = read_report(directory)
+    cfg = RunConfig.from_json(data["config"], **overrides)
+    return replace(cfg, out=directory)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        try:
+            shutil.copy2(src, dst)
+        except OSError as e:
+            raise OutputError(f"{dst}: cannot stage {src.name} ({e.strerror or e})") from e

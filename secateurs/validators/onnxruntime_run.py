@@ -1,0 +1,51 @@
+"""Run an ONNX file in onnxruntime and compare it with reference outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from secateurs.validators.compare import compare_outputs
+from secateurs.validators.results import Check
+
+
+def session(path: Path, provider: str = "CPUExecutionProvider"):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), opts, providers=[provider])
+
+
+def run_all(path: Path, inputs: list[np.ndarray]) -> list[dict[str, np.ndarray]] | str:
+    """Outputs per input, or an error string if the session cannot be built or run."""
+    try:
+        sess = session(path)
+        input_name = sess.get_inputs()[0].name
+        names = [o.name for o in sess.get_outputs()]
+        return [dict(zip(names, sess.run(None, {input_name: x}))) for x in inputs]
+    except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/... types
+        return f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+
+
+def compare_with_reference(
+    path: Path,
+    inputs: list[np.ndarray],
+    references: list[dict[str, np.ndarray]],
+    atol: float,
+    rtol: float,
+    label: str = "onnxruntime vs torch",
+) -> list[Check]:
+    """One Check per input: every output within atol + rtol*|ref|."""
+    outputs = run_all(path, inputs)
+    if isinstance(outputs, str):
+        return [Check(path.name, label, False, outputs)]
+    checks = []
+    for x, got, ref in zip(inputs, outputs, references):
+        compared = compare_outputs(got, ref, atol, rtol)
+        shape = "x".join(map(str, x.shape))
+        bad = [c for c in compared if not c.passed]
+        detail = "; ".join(f"{c.name}: {c.message}" for c in bad)
+        checks.append(Check(path.name, f"{label} @ {shape}", not bad, detail, compared))
+    return checks

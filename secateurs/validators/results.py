@@ -1,0 +1,73 @@
+"""Result objects shared by every validator, in the Polygraphy style: data, not exceptions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class OutputCompare:
+    """One output of one run compared against its reference."""
+
+    name: str
+    passed: bool
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    mean_abs: float = 0.0
+    n_bad: int = 0
+    numel: int = 0
+    atol: float = 0.0
+    rtol: float = 0.0
+    message: str = ""
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+@dataclass
+class Check:
+    """One named check on one artifact, e.g. ('model.onnx', 'onnxruntime vs torch @ 1x1x32x32')."""
+
+    artifact: str
+    name: str
+    passed: bool
+    detail: str = ""
+    outputs: list[OutputCompare] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> Check:
+        outputs = [OutputCompare(**o) for o in data.get("outputs", [])]
+        return cls(**{**data, "outputs": outputs})
+
+
+@dataclass
+class ValidationResult:
+    checks: list[Check] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.checks) and all(self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    def add(self, check: Check) -> None:
+        self.checks.append(check)
+
+    def to_json(self) -> dict:
+        return {
+            "passed": bool(self),
+            "n_checks": len(self.checks),
+            "n_failed": len(self.failures),
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> ValidationResult:
+        return cls([Check.from_json(c) for c in data.get("checks", [])])
