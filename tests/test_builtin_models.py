@@ -37,9 +37,7 @@ def test_registry_names() -> None:
 
 
 def test_unknown_builtin_lists_choices() -> None:
-    with pytest.raises(
-        InputError, match="unknown builtin model 'x'; choose from: lenet, resnet"
-    ):
+    with pytest.raises(InputError, match="unknown builtin model 'x'; choose from: lenet, resnet"):
         get_builtin("x")
     with pytest.raises(InputError):
         build_builtin("nope")
@@ -64,17 +62,13 @@ def test_lenet_layer_names() -> None:
 def test_resnet_params_mostly_conv() -> None:
     model = build_builtin("resnet")
     total = sum(p.numel() for p in model.parameters())
-    conv = sum(
-        m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Conv2d)
-    )
+    conv = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv / total >= 0.90
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     strided_1x1 = [
         m
         for m in model.modules()
-        if isinstance(m, torch.nn.Conv2d)
-        and m.kernel_size == (1, 1)
-        and m.stride == (2, 2)
+        if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) and m.stride == (2, 2)
     ]
     assert strided_1x1
 
@@ -87,10 +81,7 @@ def test_split_deterministic_disjoint_stratified() -> None:
     assert not set(train) & set(test)
     target = load_digits().target
     assert len(train) + len(test) == len(target)
-    assert (
-        hashlib.sha256(",".join(map(str, test)).encode()).hexdigest()
-        == TEST_SPLIT_SHA256
-    )
+    assert hashlib.sha256(",".join(map(str, test)).encode()).hexdigest() == TEST_SPLIT_SHA256
     totals, held = Counter(target.tolist()), Counter(target[test].tolist())
     for label, count in totals.items():
         assert abs(held[label] - digits.TEST_FRACTION * count) <= 1
