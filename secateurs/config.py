@@ -74,12 +74,8 @@ def check_amount(amount: float) -> float:
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
-    """Parse '1,3,224,224' (or 1x3x224x224) into a shape; reject anything else."""
-    parts = text.replace("x", ",").replace(" ", "").strip(",").split(",")
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        raise UsageError(f"--input-shape must look like 1,3,224,224, got {text!r}") from None
-    if not shape or any(d < 1 for d in shape):
-        raise UsageError(f"--input-shape must be positive integers, got {text!r}")
-    return shape
+    """Parse '1,3,224,224' into a shape; reject anything else rather than guess."""
+    parts = text.replace(" ", "").split(",")
+    if not all(p.isdigit() for p in parts) or any(int(p) < 1 for p in parts):
+        raise UsageError(f"--input-shape must be positive integers like 1,3,224,224, got {text!r}")
+    return tuple(int(p) for p in parts)

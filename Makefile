@@ -1,0 +1,50 @@
+# secateurs: `make export` runs the pipeline on a builtin model, `make test` runs the test suite.
+PYTHON     ?= python3
+VENV       ?= .venv
+# CPU torch by default; override e.g. TORCH_SPEC='torch==2.14.1' or TORCH_SPEC=torch (CUDA build).
+TORCH_SPEC ?= torch==2.13.0
+MODEL      ?= builtin:resnet
+# OUT defaults to artifacts/<model name>, chosen by the CLI.
+AMOUNT     ?= 0.3
+ARGS       ?=
+OUT        ?=
+
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install export test lint format bench bench-size train clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+export: $(STAMP)
+	$(BIN)/secateurs run $(MODEL) --amount $(AMOUNT) $(if $(OUT),--out $(OUT)) $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check secateurs tests benchmarks
+	$(BIN)/ruff format --check secateurs tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format secateurs tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_pipeline.py
+
+bench-size: $(STAMP)
+	$(BIN)/python benchmarks/bench_size.py
+
+# Retrain the builtin demo models (deterministic; the shipped weights came from this).
+train: $(STAMP)
+	$(BIN)/python -m secateurs.models.train --model all
+
+clean:
+	rm -rf artifacts .pytest_cache .ruff_cache benchmarks/out

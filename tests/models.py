@@ -1,0 +1,157 @@
+"""A zoo of tiny conv models covering the Conv2d variants pruning and export must survive.
+
+Every factory takes no arguments, returns an eval-mode module seeded for determinism,
+and declares ``input_shape`` so the CLI needs no --input-shape.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _seeded(model: nn.Module, input_shape: tuple[int, ...]) -> nn.Module:
+    model.input_shape = input_shape
+    return model.eval()
+
+
+def plain():
+    torch.manual_seed(0)
+    return _seeded(
+        nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 3)), (1, 3, 12, 12)
+    )
+
+
+def grouped():
+    torch.manual_seed(1)
+    return _seeded(
+        nn.Sequential(nn.Conv2d(4, 8, 3, groups=2, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 1, groups=4)),
+        (1, 4, 10, 10),
+    )
+
+
+def depthwise():
+    torch.manual_seed(2)
+    return _seeded(
+        nn.Sequential(nn.Conv2d(6, 6, 3, groups=6, padding=1, bias=False), nn.Conv2d(6, 12, 1)), (1, 6, 9, 9)
+    )
+
+
+def dilated_strided():
+    torch.manual_seed(3)
+    return _seeded(
+        nn.Sequential(
+            nn.Conv2d(3, 8, 3, dilation=2, padding=2),
+            nn.Conv2d(8, 8, 3, stride=2),
+            nn.Conv2d(8, 4, (1, 3), stride=(2, 1)),
+        ),
+        (1, 3, 17, 15),
+    )
+
+
+def padding_modes():
+    torch.manual_seed(4)
+    layers = [
+        nn.Conv2d(3, 6, 3, padding=1, padding_mode=m) for m in ("zeros", "reflect", "replicate", "circular")
+    ]
+    return _seeded(
+        nn.Sequential(
+            layers[0],
+            *[nn.Conv2d(6, 6, 3, padding=1, padding_mode=m) for m in ("reflect", "replicate", "circular")],
+        ),
+        (1, 3, 8, 8),
+    )
+
+
+def no_bias_bn():
+    torch.manual_seed(5)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, bias=False),
+        nn.BatchNorm2d(8),
+    )
+    with torch.no_grad():  # non-trivial running stats, so BatchNorm folding changes the weights
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+    return _seeded(model, (1, 3, 10, 10))
+
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.body = nn.Conv2d(8, 8, 3, padding=1)
+        self.down = nn.Conv2d(8, 16, 1, stride=2)
+        self.head = nn.Linear(16, 5)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.stem(x)))
+        x = x + self.body(x)
+        return self.head(self.down(x).mean(dim=(2, 3)))
+
+
+def residual():
+    torch.manual_seed(6)
+    return _seeded(Residual(), (1, 3, 8, 8))
+
+
+class TwoOutputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(2, 4, 3, padding=1)
+        self.b = nn.Conv2d(4, 3, 1)
+
+    def forward(self, x):
+        y = self.a(x)
+        return y, self.b(y)
+
+
+def two_outputs():
+    torch.manual_seed(7)
+    return _seeded(TwoOutputs(), (2, 2, 6, 6))
+
+
+class Tied(nn.Module):
+    """One Conv2d applied twice, plus a second module sharing its weight tensor."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.alias = nn.Conv2d(4, 4, 3, padding=1)
+        self.alias.weight = self.conv.weight
+
+    def forward(self, x):
+        return self.alias(torch.relu(self.conv(x)))
+
+
+def tied():
+    torch.manual_seed(8)
+    return _seeded(Tied(), (1, 4, 6, 6))
+
+
+def no_conv():
+    torch.manual_seed(9)
+    return _seeded(nn.Sequential(nn.Flatten(), nn.Linear(12, 4)), (1, 3, 2, 2))
+
+
+def no_shape():
+    """A conv model that does not declare its input shape."""
+    torch.manual_seed(10)
+    return nn.Sequential(nn.Conv2d(3, 4, 3)).eval()
+
+
+def raises():
+    raise RuntimeError("factory exploded")
+
+
+def not_a_module():
+    return 42
+
+
+ZOO = [plain, grouped, depthwise, dilated_strided, padding_modes, no_bias_bn, residual, two_outputs, tied]

@@ -1,0 +1,132 @@
+"""CSR .npz: exact round trips through a real file, scipy checks, malformed files, atomicity."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+from secateurs.errors import ExportError, InputError, OutputError
+from secateurs.sparse.csr_npz import FORMAT, load_csr_matrices, load_csr_npz, save_csr_npz
+
+SHAPES = [(8, 4, 3, 3), (16, 1, 3, 3), (4, 8, 1, 1), (3, 5, 2, 7), (6, 10)]
+SPARSITIES = [0.0, 0.3, 0.7, 0.99, 1.0]
+DTYPES = [np.float32, np.float64]  # scipy.sparse holds no float16
+
+
+def pruned(shape, sparsity, dtype, seed=0) -> np.ndarray:
+    """Gaussian weights with the smallest-magnitude fraction set to +0.0."""
+    w = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    k = int(round(sparsity * w.size))
+    flat = w.reshape(-1)
+    flat[np.argsort(np.abs(flat), kind="stable")[:k]] = 0
+    return w
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sparsity", SPARSITIES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_round_trip_through_file_is_bit_exact(tmp_path, shape, sparsity, dtype):
+    w = pruned(shape, sparsity, dtype)
+    path = tmp_path / "weights.npz"
+    (rec,) = save_csr_npz({"conv.weight": w}, path)
+    assert rec.nnz == np.count_nonzero(w) and rec.encoding == "csr-int32"
+    assert rec.stored_bytes == rec.nnz * (w.dtype.itemsize + 4) + 4 * (shape[0] + 1)
+    assert same_bits(load_csr_npz(path)["conv.weight"], w)
+    m = load_csr_matrices(path)["conv.weight"]
+    assert isinstance(m, scipy.sparse.csr_matrix) and m.has_canonical_format
+    assert same_bits(m.toarray(), w.reshape(shape[0], -1))
+
+
+def test_layout_is_readable_with_plain_numpy(tmp_path):
+    w = pruned((4, 2, 3, 3), 0.7, np.float32)
+    save_csr_npz({"a/b:c": w, "z": np.zeros((2, 3), np.float64)}, tmp_path / "w.npz")
+    with np.load(tmp_path / "w.npz", allow_pickle=False) as f:
+        assert str(f["__format__"]) == FORMAT
+        assert f["__names__"].tolist() == ["a/b:c", "z"]
+        assert f["a/b:c.shape"].tolist() == [4, 2, 3, 3] and str(f["a/b:c.dtype"]) == "float32"
+        assert f["a/b:c.indptr"].shape == (5,) and f["z.data"].size == 0
+        ref = scipy.sparse.csr_matrix(w.reshape(4, -1))
+        assert np.array_equal(f["a/b:c.indices"], ref.indices)
+        assert np.array_equal(f["a/b:c.indptr"], ref.indptr)
+
+
+def test_negative_zeros_decode_as_positive_zero(tmp_path):
+    w = pruned((4, 2, 3, 3), 0.5, np.float32)
+    w[w == 0] = -0.0
+    (rec,) = save_csr_npz({"w": w}, tmp_path / "w.npz")
+    got = load_csr_npz(tmp_path / "w.npz")["w"]
+    assert "negative zero" in rec.note and rec.nnz == np.count_nonzero(w)
+    assert np.array_equal(got, w) and not np.signbit(got[got == 0]).any()
+
+
+@pytest.mark.parametrize(
+    "arr", [np.ones((4, 4), np.float16), np.ones(5, np.float32), np.ones((2, 2), np.int64)]
+)
+def test_unsupported_arrays_are_rejected(tmp_path, arr):
+    with pytest.raises(ExportError, match="float32/float64"):
+        save_csr_npz({"w": arr}, tmp_path / "w.npz")
+    assert not os.listdir(tmp_path)
+
+
+def test_write_is_atomic(tmp_path):
+    path = tmp_path / "w.npz"
+    save_csr_npz({"w": pruned((4, 4), 0.5, np.float32)}, path)
+    before = path.read_bytes()
+    with pytest.raises(ExportError):
+        save_csr_npz({"w": np.ones(3, np.float32)}, path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["w.npz"]
+    with pytest.raises(OutputError, match="missing"):
+        save_csr_npz({"w": pruned((4, 4), 0.5, np.float32)}, tmp_path / "missing" / "w.npz")
+
+
+def _corrupt(tmp_path, **changes):
+    """Write a valid file, then rewrite it with some arrays replaced or removed."""
+    path = tmp_path / "w.npz"
+    save_csr_npz({"w": pruned((4, 2, 3, 3), 0.5, np.float32)}, path)
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    for key, value in changes.items():
+        if value is None:
+            del arrays[key]
+        else:
+            arrays[key] = value
+    np.savez(path, **arrays)
+    return path
+
+
+MALFORMED = {
+    "missing part": ({"w.indptr": None}, "lacks"),
+    "wrong format tag": ({"__format__": np.array("other/1")}, "__format__"),
+    "indptr not monotonic": ({"w.indptr": np.array([0, 9, 5, 20, 36], np.int32)}, "indptr"),
+    "column out of range": ({"w.indices": np.full(36, 99, np.int32)}, "out of range"),
+    "unsorted columns": ({"w.indices": np.tile(np.arange(9)[::-1], 4).astype(np.int32)}, "increasing"),
+    "dtype mismatch": ({"w.dtype": np.array("float64")}, "dtype"),
+    "pickled object": ({"w.data": np.array([object()], dtype=object)}, "pickle"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_files_raise_input_error(tmp_path, case):
+    changes, message = MALFORMED[case]
+    if case in ("column out of range", "unsorted columns"):
+        changes = {**changes, "w.indptr": np.array([0, 9, 18, 27, 36], np.int32)}
+        changes.update({"w.data": np.ones(36, np.float32)})
+    path = _corrupt(tmp_path, **changes)
+    for loader in (load_csr_npz, load_csr_matrices):
+        with pytest.raises(InputError, match=message):
+            loader(path)
+
+
+def test_missing_or_non_zip_file_raises_input_error(tmp_path):
+    with pytest.raises(InputError, match="nope.npz"):
+        load_csr_npz(tmp_path / "nope.npz")
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="bad.npz"):
+        load_csr_matrices(tmp_path / "bad.npz")
