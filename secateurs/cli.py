@@ -136,12 +136,18 @@ def export_options(f, defaults: bool = True):
         show_default=defaults,
         help="torch.onnx exporter: dynamo (torch.export, the supported path) or torchscript (legacy, faster).",
     )(f)
+    f = click.option(
+        "--onnx-strict",
+        is_flag=True,
+        default=None,
+        help="model.sparse.onnx: int64 indices only (what onnx.checker accepts), not the narrowest type.",
+    )(f)
     return click.option(
         "--formats",
         metavar="NAMES",
         default=",".join(DEFAULT_FORMATS) if defaults else None,
         show_default=defaults,
-        help="Comma-separated artifact formats to write.",
+        help="Comma-separated artifact formats: onnx, safetensors, sparse-onnx, bitmask-onnx, spz, npz.",
     )(f)
 
 
@@ -201,7 +207,21 @@ def _finish(ctx_obj, data: dict, quiet: bool) -> None:
 @validate_options
 @out_option
 @quiet_option
-def run(model, weights, input_shape, amount, scope, exclude, exporter, formats, atol, rtol, out, quiet):
+def run(
+    model,
+    weights,
+    input_shape,
+    amount,
+    scope,
+    exclude,
+    exporter,
+    onnx_strict,
+    formats,
+    atol,
+    rtol,
+    out,
+    quiet,
+):
     """Run every stage: load, prune, export, validate, report.
 
     Artifacts are staged and moved into --out only when every check passes; on a
@@ -224,6 +244,7 @@ def run(model, weights, input_shape, amount, scope, exclude, exporter, formats, 
         scope=scope,
         exclude=exclude,
         exporter=exporter,
+        onnx_strict=bool(onnx_strict),
         formats=formats_tuple(formats),
         atol=atol,
         rtol=rtol,
@@ -267,7 +288,7 @@ directory_argument = click.argument("directory", type=click.Path(path_type=Path,
 @directory_argument
 @lambda f: export_options(f, defaults=False)
 @quiet_option
-def export(directory, exporter, formats, quiet):
+def export(directory, exporter, onnx_strict, formats, quiet):
     """Stage: export the pruned model in DIRECTORY (from `secateurs prune`) to ONNX and friends.
 
     \b
@@ -276,7 +297,8 @@ def export(directory, exporter, formats, quiet):
     """
     from secateurs.pipeline.runner import execute, resumed_config
 
-    cfg = resumed_config(directory, exporter=exporter, formats=formats_tuple(formats) or ("onnx",))
+    formats = formats_tuple(formats) or tuple(f for f in DEFAULT_FORMATS if f != "safetensors")
+    cfg = resumed_config(directory, exporter=exporter, onnx_strict=onnx_strict, formats=formats)
     ctx, data = execute(cfg, ["export"], resume=directory, progress=_progress(quiet))
     _finish(ctx, data, quiet)
 

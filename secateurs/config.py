@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from secateurs.errors import UsageError
 
 SCOPES = ("layer", "global")
 EXPORTERS = ("dynamo", "torchscript")
-DEFAULT_FORMATS = ("onnx", "safetensors")
+DEFAULT_FORMATS = ("onnx", "safetensors", "sparse-onnx", "bitmask-onnx", "spz", "npz")
 
 # ORT vs PyTorch on float32 CNN outputs differs by ~1e-6; BatchNorm folding and
 # reordered reductions stay well inside these.
@@ -31,8 +31,8 @@ class RunConfig:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     atol: float = DEFAULT_ATOL
     rtol: float = DEFAULT_RTOL
+    onnx_strict: bool = False
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_amount(self.amount)

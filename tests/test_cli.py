@@ -11,6 +11,16 @@ from secateurs import __version__
 from tests import models
 
 
+ARTIFACTS = {
+    "model.onnx",
+    "pruned.safetensors",
+    "model.sparse.onnx",
+    "model.bitmask.onnx",
+    "model.onnx.spz",
+    "weights.npz",
+}
+
+
 def manifest_of(path):
     return json.loads((path / "manifest.json").read_text())
 
@@ -201,7 +211,7 @@ def test_split_stages_match_run(cli, tmp_path):
     result = cli("report", "w")
     assert result.exit_code == 0 and "Per-layer sparsity" in result.output
     listed = {f["path"] for f in manifest_of(tmp_path / "w")["files"]}
-    assert listed == {"model.onnx", "pruned.safetensors", "report.json", "report.md"}
+    assert listed == ARTIFACTS | {"report.json", "report.md"}
 
 
 def test_split_validate_failure_goes_to_failed_dir(cli, tmp_path):

@@ -11,6 +11,14 @@ from secateurs.pipeline.runner import execute
 from tests import models
 
 ALL = ["load", "prune", "export", "validate"]
+ARTIFACTS = {
+    "model.onnx",
+    "pruned.safetensors",
+    "model.sparse.onnx",
+    "model.bitmask.onnx",
+    "model.onnx.spz",
+    "weights.npz",
+}
 
 
 @pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
@@ -31,9 +39,7 @@ def test_zoo_exports_and_validates(tmp_path, factory, exporter):
     assert [i.name for i in model.graph.input] == ["input"]
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # dynamic batch
     assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["model.onnx", "pruned.safetensors", "report.json", "report.md", "manifest.json"]
-    )
+    assert {p.name for p in out.iterdir()} == ARTIFACTS | {"report.json", "report.md", "manifest.json"}
 
 
 def test_manifest_lists_every_file_with_hash(tmp_path):
@@ -41,7 +47,7 @@ def test_manifest_lists_every_file_with_hash(tmp_path):
     execute(RunConfig(model="tests.models:plain", out=out), ALL)
     manifest = json.loads((out / "manifest.json").read_text())
     listed = {f["path"]: f for f in manifest["files"]}
-    assert set(listed) == {"model.onnx", "pruned.safetensors", "report.json", "report.md"}
+    assert set(listed) == ARTIFACTS | {"report.json", "report.md"}
     for name, entry in listed.items():
         assert entry["sha256"] == files.sha256(out / name)
         assert entry["size"] == (out / name).stat().st_size

@@ -151,6 +151,12 @@ def test_low_opset_with_changed_ops_keeps_everything_dense():
     assert out.SerializeToString() == model.SerializeToString()
 
 
+def test_model_is_unchanged_when_nothing_pays_off():
+    model = identity_model({"w": pruned((4, 4), 0.5, np.float32)})
+    out, (rec,) = to_bitmask_initializers(model, ["w"])
+    assert rec.encoding == "dense" and out.SerializeToString() == model.SerializeToString()
+
+
 def test_input_model_is_not_mutated():
     model = identity_model({"w": pruned((8, 8, 3, 3), 0.8, np.float32)}, opset=13)
     model.graph.node[0].op_type = "Abs"

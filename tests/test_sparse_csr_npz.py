@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -48,9 +49,15 @@ def test_layout_is_readable_with_plain_numpy(tmp_path):
     w = pruned((4, 2, 3, 3), 0.7, np.float32)
     save_csr_npz({"a/b:c": w, "z": np.zeros((2, 3), np.float64)}, tmp_path / "w.npz")
     with np.load(tmp_path / "w.npz", allow_pickle=False) as f:
-        assert str(f["__format__"]) == FORMAT
-        assert f["__names__"].tolist() == ["a/b:c", "z"]
-        assert f["a/b:c.shape"].tolist() == [4, 2, 3, 3] and str(f["a/b:c.dtype"]) == "float32"
+        assert len(f.files) == 1 + 2 * 3
+        meta = json.loads(str(f["__meta__"]))
+        assert meta == {
+            "format": FORMAT,
+            "weights": [
+                {"name": "a/b:c", "shape": [4, 2, 3, 3], "dtype": "float32"},
+                {"name": "z", "shape": [2, 3], "dtype": "float64"},
+            ],
+        }
         assert f["a/b:c.indptr"].shape == (5,) and f["z.data"].size == 0
         ref = scipy.sparse.csr_matrix(w.reshape(4, -1))
         assert np.array_equal(f["a/b:c.indices"], ref.indices)
@@ -101,13 +108,20 @@ def _corrupt(tmp_path, **changes):
     return path
 
 
+def meta(shape, dtype) -> np.ndarray:
+    entry = {"name": "w", "shape": shape, "dtype": dtype}
+    return np.array(json.dumps({"format": FORMAT, "weights": [entry]}))
+
+
 MALFORMED = {
     "missing part": ({"w.indptr": None}, "lacks"),
-    "wrong format tag": ({"__format__": np.array("other/1")}, "__format__"),
+    "wrong format tag": ({"__meta__": np.array('{"format": "other/1"}')}, "__meta__"),
+    "meta not json": ({"__meta__": np.array("{")}, "w.npz"),
+    "bad shape": ({"__meta__": meta([4, -18], "float32")}, "shape"),
     "indptr not monotonic": ({"w.indptr": np.array([0, 9, 5, 20, 36], np.int32)}, "indptr"),
     "column out of range": ({"w.indices": np.full(36, 99, np.int32)}, "out of range"),
     "unsorted columns": ({"w.indices": np.tile(np.arange(9)[::-1], 4).astype(np.int32)}, "increasing"),
-    "dtype mismatch": ({"w.dtype": np.array("float64")}, "dtype"),
+    "dtype mismatch": ({"__meta__": meta([4, 2, 3, 3], "float64")}, "dtype"),
     "pickled object": ({"w.data": np.array([object()], dtype=object)}, "pickle"),
 }
 

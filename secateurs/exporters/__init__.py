@@ -1,8 +1,9 @@
 """Artifact formats, one module each, registered by name.
 
 An exporter is a class with a ``name``, the ``filename`` it writes, a one-line
-``description``, and ``export(ctx, path)`` that writes exactly that file. The export
-stage calls the selected exporters in registration order.
+``description``, and ``export(ctx, path)`` that writes exactly that file. Formats
+derived from model.onnx set ``needs_onnx = True``. The export stage runs ``onnx``
+first, then the others in the order given.
 """
 
 from __future__ import annotations
@@ -33,7 +34,14 @@ def register(cls: type) -> type:
 
 def _load_builtin_exporters() -> None:
     # Importing the modules runs their @register decorators.
-    from secateurs.exporters import onnx_model, safetensors_weights  # noqa: F401
+    from secateurs.exporters import (  # noqa: F401
+        bitmask_onnx,
+        csr_npz,
+        onnx_model,
+        safetensors_weights,
+        sparse_onnx,
+        spz_container,
+    )
 
 
 def names() -> list[str]:

@@ -23,7 +23,7 @@ OPSET = 18
 class OnnxModel:
     name = "onnx"
     filename = "model.onnx"
-    description = "dense ONNX (zeros stored as floats); runs anywhere ONNX runs"
+    description = "dense ONNX (zeros stored as floats)"
 
     def export(self, ctx, path: Path) -> None:
         export_onnx(ctx.model, ctx.info, path, ctx.config.exporter)

@@ -11,7 +11,7 @@ from secateurs.exporters import register
 class SafetensorsWeights:
     name = "safetensors"
     filename = "pruned.safetensors"
-    description = "pruned PyTorch state_dict (dense tensors, zeros included)"
+    description = "pruned PyTorch state_dict (dense tensors)"
 
     def export(self, ctx, path: Path) -> None:
         save_state_dict(ctx.model, path, {"secateurs.model": ctx.info.spec})

@@ -78,8 +78,21 @@ class RunContext:
     layers: list[LayerRecord] = field(default_factory=list)
     param_counts: dict[str, int] = field(default_factory=dict)
     artifacts: dict[str, Artifact] = field(default_factory=dict)
+    encodings: dict[str, list] = field(default_factory=dict)  # artifact name -> [TensorEncoding]
+    onnx_weights: dict[str, str] = field(default_factory=dict)  # pruned layer -> model.onnx initializer
     validation: Any = None  # secateurs.validators.results.ValidationResult
     timings: dict[str, float] = field(default_factory=dict)
 
     def artifact_path(self, filename: str) -> Path:
         return self.workdir / filename
+
+    def pruned_weights(self) -> dict[str, Any]:
+        """Each pruned layer's weight as a numpy array in its own dtype (bfloat16 widened)."""
+        import torch
+
+        modules = dict(self.model.named_modules())
+        out = {}
+        for r in self.layers:
+            w = modules[r.name].weight.detach().cpu()
+            out[r.name] = (w.float() if w.dtype == torch.bfloat16 else w).numpy()
+        return out

@@ -95,6 +95,7 @@ def write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
@@ -117,13 +118,18 @@ def sha256(path: Path) -> str:
 MANIFEST = "manifest.json"
 
 
-def finalize_modes(directory: Path) -> None:
-    """Give staged files the usual umask permissions (temp files are created 0600)."""
+def _file_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
+    return 0o666 & ~umask
+
+
+def finalize_modes(directory: Path) -> None:
+    """Give staged files the usual umask permissions (temp files are created 0600)."""
+    mode = _file_mode()
     for p in directory.rglob("*"):
         if p.is_file() and not p.is_symlink():
-            os.chmod(p, 0o666 & ~umask)
+            os.chmod(p, mode)
 
 
 def write_manifest(directory: Path) -> dict:

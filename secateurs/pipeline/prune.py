@@ -112,6 +112,7 @@ def prune_model(model, amount: float, scope: str = "layer", exclude: str | None 
                 module.weight.data = module.weight.data.contiguous()
             flat_w = module.weight.data.view(-1)
             flat_w[torch.from_numpy(np.ascontiguousarray(cut, dtype=np.int64))] = 0
+            flat_w[flat_w == 0] = 0  # -0.0 becomes +0.0, so every sparse encoding is bit-exact
             records.append(
                 LayerRecord(
                     name=name,

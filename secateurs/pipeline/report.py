@@ -10,6 +10,7 @@ import math
 import platform
 
 from secateurs import __version__
+from secateurs.pipeline import ledger
 from secateurs.pipeline.context import RunContext
 from secateurs.pipeline.tables import fmt_bytes, fmt_pct, table
 
@@ -47,6 +48,8 @@ def build(ctx: RunContext, status: str) -> dict:
                 for a in ctx.artifacts.values()
                 if a.path.exists()
             ],
+            "sizes": ledger.build(ctx) if ctx.model is not None and ctx.artifacts else None,
+            "encodings": {k: [r.to_dict() for r in v] for k, v in ctx.encodings.items()},
             "validation": ctx.validation.to_json() if ctx.validation is not None else None,
             "timings_s": {k: round(v, 4) for k, v in ctx.timings.items()},
             "versions": versions(),
@@ -137,6 +140,72 @@ def summary_lines(report: dict) -> list[str]:
     ]
 
 
+def size_rows(sizes: dict) -> list[list[str]]:
+    rows = []
+    for a in sizes["artifacts"]:
+        ratio = a["ratio"]
+        flag = "LARGER THAN DENSE" if a["larger_than_dense"] else ""
+        rows.append(
+            [
+                a["file"],
+                fmt_bytes(a["size"]),
+                a["dense_reference"],
+                "" if ratio is None else f"{ratio:.3f}",
+                "" if a["savings_bytes"] is None else fmt_bytes(a["savings_bytes"]),
+                "" if a["pruned_weight_bytes"] is None else fmt_bytes(a["pruned_weight_bytes"]),
+                "" if a["ratio_to_bound"] is None else f"{a['ratio_to_bound']:.3f}",
+                flag,
+            ]
+        )
+    onnx_bytes = sizes.get("model_onnx_bytes")
+    for label, size in sizes.get("baselines", {}).items():
+        if isinstance(size, int) and onnx_bytes:
+            rows.append(
+                [
+                    f"({label} of model.onnx)",
+                    fmt_bytes(size),
+                    "model.onnx",
+                    f"{size / onnx_bytes:.3f}",
+                    fmt_bytes(onnx_bytes - size),
+                    "",
+                    "",
+                    "",
+                ]
+            )
+    return rows
+
+
+SIZE_HEADERS = ["artifact", "size", "vs dense", "ratio", "saved", "on pruned weights", "x bound", ""]
+
+
+def layer_size_rows(sizes: dict) -> tuple[list[str], list[list[str]]]:
+    files = [a["file"] for a in sizes["artifacts"] if a["pruned_weight_bytes"] is not None]
+    headers = ["layer", "dense", "bound", *files]
+    rows = [
+        [r["name"], fmt_bytes(r["dense_bytes"]), fmt_bytes(round(r["bound_bytes"]))]
+        + [fmt_bytes(r["stored_bytes"][f]) if f in r["stored_bytes"] else "" for f in files]
+        for r in sizes["layers"]
+    ]
+    return headers, rows
+
+
+def size_section(sizes: dict | None, style: str) -> str:
+    if not sizes:
+        return "no artifacts"
+    lines = [
+        table(SIZE_HEADERS, size_rows(sizes), style),
+        "",
+        f"Information bound of the pruned weights: {fmt_bytes(round(sizes['bound_bytes']))}"
+        f" (dense {fmt_bytes(sizes['pruned_weights_dense_bytes'])}; {sizes['bound_definition']}).",
+    ]
+    skipped = sizes.get("baselines", {}).get("skipped")
+    if skipped:
+        lines.append(f"gzip/zstd baselines skipped: {skipped}.")
+    headers, rows = layer_size_rows(sizes)
+    lines += ["", table(headers, rows, style)]
+    return "\n".join(lines)
+
+
 def sections(report: dict, style: str) -> list[tuple[str, str]]:
     """(title, body) pairs shared by the markdown and terminal renderings."""
     validation = report.get("validation")
@@ -151,6 +220,7 @@ def sections(report: dict, style: str) -> list[tuple[str, str]]:
         ),
         ("Per-layer sparsity", table(LAYER_HEADERS, layer_rows(report), style)),
         ("Artifacts", table(["file", "size", "what it is"], artifacts, style)),
+        ("Size ledger", size_section(report.get("sizes"), style)),
         ("Validation", table(CHECK_HEADERS, check_rows(report), style) if validation else "not run"),
         ("Stage timings", table(["stage", "time"], timings, style)),
         ("Versions", versions_row),

@@ -20,6 +20,7 @@ from secateurs.config import RunConfig
 from secateurs.errors import InputError, OutputError, ValidationFailed
 from secateurs.pipeline import export, files, load, prune, report, validate
 from secateurs.pipeline.context import Artifact, LayerRecord, ModelInfo, RunContext
+from secateurs.sparse.records import TensorEncoding
 from secateurs.validators.results import ValidationResult
 
 STAGES: dict[str, Callable[[RunContext], None]] = {
@@ -124,6 +125,9 @@ def restore(ctx: RunContext, source: Path) -> None:
     }
     for a in data.get("artifacts", []):
         ctx.artifacts[a["name"]] = Artifact(a["name"], ctx.workdir / a["file"], a["description"])
+    ctx.encodings = {
+        k: [TensorEncoding.from_dict(r) for r in v] for k, v in data.get("encodings", {}).items()
+    }
     if data.get("validation"):
         ctx.validation = ValidationResult.from_json(data["validation"])
     pruned = ctx.workdir / "pruned.safetensors"

@@ -1,7 +1,10 @@
 """Stage 4, validate: prove every artifact matches the pruned PyTorch model.
 
 Inputs are seeded: several at the export shape plus one at another batch size, so the
-dynamic batch axis is exercised. Results are objects; the runner decides the exit code.
+dynamic batch axis is exercised. Every ONNX artifact runs in onnxruntime against the
+PyTorch outputs with the same comparator; the sparse ONNX forms must also be
+bit-identical to model.onnx, and every encoding must decode bit-exact. Results are
+objects; the runner decides the exit code.
 """
 
 from __future__ import annotations
@@ -9,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from secateurs.pipeline.context import RunContext
-from secateurs.validators import onnx_structure
-from secateurs.validators.onnxruntime_run import compare_with_reference
+from secateurs.validators import encodings, onnx_structure
+from secateurs.validators.onnxruntime_run import compare_with_reference, run_all
 from secateurs.validators.results import Check, ValidationResult
 
 N_INPUTS_AT_EXPORT_SHAPE = 3
@@ -40,11 +43,6 @@ def torch_outputs(model, inputs: list[np.ndarray], names: list[str]) -> list[dic
     return refs
 
 
-def pruned_weights(ctx: RunContext) -> dict[str, np.ndarray]:
-    modules = dict(ctx.model.named_modules())
-    return {r.name: modules[r.name].weight.detach().float().numpy() for r in ctx.layers}
-
-
 def validate(ctx: RunContext) -> ValidationResult:
     import onnx
 
@@ -52,19 +50,49 @@ def validate(ctx: RunContext) -> ValidationResult:
     result = ValidationResult()
     inputs = make_inputs(ctx.info.input_shape, cfg.seed)
     refs = torch_outputs(ctx.model, inputs, ctx.info.output_names)
-    weights = pruned_weights(ctx)
-    for artifact in ctx.artifacts.values():
+    weights = ctx.pruned_weights()
+    dense = ctx.artifacts.get("onnx")
+    dense_model = onnx.load(str(dense.path)) if dense else None
+    dense_outputs = run_all(dense.path, inputs) if dense else None
+    for name, artifact in ctx.artifacts.items():
         path = artifact.path
-        if path.suffix == ".onnx":
+        if name == "onnx":
             result.add(onnx_structure.checker(path, full_check=True))
-            model = onnx.load(str(path))
-            result.add(onnx_structure.leaks(path, model))
-            result.add(onnx_structure.sparsity_survives(path, model, weights))
-            for check in compare_with_reference(path, inputs, refs, cfg.atol, cfg.rtol):
-                result.add(check)
-        elif path.suffix == ".safetensors":
+            result.add(onnx_structure.leaks(path, dense_model))
+            result.add(onnx_structure.sparsity_survives(path, dense_model, weights))
+        elif name == "sparse-onnx":
+            if cfg.onnx_strict:
+                result.add(onnx_structure.checker(path, full_check=False))
+            result.add(encodings.coo_round_trip(path, dense_model))
+        elif name == "bitmask-onnx":
+            result.add(onnx_structure.checker(path, full_check=True))
+            result.add(encodings.bitmask_round_trip(path, dense_model))
+        elif name == "spz":
+            result.add(encodings.spz_round_trip(path, dense.path))
+        elif name == "npz":
+            result.add(encodings.npz_round_trip(path, weights))
+        elif name == "safetensors":
             result.add(state_dict_round_trip(path, ctx.model))
+        if path.suffix == ".onnx":
+            result.checks.extend(compare_with_reference(path, inputs, refs, cfg.atol, cfg.rtol))
+            if name != "onnx" and dense_outputs is not None:
+                result.add(identical_to_dense(path, inputs, dense_outputs))
     return result
+
+
+def identical_to_dense(path, inputs, dense_outputs) -> Check:
+    """A sparse form rebuilds exactly model.onnx's weights, so any output difference is a bug."""
+    label = "outputs bit-identical to model.onnx"
+    outputs = run_all(path, inputs)
+    if isinstance(outputs, str):
+        return Check(path.name, label, False, outputs)
+    if isinstance(dense_outputs, str):
+        return Check(path.name, label, False, f"model.onnx did not run: {dense_outputs}")
+    for got, want in zip(outputs, dense_outputs):
+        differ = [n for n in want if n not in got or not encodings.same_bytes(got[n], want[n])]
+        if differ:
+            return Check(path.name, label, False, f"outputs differ: {', '.join(differ)}")
+    return Check(path.name, label, True, f"{len(inputs)} inputs")
 
 
 def state_dict_round_trip(path, model) -> Check:
@@ -76,8 +104,7 @@ def state_dict_round_trip(path, model) -> Check:
     state = model.state_dict()
     differ = [k for k in state if k not in saved or not torch.equal(saved[k], state[k])]
     differ += [k for k in saved if k not in state]
+    label = "state_dict round trip (bit-exact)"
     if differ:
-        return Check(
-            path.name, "state_dict round trip (bit-exact)", False, f"differs: {', '.join(differ[:8])}"
-        )
-    return Check(path.name, "state_dict round trip (bit-exact)", True, f"{len(state)} tensors equal")
+        return Check(path.name, label, False, f"differs: {', '.join(differ[:8])}")
+    return Check(path.name, label, True, f"{len(state)} tensors equal")

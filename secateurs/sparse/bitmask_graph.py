@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 MIN_OPSET = 18
 METADATA_KEY = "secateurs.bitmask"
-_P = "bm/"
+_P = "bmk/"  # shared constants; per-weight tensors are bm/, bm_1/, ...
 
 
 def encode_bitmask(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -173,7 +173,9 @@ def to_bitmask_initializers(
             encoding="bitmask",
             note=neg_zero_note(neg_zeros),
         )
-    why = raise_default_opset(out, MIN_OPSET) if accepted else ""
+    if not accepted:
+        return copy_model(model), list(records.values())
+    why = raise_default_opset(out, MIN_OPSET)
     if why:
         for name, arr, *_ in accepted:
             records[name] = dense_record(name, arr, records[name].nnz, why)

@@ -2,10 +2,12 @@
 
 Layout (``np.load(path, allow_pickle=False)`` reads it; no pickles inside):
 
-- ``__format__``: "secateurs-csr-npz/1"; ``__names__``: the weight names, in order.
+- ``__meta__``: a JSON string ``{"format": "secateurs-csr-npz/1", "weights":
+  [{"name", "shape", "dtype"}, ...]}`` giving each weight's dense shape and dtype, in order.
 - per weight ``W`` (dense shape [O, ...]), the CSR of ``W.reshape(O, -1)``:
   ``W.data`` (W's dtype), ``W.indices`` and ``W.indptr`` (both int32, or int64 when
-  needed), ``W.shape`` (int64 dense shape) and ``W.dtype`` (dtype name).
+  needed). Three zip entries per weight: each costs ~300 B of headers, which matters
+  only for tiny tensors.
 
 Indices are sorted within rows with no duplicates (scipy's canonical format). ``-0.0``
 counts as zero. Only float32/float64 are accepted, the float types scipy.sparse holds.
@@ -13,6 +15,7 @@ counts as zero. Only float32/float64 are accepted, the float types scipy.sparse 
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import zipfile
@@ -29,11 +32,11 @@ if TYPE_CHECKING:
 
 FORMAT = "secateurs-csr-npz/1"
 _DTYPES = ("float32", "float64")
-_PARTS = ("data", "indices", "indptr", "shape", "dtype")
+_PARTS = ("data", "indices", "indptr")
 
 
 def _csr_arrays(name: str, arr: np.ndarray) -> tuple[dict[str, np.ndarray], int, int]:
-    """The five arrays for one weight, its nnz, and its count of negative zeros."""
+    """The three CSR arrays for one weight, its nnz, and its count of negative zeros."""
     if arr.ndim < 2 or str(arr.dtype) not in _DTYPES:
         raise ExportError(
             f"cannot store {name!r} as CSR: need a float32/float64 array with 2+ dims, "
@@ -46,13 +49,7 @@ def _csr_arrays(name: str, arr: np.ndarray) -> tuple[dict[str, np.ndarray], int,
     itype = np.int32 if max(rows.shape[1], nnz) <= np.iinfo(np.int32).max else np.int64
     indptr = np.zeros(rows.shape[0] + 1, dtype=itype)
     np.cumsum(np.bincount(row_idx, minlength=rows.shape[0]), out=indptr[1:])
-    parts = {
-        "data": rows[row_idx, col_idx],
-        "indices": col_idx.astype(itype),
-        "indptr": indptr,
-        "shape": np.array(arr.shape, dtype=np.int64),
-        "dtype": np.array(str(arr.dtype)),
-    }
+    parts = {"data": rows[row_idx, col_idx], "indices": col_idx.astype(itype), "indptr": indptr}
     return parts, nnz, neg_zeros
 
 
@@ -64,8 +61,8 @@ def save_csr_npz(weights: dict[str, np.ndarray], path: str | os.PathLike) -> lis
     unsupported array and OutputError when the file cannot be written.
     """
     path = Path(path)
-    arrays: dict[str, np.ndarray] = {"__format__": np.array(FORMAT)}
-    arrays["__names__"] = np.array(list(weights), dtype=str)
+    arrays: dict[str, np.ndarray] = {}
+    meta = []
     records = []
     for name, arr in weights.items():
         if not isinstance(name, str) or not name:
@@ -73,7 +70,8 @@ def save_csr_npz(weights: dict[str, np.ndarray], path: str | os.PathLike) -> lis
         arr = np.asarray(arr)
         parts, nnz, neg_zeros = _csr_arrays(name, arr)
         arrays.update({f"{name}.{k}": v for k, v in parts.items()})
-        stored = sum(parts[k].nbytes for k in ("data", "indices", "indptr"))
+        meta.append({"name": name, "shape": list(arr.shape), "dtype": str(arr.dtype)})
+        stored = sum(v.nbytes for v in parts.values())
         records.append(
             TensorEncoding(
                 name=name,
@@ -87,6 +85,7 @@ def save_csr_npz(weights: dict[str, np.ndarray], path: str | os.PathLike) -> lis
                 note=neg_zero_note(neg_zeros),
             )
         )
+    arrays["__meta__"] = np.array(json.dumps({"format": FORMAT, "weights": meta}))
     _write_atomic(path, arrays)
     return records
 
@@ -107,9 +106,9 @@ def _write_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
             os.unlink(tmp)
 
 
-def _check(name: str, data, indices, indptr, shape: tuple[int, ...], dtype: str) -> str:
+def _check(data, indices, indptr, shape: tuple[int, ...], dtype: str) -> str:
     """Why this CSR is malformed, or "" when it is canonical and fits ``shape``."""
-    if len(shape) < 2 or min(shape) < 0:
+    if len(shape) < 2 or min(shape) < 0 or not all(isinstance(d, int) for d in shape):
         return f"bad dense shape {shape}"
     if str(data.dtype) != dtype or dtype not in _DTYPES:
         return f"data dtype {data.dtype} does not match recorded {dtype!r}"
@@ -133,21 +132,23 @@ def _read(path: str | os.PathLike) -> dict[str, tuple]:
     """{name: (data, indices, indptr, dense shape)}, validated; InputError otherwise."""
     try:
         with np.load(path, allow_pickle=False) as f:
-            if "__format__" not in f.files or str(f["__format__"]) != FORMAT:
-                raise InputError(f"{path}: not a {FORMAT} file (missing or wrong __format__)")
+            meta = json.loads(str(f["__meta__"])) if "__meta__" in f.files else {}
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                raise InputError(f"{path}: not a {FORMAT} file (missing or wrong __meta__)")
             out = {}
-            for name in f["__names__"].tolist():
+            for entry in meta["weights"]:
+                name = entry["name"]
                 missing = [p for p in _PARTS if f"{name}.{p}" not in f.files]
                 if missing:
                     raise InputError(f"{path}: weight {name!r} lacks {missing}")
-                data, indices, indptr, shape, dtype = (f[f"{name}.{p}"] for p in _PARTS)
-                shape = tuple(int(d) for d in shape.reshape(-1))
-                why = _check(name, data, indices, indptr, shape, str(dtype))
+                data, indices, indptr = (f[f"{name}.{p}"] for p in _PARTS)
+                shape = tuple(entry["shape"])
+                why = _check(data, indices, indptr, shape, str(entry["dtype"]))
                 if why:
                     raise InputError(f"{path}: weight {name!r} is malformed: {why}")
                 out[name] = (data, indices, indptr, shape)
             return out
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
         raise InputError(f"cannot read CSR weights from {path}: {e}") from e
 
 
@@ -170,8 +171,8 @@ def load_csr_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
 def load_csr_matrices(path: str | os.PathLike) -> dict[str, scipy.sparse.csr_matrix]:
     """Read the file as scipy CSR matrices [out_channels, prod(rest)], fully checked.
 
-    Each matrix passes ``check_format(full_check=True)``; the dense shape of ``W`` is
-    recorded in the file as ``W.shape``. Raises InputError on a malformed file.
+    Each matrix passes ``check_format(full_check=True)``; dense shapes are in the
+    file's ``__meta__``. Raises InputError on a malformed file.
     """
     import scipy.sparse
 

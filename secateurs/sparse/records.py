@@ -39,6 +39,10 @@ class TensorEncoding:
         d["shape"] = list(self.shape)
         return d
 
+    @classmethod
+    def from_dict(cls, data: dict) -> TensorEncoding:
+        return cls(**{**data, "shape": tuple(data["shape"])})
+
 
 def nonzero_stats(flat: np.ndarray) -> tuple[np.ndarray, int]:
     """Return (mask of entries to store, count of ``-0.0`` entries that will decode as ``+0.0``).

@@ -1,0 +1,361 @@
+"""Speed and memory of `secateurs run` on ResNet-50, against the floors it cannot beat.
+
+Run as ``make bench`` (``.venv/bin/python benchmarks/bench_pipeline.py``). One process
+measures, side by side:
+  1. the whole run (load, prune, export, validate, report, manifest) against the floor
+     ``torch.onnx.export`` + onnxruntime session creation + one inference, with the same
+     exporter and arguments, for ``dynamo`` and ``torchscript``;
+  2. the prune stage against ``torch.nn.utils.prune.l1_unstructured`` + ``prune.remove``;
+  3. peak RSS of this process and of one run (and one floor) alone, each in a subprocess.
+Prints the tables and rewrites benchmarks/README.md; raw numbers go to benchmarks/out/.
+This is a script, not a test: it measures and reports; it fails only if the two pruners
+disagree on a per-layer zero count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import io
+import json
+import logging
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # so `benchmarks.resnet50:resnet50` and `secateurs` import
+
+SPEC = "benchmarks.resnet50:resnet50"
+STAGES = ["load", "prune", "export", "validate"]
+EXPORTERS = ("dynamo", "torchscript")
+AMOUNT = 0.3
+RATIO_GOAL = 1.5
+OUT = ROOT / "benchmarks" / "out"
+README = ROOT / "benchmarks" / "README.md"
+
+
+# ---------------------------------------------------------------- measured units
+
+
+@contextlib.contextmanager
+def quiet():
+    """The exporters print progress and warnings; keep stdout for the tables."""
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch._export", "torch.export", "onnxscript")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def raw_export(model, path: Path, exporter: str) -> None:
+    """torch.onnx.export with the arguments secateurs.exporters.onnx_model.export_onnx passes."""
+    import torch
+
+    shape = model.input_shape
+    names = {"input_names": ["input"], "output_names": ["output"], "opset_version": 18}
+    if exporter == "dynamo":
+        example = torch.zeros(2, *shape[1:])  # as the package: batch 2 keeps the batch dim symbolic
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            dynamo=True,
+            external_data=False,
+            dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
+            optimize=True,
+            verbose=False,
+            **names,
+        )
+    else:
+        torch.onnx.export(
+            model,
+            (torch.zeros(*shape),),
+            str(path),
+            dynamo=False,
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+            do_constant_folding=True,
+            **names,
+        )
+
+
+def floor_once(model, exporter: str, tmp: Path) -> dict:
+    """export + InferenceSession + one inference at the export shape; seconds for each part."""
+    import numpy as np
+    import onnxruntime as ort
+
+    path = tmp / f"floor-{exporter}.onnx"
+    x = np.random.default_rng(0).standard_normal(model.input_shape, dtype=np.float32)
+    gc.collect()
+    t0 = time.perf_counter()
+    with quiet():
+        raw_export(model, path, exporter)
+    t1 = time.perf_counter()
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    t2 = time.perf_counter()
+    sess.run(None, {"input": x})
+    t3 = time.perf_counter()
+    del sess
+    path.unlink()
+    return {"export": t1 - t0, "session": t2 - t1, "inference": t3 - t2, "total": t3 - t0}
+
+
+def run_once(exporter: str, formats: tuple[str, ...], tmp: Path, profiler=None) -> dict:
+    """The whole `secateurs run` (all stages) into a fresh directory, with per-call times."""
+    import shutil
+
+    from benchmarks.call_timer import timed_calls
+    from secateurs.config import RunConfig
+    from secateurs.pipeline.runner import execute
+
+    out = tmp / f"run-{exporter}"
+    cfg = RunConfig(model=SPEC, out=out, amount=AMOUNT, exporter=exporter, formats=formats)
+    gc.collect()
+    with timed_calls(formats) as calls, quiet():
+        if profiler is not None:
+            profiler.enable()
+        t0 = time.perf_counter()
+        ctx, data = execute(cfg, STAGES)
+        total = time.perf_counter() - t0
+        if profiler is not None:
+            profiler.disable()
+    if data["status"] != "passed":
+        raise SystemExit(f"run with {exporter} did not pass validation: {data['status']}")
+    sizes = {p.name: p.stat().st_size for p in out.iterdir()}
+    shutil.rmtree(out)
+    return {"total": total, "timings": dict(ctx.timings), "calls": calls, "sizes": sizes}
+
+
+def child(kind: str, exporter: str, formats: tuple[str, ...]) -> None:
+    """One run or one floor in a fresh process; prints its wall time and its own peak RSS."""
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        if kind == "run":
+            run_once(exporter, formats, Path(d))
+        else:
+            from benchmarks.resnet50 import resnet50
+
+            floor_once(resnet50(), exporter, Path(d))
+        wall = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"kind": kind, "exporter": exporter, "wall_s": wall, "maxrss_kib": rss}))
+
+
+def in_subprocess(kind: str, exporter: str, formats: tuple[str, ...]) -> dict:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", kind, exporter, "--formats", ",".join(formats)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # RUSAGE_CHILDREN is the max over all waited-for children, so it names this child only
+    # when it raised the max; the child's own RUSAGE_SELF figure is always exact.
+    result["children_maxrss_kib"] = after if after > before else None
+    return result
+
+
+# ---------------------------------------------------------------- benchmarks
+
+
+def bench_prune(reps: int) -> dict:
+    """Our prune stage vs torch's l1_unstructured + remove, on fresh identical models."""
+    import torch
+    from torch.nn.utils import prune as tprune
+
+    from benchmarks.resnet50 import resnet50
+    from secateurs.pipeline.prune import prune_model
+
+    ours, theirs = [], []
+    for _ in range(reps):
+        model = resnet50()
+        gc.collect()
+        t0 = time.perf_counter()
+        records, _ = prune_model(model, AMOUNT, "layer")
+        ours.append(time.perf_counter() - t0)
+
+        reference = resnet50()
+        gc.collect()
+        t0 = time.perf_counter()
+        convs = [(n, m) for n, m in reference.named_modules() if isinstance(m, torch.nn.Conv2d)]
+        for _, m in convs:
+            tprune.l1_unstructured(m, "weight", amount=AMOUNT)
+            tprune.remove(m, "weight")
+        theirs.append(time.perf_counter() - t0)
+
+        got = {r.name: r.zeros_after for r in records}
+        want = {n: int((m.weight == 0).sum()) for n, m in convs}
+        if got != want:
+            bad = [n for n in want if got.get(n) != want[n]]
+            raise SystemExit(f"per-layer zero counts differ from torch.nn.utils.prune on: {bad[:5]}")
+        mods = dict(model.named_modules())
+        same_mask = sum(torch.equal(mods[n].weight == 0, m.weight == 0) for n, m in convs)
+    return {
+        "ours": ours,
+        "torch": theirs,
+        "layers": len(records),
+        "weights": sum(r.numel for r in records),
+        "zeros": sum(r.zeros_after for r in records),
+        "same_mask_layers": int(same_mask),
+    }
+
+
+def bench_exporter(exporter: str, formats: tuple[str, ...], reps: int, tmp: Path) -> dict:
+    """One untimed warm-up of each side, then `reps` interleaved floor/run pairs."""
+    from benchmarks.resnet50 import resnet50
+
+    model = resnet50()
+    floor_once(model, exporter, tmp)
+    run_once(exporter, formats, tmp)
+    floors, runs = [], []
+    for _ in range(reps):
+        floors.append(floor_once(model, exporter, tmp))
+        runs.append(run_once(exporter, formats, tmp))
+    return {"floors": floors, "runs": runs}
+
+
+def profile_run(exporter: str, formats: tuple[str, ...], tmp: Path) -> str:
+    """cProfile of one warm run: the top calls by cumulative and by own time."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    run_once(exporter, formats, tmp, profiler=prof)
+    OUT.mkdir(parents=True, exist_ok=True)
+    prof.dump_stats(str(OUT / f"profile-{exporter}.prof"))
+    text = io.StringIO()
+    stats = pstats.Stats(prof, stream=text).strip_dirs()
+    stats.sort_stats("cumulative").print_stats(40)
+    stats.sort_stats("tottime").print_stats(20)
+    (OUT / f"profile-{exporter}.txt").write_text(text.getvalue())
+    return text.getvalue()
+
+
+# ---------------------------------------------------------------- main
+
+
+def machine() -> dict:
+    from secateurs import __version__
+    from secateurs.pipeline.report import versions
+
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    found = versions()
+    with contextlib.suppress(Exception):
+        from importlib.metadata import version
+
+        found["onnxscript"] = version("onnxscript")
+    found["secateurs"] = __version__
+    import torch
+
+    return {
+        "cpu": cpu,
+        "cores": len(os.sched_getaffinity(0)),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "versions": found,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=3, help="timed repetitions per side (after 1 warm-up)")
+    ap.add_argument("--formats", help="comma-separated artifact formats (default: RunConfig's default)")
+    ap.add_argument("--child", nargs=2, metavar=("KIND", "EXPORTER"), help=argparse.SUPPRESS)
+    ap.add_argument("--no-readme", action="store_true", help="print only; leave benchmarks/README.md")
+    args = ap.parse_args()
+    from secateurs.config import DEFAULT_FORMATS
+
+    formats = tuple(args.formats.split(",")) if args.formats else tuple(DEFAULT_FORMATS)
+    if args.child:
+        child(*args.child, formats)
+        return
+    started = time.perf_counter()
+    import torch
+
+    from benchmarks import pipeline_tables as tables
+    from benchmarks.resnet50 import resnet50
+    from secateurs.pipeline.tables import table
+
+    info = machine()
+    model = resnet50()
+    n_params = sum(p.numel() for p in model.parameters())
+    n_convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    del model
+    print(f"ResNet-50 ({SPEC}): {n_params:,} parameters, {n_convs} Conv2d; {info['cores']} cores")
+    print(f"formats: {', '.join(formats)}; exporters: {', '.join(EXPORTERS)}; amount {AMOUNT}")
+    print(f"{info['cpu']}; " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()), flush=True)
+
+    # Subprocesses first, so that each child's peak is measured before this process grows.
+    print("peak RSS: one run and one floor per exporter, each in a fresh subprocess ...", flush=True)
+    children = [in_subprocess(kind, exp, formats) for exp in EXPORTERS for kind in ("run", "floor")]
+    print("prune stage vs torch.nn.utils.prune ...", flush=True)
+    prune = bench_prune(args.reps)
+    results, profiles = {}, {}
+    with tempfile.TemporaryDirectory(prefix="secateurs-bench-") as d:
+        for exp in EXPORTERS:
+            print(f"run vs floor, {exp}: 1 warm-up + {args.reps} pairs ...", flush=True)
+            results[exp] = bench_exporter(exp, formats, args.reps, Path(d))
+        for exp, r in results.items():
+            if tables.ratio(r) > RATIO_GOAL:
+                print(f"profiling one {exp} run (ratio above {RATIO_GOAL}x) ...", flush=True)
+                profiles[exp] = profile_run(exp, formats, Path(d))
+    parent_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    elapsed = time.perf_counter() - started
+
+    sections = {
+        "whole run vs floor (s)": tables.ratio_table(results),
+        "floor by part (s)": tables.floor_table(results),
+        "run by stage and call (fastest run)": tables.stage_table(results),
+        "prune stage": tables.prune_table(prune),
+        "peak RSS": tables.rss_table(children, parent_kib),
+    }
+    for name, (headers, rows) in sections.items():
+        print(f"\n[{name}]\n" + table(headers, [[c.replace("**", "") for c in r] for r in rows]))
+    print("\n" + "\n".join(line.replace("**", "") for line in tables.overhead_lines(results)))
+    print(f"\nbenchmark wall time {elapsed:.0f} s")
+
+    meta = {
+        "reps": args.reps,
+        "elapsed": elapsed,
+        "params": n_params,
+        "convs": n_convs,
+        "formats": list(formats),
+        "default_formats": formats == tuple(DEFAULT_FORMATS),
+        "spec": SPEC,
+        "amount": AMOUNT,
+        "parent_kib": parent_kib,
+        "date": date.today().isoformat(),
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    raw = {"machine": info, "meta": meta, "results": results, "prune": prune, "children": children}
+    (OUT / "bench_pipeline.json").write_text(json.dumps(raw, indent=2, default=str) + "\n")
+    if not args.no_readme:
+        README.write_text(tables.render_readme(info, meta, results, prune, children, profiles))
+        print(f"wrote {README.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""What the ONNX-derived exporters share: the dense model.onnx and its pruned initializers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from secateurs.errors import ExportError
+
+
+def dense_onnx_path(ctx) -> Path:
+    """model.onnx of this run; the export stage guarantees it is exported first."""
+    artifact = ctx.artifacts.get("onnx")
+    if artifact is None or not artifact.path.is_file():
+        raise ExportError("model.onnx must be exported before the formats derived from it")
+    return artifact.path
+
+
+def pruned_initializers(ctx, model=None) -> list[str]:
+    """model.onnx initializers holding pruned weights, each once; matched once per run."""
+    if not ctx.onnx_weights:
+        from secateurs.sparse.pruned_map import match_pruned
+
+        model = model if model is not None else load_dense(ctx)
+        ctx.onnx_weights = match_pruned(model, ctx.pruned_weights()).matches
+    return list(dict.fromkeys(ctx.onnx_weights.values()))
+
+
+def load_dense(ctx):
+    import onnx
+
+    return onnx.load(str(dense_onnx_path(ctx)))
+
+
+def load_dense_with_pruned(ctx):
+    """(onnx.ModelProto of model.onnx, its pruned initializer names)."""
+    model = load_dense(ctx)
+    return model, pruned_initializers(ctx, model)
+
+
+def save_onnx(model, path: Path) -> None:
+    import onnx
+
+    try:
+        onnx.save_model(model, str(path))
+    except (OSError, ValueError) as e:
+        raise ExportError(f"{path.name}: cannot write ONNX ({e})") from e

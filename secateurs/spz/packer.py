@@ -1,0 +1,136 @@
+"""Pack an ONNX model (and its external data) into a byte-exact .spz container.
+
+Two worker threads encode tensors ahead (numpy and zstd release the GIL) while the main
+thread appends finished streams in file order, so memory stays near two tensors on top
+of the mapped input. Whatever is not cut out is the skeleton, compressed as one stream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import zlib
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from secateurs.errors import OutputError, UsageError
+from secateurs.spz import codecs
+from secateurs.spz.analysis import Analysis
+from secateurs.spz.atomic import AtomicFiles
+from secateurs.spz.choose import choose
+from secateurs.spz.container import Writer
+from secateurs.spz.index import FileEntry, TensorRecord
+from secateurs.spz.plan import FilePlan, Payload, plan_model
+
+WORKERS = 2
+AHEAD = 3  # tensors encoded ahead of the writer
+
+
+@dataclass(frozen=True)
+class PackStats:
+    input_bytes: int  # model plus external data files
+    output_bytes: int
+    tensors: int  # payloads found
+    encodings: dict[str, int] = field(default_factory=dict)  # tensors per encoding ("inline" = kept)
+    seconds: float = 0.0
+
+    @property
+    def ratio(self) -> float:
+        return self.output_bytes / self.input_bytes if self.input_bytes else 0.0
+
+
+def pack(onnx_path: Path, out_path: Path, *, level: int = 3) -> PackStats:
+    """Write ``out_path`` (.spz) holding ``onnx_path`` and its external data files.
+
+    Raises InputError for a file that is not an ONNX model or whose external data is
+    missing or outside the model's folder; nothing is written then.
+    """
+    if not isinstance(level, int) or not 1 <= level <= 22:
+        raise UsageError(f"zstd level must be an integer from 1 to 22, got {level!r}")
+    start = time.perf_counter()
+    onnx_path, out_path = Path(onnx_path), Path(out_path)
+    counts: Counter[str] = Counter()
+    with ExitStack() as stack:
+        plans = plan_model(onnx_path, stack)
+        total = sum(p.size for p in plans)
+        pool = stack.enter_context(ThreadPoolExecutor(WORKERS, thread_name_prefix="spz-pack"))
+        with AtomicFiles() as out:
+            f = out.open(out_path)
+            with f:
+                writer = Writer(f, level)
+                try:
+                    entries = [_pack_file(writer, plan, pool, level, counts) for plan in plans]
+                    size = writer.finish(entries)
+                except OSError as e:
+                    raise OutputError(f"{out_path}: write failed ({e.strerror or e})") from e
+            out.commit()
+    return PackStats(total, size, sum(counts.values()), dict(counts), time.perf_counter() - start)
+
+
+def _encode(buf, p: Payload, level: int):
+    view = memoryview(buf)[p.offset : p.offset + p.length]
+    an = Analysis(view, p.esize, level)
+    encoded = choose(an, p.ref.name)
+    nnz = an.nnz if encoded is not None else 0
+    crc = zlib.crc32(view) if encoded is not None else 0
+    return None if encoded is None else (encoded, nnz, crc)
+
+
+def _pack_file(writer: Writer, plan: FilePlan, pool, level: int, counts: Counter) -> FileEntry:
+    digest = pool.submit(_sha256, plan.buf)
+    pending: deque = deque()
+    records, kept, removed = [], [], 0
+    for p in plan.payloads:
+        pending.append((p, pool.submit(_encode, plan.buf, p, level)))
+        if len(pending) < AHEAD:
+            continue
+        removed = _drain(writer, pending.popleft(), records, kept, removed, counts)
+    while pending:
+        removed = _drain(writer, pending.popleft(), records, kept, removed, counts)
+    pieces, position = [], 0
+    for off, length in kept:
+        pieces.append(memoryview(plan.buf)[position:off])
+        position = off + length
+    pieces.append(memoryview(plan.buf)[position:])
+    skeleton = writer.zstd_stream(pieces, plan.size - removed)
+    for piece in pieces:
+        piece.release()
+    return FileEntry(plan.path, plan.size, digest.result(), skeleton, records)
+
+
+def _drain(writer: Writer, job, records: list, kept: list, removed: int, counts: Counter) -> int:
+    p, future = job
+    result = future.result()
+    if result is None:
+        counts["inline"] += 1
+        return removed
+    encoded, nnz, crc = result
+    counts[encoded.encoding] += 1
+    refs = [writer.stream(s) for s in encoded.streams]
+    codec = codecs.get(encoded.encoding)
+    ref = p.ref
+    records.append(
+        TensorRecord(
+            ref.name,
+            ref.data_type,
+            ref.dims,
+            p.offset - removed,
+            p.length,
+            p.esize,
+            codec.id,
+            nnz,
+            crc,
+            encoded.params,
+            refs,
+        )
+    )
+    kept.append((p.offset, p.length))
+    return removed + p.length
+
+
+def _sha256(buf) -> bytes:
+    with memoryview(buf) as view:
+        return hashlib.sha256(view).digest()

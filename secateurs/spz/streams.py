@@ -1,0 +1,96 @@
+"""Byte streams as stored in a .spz: raw, or one zstd frame, whichever is smaller.
+
+Decoding never trusts the frame: its header must declare exactly the size the index
+declared, the index's size must be possible for zstd (at most 32768:1, the ratio of an
+RLE block), and nothing may follow the frame. So a crafted stream cannot make us
+allocate more than the caps the index was already checked against.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+RAW = 0
+ZSTD = 1
+CODEC_NAMES = {RAW: "raw", ZSTD: "zstd"}
+ZSTD_MAX_RATIO = 32768  # 4-byte RLE block -> 128 KiB: nothing in a zstd frame expands more
+
+_local = threading.local()
+
+
+@dataclass
+class Stream:
+    """Stored bytes of one stream and the length they decode to."""
+
+    codec: int
+    data: bytes | memoryview
+    decoded: int
+
+    @property
+    def stored(self) -> int:
+        return len(self.data)
+
+
+def compressor(level: int):
+    """A per-thread zstd compressor (they are not thread-safe) for ``level``."""
+    import zstandard
+
+    cache = getattr(_local, "cctx", None)
+    if cache is None:
+        cache = _local.cctx = {}
+    if level not in cache:
+        cache[level] = zstandard.ZstdCompressor(level=level, write_content_size=True)
+    return cache[level]
+
+
+def pack(buf, level: int) -> Stream:
+    """Store ``buf`` (bytes or a contiguous array) as zstd when that is smaller, else raw."""
+    view = memoryview(buf).cast("B")
+    n = view.nbytes
+    if n < 16:
+        return Stream(RAW, bytes(view), n)
+    frame = compressor(level).compress(view)
+    if len(frame) < n:
+        return Stream(ZSTD, frame, n)
+    return Stream(RAW, view, n)
+
+
+def check_sizes(codec: int, stored: int, decoded: int) -> None:
+    """Reject declared sizes no real stream can have (before anything is read)."""
+    if codec == RAW:
+        if stored != decoded:
+            raise ValueError(f"raw stream declares {decoded} bytes but stores {stored}")
+    elif codec == ZSTD:
+        if decoded > stored * ZSTD_MAX_RATIO:
+            raise ValueError(
+                f"zstd stream of {stored} bytes declares {decoded} bytes, beyond zstd's 32768:1 limit"
+            )
+    else:
+        raise ValueError(f"unknown stream codec {codec}")
+
+
+def unpack(codec: int, data, decoded: int):
+    """Decode one stream to exactly ``decoded`` bytes (raises ValueError otherwise)."""
+    check_sizes(codec, len(data), decoded)
+    if codec == RAW:
+        return data
+    import zstandard
+
+    try:
+        declared = zstandard.frame_content_size(data)
+    except zstandard.ZstdError as e:
+        raise ValueError(f"bad zstd frame header ({e})") from None
+    if declared != decoded:
+        what = "no content size" if declared < 0 else f"{declared} bytes"
+        raise ValueError(f"zstd frame declares {what}, the index {decoded}")
+    dctx = getattr(_local, "dctx", None)
+    if dctx is None:
+        dctx = _local.dctx = zstandard.ZstdDecompressor()
+    try:
+        out = dctx.decompress(data, max_output_size=decoded, allow_extra_data=False)
+    except zstandard.ZstdError as e:
+        raise ValueError(f"corrupt zstd frame ({e})") from None
+    if len(out) != decoded:
+        raise ValueError(f"zstd frame decoded to {len(out)} bytes, expected {decoded}")
+    return out

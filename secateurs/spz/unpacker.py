@@ -1,0 +1,121 @@
+"""Restore the exact ONNX file (and external data files) from a .spz container.
+
+The index is fully validated before anything is decoded; tensors are decoded ahead in
+two worker threads while the main thread splices them into the skeleton, hashes and
+writes. Any mismatch (crc32 of a tensor, sha256 of a file) removes every output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from secateurs.errors import InputError, OutputError
+from secateurs.spz import codecs
+from secateurs.spz.atomic import AtomicFiles
+from secateurs.spz.container import DEFAULT_MAX_OUTPUT, Reader
+from secateurs.spz.index import FileEntry, TensorRecord
+from secateurs.spz.paths import safe_relative
+
+WORKERS = 2
+AHEAD = 3
+CHUNK = 1 << 22  # skeleton bytes copied per read
+
+
+def open_container(spz_path: Path, max_output: int = DEFAULT_MAX_OUTPUT) -> Reader:
+    """Open and validate ``spz_path``; every problem is an InputError naming the file."""
+    import zstandard
+
+    try:
+        return Reader(Path(spz_path), max_output)
+    except FileNotFoundError:
+        raise InputError(f"{spz_path}: file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{spz_path}: is a directory") from None
+    except (ValueError, zstandard.ZstdError) as e:
+        raise InputError(f"{spz_path}: {e}") from None
+    except OSError as e:
+        raise InputError(f"{spz_path}: cannot read ({e.strerror or e})") from None
+
+
+def unpack(spz_path: Path, out_path: Path, *, max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> Path:
+    """Write the model to ``out_path`` and its external data files beside it; return ``out_path``.
+
+    ``max_output_bytes`` caps the total size the container may declare (decompression
+    bombs are refused before any memory is allocated for them).
+    """
+    import zstandard
+
+    spz_path, out_path = Path(spz_path), Path(out_path)
+    with open_container(spz_path, max_output_bytes) as reader, AtomicFiles() as out:
+        with ThreadPoolExecutor(WORKERS, thread_name_prefix="spz-unpack") as pool:
+            for entry in reader.files:
+                target = out_path if not entry.path else out_path.parent / safe_relative(entry.path)
+                if entry.path and target == out_path:
+                    raise InputError(
+                        f"{spz_path}: external data file {entry.path!r} would overwrite the model"
+                    )
+                with out.open(target) as f:
+                    try:
+                        _restore(reader, entry, f, pool)
+                    except (ValueError, zstandard.ZstdError) as e:
+                        what = f"external data file {entry.path!r}" if entry.path else "model"
+                        raise InputError(f"{spz_path}: {what}: {e}") from None
+                    except OSError as e:
+                        raise OutputError(f"{target}: write failed ({e.strerror or e})") from e
+        out.commit()
+    return out_path
+
+
+def _restore(reader: Reader, entry: FileEntry, f, pool) -> None:
+    digest = hashlib.sha256()
+    skeleton = reader.reader(entry.skeleton)
+
+    def emit(data) -> None:
+        digest.update(data)
+        f.write(data)
+
+    position = 0
+    pending: deque = deque()
+    tensors = iter(entry.tensors)
+    while True:
+        while len(pending) < AHEAD:
+            t = next(tensors, None)
+            if t is None:
+                break
+            pending.append((t, pool.submit(decode_tensor, reader, t)))
+        if not pending:
+            break
+        t, future = pending.popleft()
+        _copy(skeleton, t.skeleton_offset - position, emit)
+        position = t.skeleton_offset
+        emit(future.result())
+    _copy(skeleton, entry.skeleton.decoded - position, emit)
+    if skeleton.read(1):
+        raise ValueError("skeleton stream is longer than declared")
+    if digest.digest() != entry.sha256:
+        raise ValueError("sha256 of the restored file does not match (corrupt container)")
+
+
+def _copy(skeleton, count: int, emit) -> None:
+    while count > 0:
+        data = skeleton.read(min(count, CHUNK))
+        if not data:
+            raise ValueError("skeleton stream ends early")
+        count -= len(data)
+        emit(data)
+
+
+def decode_tensor(reader: Reader, t: TensorRecord):
+    """One tensor's payload bytes, checked against its declared length and crc32."""
+    try:
+        data = [reader.stream(ref) for ref in t.streams]
+        out = codecs.by_id(t.encoding).decode(data, t.length // t.esize, t.esize, t.nnz, t.params)
+    except ValueError as e:
+        raise ValueError(f"tensor {t.name!r}: {e}") from None
+    if out.nbytes != t.length or zlib.crc32(out) != t.crc32:
+        raise ValueError(f"tensor {t.name!r}: decoded bytes fail their crc32 check")
+    return out
