@@ -40,6 +40,7 @@ STAGES = ["load", "prune", "export", "validate"]
 EXPORTERS = ("dynamo", "torchscript")
 AMOUNT = 0.3
 RATIO_GOAL = 1.5
+MINIMAL = ("onnx",)  # the run that writes what the floor writes (plus its report)
 OUT = ROOT / "benchmarks" / "out"
 README = ROOT / "benchmarks" / "README.md"
 
@@ -119,14 +120,14 @@ def run_once(exporter: str, formats: tuple[str, ...], tmp: Path, profiler=None) 
     """The whole `secateurs run` (all stages) into a fresh directory, with per-call times."""
     import shutil
 
-    from benchmarks.call_timer import timed_calls
+    from benchmarks.call_timer import OUTSIDE, timed_calls
     from secateurs.config import RunConfig
     from secateurs.pipeline.runner import execute
 
     out = tmp / f"run-{exporter}"
     cfg = RunConfig(model=SPEC, out=out, amount=AMOUNT, exporter=exporter, formats=formats)
     gc.collect()
-    with timed_calls(formats) as calls, quiet():
+    with timed_calls(formats) as acc, quiet():
         if profiler is not None:
             profiler.enable()
         t0 = time.perf_counter()
@@ -138,7 +139,10 @@ def run_once(exporter: str, formats: tuple[str, ...], tmp: Path, profiler=None) 
         raise SystemExit(f"run with {exporter} did not pass validation: {data['status']}")
     sizes = {p.name: p.stat().st_size for p in out.iterdir()}
     shutil.rmtree(out)
-    return {"total": total, "timings": dict(ctx.timings), "calls": calls, "sizes": sizes}
+    stages = dict(acc["stages"])
+    stages[OUTSIDE] = total - sum(stages.values())
+    calls = [{"stage": st, "label": lb, **v} for (st, lb), v in acc["calls"].items()]
+    return {"total": total, "stages": stages, "ctx_timings": dict(ctx.timings), "calls": calls, "sizes": sizes}
 
 
 def child(kind: str, exporter: str, formats: tuple[str, ...]) -> None:
@@ -153,31 +157,33 @@ def child(kind: str, exporter: str, formats: tuple[str, ...]) -> None:
             floor_once(resnet50(), exporter, Path(d))
         wall = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"kind": kind, "exporter": exporter, "wall_s": wall, "maxrss_kib": rss}))
+    print(json.dumps({"wall_s": wall, "maxrss_kib": rss}))
 
 
 def in_subprocess(kind: str, exporter: str, formats: tuple[str, ...]) -> dict:
+    """Run `child` in a fresh interpreter; its own peak RSS, cross-checked by RUSAGE_CHILDREN."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", kind, exporter, "--formats", ",".join(formats)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
+    cmd = [sys.executable, __file__, "--child", kind, exporter, "--formats", ",".join(formats)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode:
+        raise SystemExit(f"{kind} ({exporter}) subprocess failed:\n{proc.stderr[-2000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # RUSAGE_CHILDREN is the max over all waited-for children, so it names this child only
-    # when it raised the max; the child's own RUSAGE_SELF figure is always exact.
+    # RUSAGE_CHILDREN is the max over all waited-for children: it names this child only
+    # when this child raised the max. The child's own RUSAGE_SELF figure is always exact.
     result["children_maxrss_kib"] = after if after > before else None
-    return result
+    what = f"run, formats {','.join(formats)}" if kind == "run" else "floor"
+    return {"process": f"{what} ({exporter})", **result}
 
 
 # ---------------------------------------------------------------- benchmarks
 
 
 def bench_prune(reps: int) -> dict:
-    """Our prune stage vs torch's l1_unstructured + remove, on fresh identical models."""
+    """Our prune stage vs torch's l1_unstructured + remove, on fresh identical models.
+
+    One untimed warm-up of each (first large allocations in a process are slow here).
+    """
     import torch
     from torch.nn.utils import prune as tprune
 
@@ -185,7 +191,7 @@ def bench_prune(reps: int) -> dict:
     from secateurs.pipeline.prune import prune_model
 
     ours, theirs = [], []
-    for _ in range(reps):
+    for _ in range(reps + 1):
         model = resnet50()
         gc.collect()
         t0 = time.perf_counter()
@@ -209,8 +215,9 @@ def bench_prune(reps: int) -> dict:
         mods = dict(model.named_modules())
         same_mask = sum(torch.equal(mods[n].weight == 0, m.weight == 0) for n, m in convs)
     return {
-        "ours": ours,
-        "torch": theirs,
+        "ours": ours[1:],
+        "torch": theirs[1:],
+        "warmup": {"ours": ours[0], "torch": theirs[0]},
         "layers": len(records),
         "weights": sum(r.numel for r in records),
         "zeros": sum(r.zeros_after for r in records),
@@ -218,35 +225,46 @@ def bench_prune(reps: int) -> dict:
     }
 
 
-def bench_exporter(exporter: str, formats: tuple[str, ...], reps: int, tmp: Path) -> dict:
-    """One untimed warm-up of each side, then `reps` interleaved floor/run pairs."""
+def bench_exporter(exporter: str, variants: list[tuple[str, ...]], reps: int, tmp: Path) -> dict:
+    """One untimed warm-up of each side, then `reps` rounds of floor + one run per variant."""
     from benchmarks.resnet50 import resnet50
 
     model = resnet50()
     floor_once(model, exporter, tmp)
-    run_once(exporter, formats, tmp)
-    floors, runs = [], []
+    for formats in variants:
+        run_once(exporter, formats, tmp)
+    floors: list[dict] = []
+    runs: dict[tuple[str, ...], list[dict]] = {f: [] for f in variants}
     for _ in range(reps):
         floors.append(floor_once(model, exporter, tmp))
-        runs.append(run_once(exporter, formats, tmp))
-    return {"floors": floors, "runs": runs}
+        for formats in variants:
+            runs[formats].append(run_once(exporter, formats, tmp))
+    return {
+        variant_name(exporter, f): {"exporter": exporter, "formats": list(f), "floors": floors, "runs": runs[f]}
+        for f in variants
+    }
 
 
-def profile_run(exporter: str, formats: tuple[str, ...], tmp: Path) -> str:
-    """cProfile of one warm run: the top calls by cumulative and by own time."""
+def variant_name(exporter: str, formats: tuple[str, ...]) -> str:
+    return f"{exporter}, {'+'.join(formats)}" if len(formats) <= 2 else f"{exporter}, {len(formats)} formats"
+
+
+def profile_run(exporter: str, formats: tuple[str, ...], tmp: Path) -> Path:
+    """cProfile of one warm run: secateurs' own calls by cumulative time, then all by own time."""
     import cProfile
     import pstats
 
     prof = cProfile.Profile()
     run_once(exporter, formats, tmp, profiler=prof)
     OUT.mkdir(parents=True, exist_ok=True)
-    prof.dump_stats(str(OUT / f"profile-{exporter}.prof"))
+    stem = OUT / f"profile-{exporter}-{len(formats)}formats"
+    prof.dump_stats(str(stem.with_suffix(".prof")))
     text = io.StringIO()
-    stats = pstats.Stats(prof, stream=text).strip_dirs()
-    stats.sort_stats("cumulative").print_stats(40)
-    stats.sort_stats("tottime").print_stats(20)
-    (OUT / f"profile-{exporter}.txt").write_text(text.getvalue())
-    return text.getvalue()
+    stats = pstats.Stats(prof, stream=text)
+    stats.sort_stats("cumulative").print_stats("secateurs", 60)
+    stats.sort_stats("tottime").print_stats(40)
+    stem.with_suffix(".txt").write_text(text.getvalue())
+    return stem.with_suffix(".txt")
 
 
 # ---------------------------------------------------------------- main
@@ -281,16 +299,23 @@ def machine() -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=3, help="timed repetitions per side (after 1 warm-up)")
-    ap.add_argument("--formats", help="comma-separated artifact formats (default: RunConfig's default)")
+    ap.add_argument("--reps", type=int, default=2, help="timed repetitions per side, after 1 warm-up")
+    ap.add_argument(
+        "--formats",
+        action="append",
+        help="comma-separated formats for one run variant; repeatable"
+        f" (default: {','.join(MINIMAL)} and RunConfig's default formats)",
+    )
+    ap.add_argument("--profile", action="store_true", help="also cProfile one run per variant")
     ap.add_argument("--child", nargs=2, metavar=("KIND", "EXPORTER"), help=argparse.SUPPRESS)
     ap.add_argument("--no-readme", action="store_true", help="print only; leave benchmarks/README.md")
     args = ap.parse_args()
     from secateurs.config import DEFAULT_FORMATS
 
-    formats = tuple(args.formats.split(",")) if args.formats else tuple(DEFAULT_FORMATS)
+    variants = [tuple(f.split(",")) for f in args.formats] if args.formats else [MINIMAL, DEFAULT_FORMATS]
+    variants = list(dict.fromkeys(tuple(v) for v in variants))
     if args.child:
-        child(*args.child, formats)
+        child(*args.child, variants[-1])
         return
     started = time.perf_counter()
     import torch
@@ -305,36 +330,43 @@ def main() -> None:
     n_convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
     del model
     print(f"ResNet-50 ({SPEC}): {n_params:,} parameters, {n_convs} Conv2d; {info['cores']} cores")
-    print(f"formats: {', '.join(formats)}; exporters: {', '.join(EXPORTERS)}; amount {AMOUNT}")
-    print(f"{info['cpu']}; " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()), flush=True)
+    print(f"{info['cpu']}; " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
+    print("run variants: " + "; ".join(",".join(v) for v in variants), flush=True)
 
     # Subprocesses first, so that each child's peak is measured before this process grows.
-    print("peak RSS: one run and one floor per exporter, each in a fresh subprocess ...", flush=True)
-    children = [in_subprocess(kind, exp, formats) for exp in EXPORTERS for kind in ("run", "floor")]
-    print("prune stage vs torch.nn.utils.prune ...", flush=True)
+    print("peak RSS: each run variant and the floor alone, in fresh subprocesses ...", flush=True)
+    children = []
+    for exp in EXPORTERS:
+        children.append(in_subprocess("floor", exp, variants[-1]))
+        children += [in_subprocess("run", exp, v) for v in variants]
+    print(f"prune stage vs torch.nn.utils.prune: 1 warm-up + {args.reps} each ...", flush=True)
     prune = bench_prune(args.reps)
     results, profiles = {}, {}
     with tempfile.TemporaryDirectory(prefix="secateurs-bench-") as d:
         for exp in EXPORTERS:
-            print(f"run vs floor, {exp}: 1 warm-up + {args.reps} pairs ...", flush=True)
-            results[exp] = bench_exporter(exp, formats, args.reps, Path(d))
-        for exp, r in results.items():
-            if tables.ratio(r) > RATIO_GOAL:
-                print(f"profiling one {exp} run (ratio above {RATIO_GOAL}x) ...", flush=True)
-                profiles[exp] = profile_run(exp, formats, Path(d))
+            print(f"run vs floor, {exp}: 1 warm-up + {args.reps} rounds ...", flush=True)
+            results.update(bench_exporter(exp, variants, args.reps, Path(d)))
+        missed = [r for r in results.values() if tables.ratio(r) > RATIO_GOAL]
+        for r in results.values() if args.profile else []:
+            print(f"cProfile of one run: {r['exporter']}, {','.join(r['formats'])} ...", flush=True)
+            profiles[variant_name(r["exporter"], tuple(r["formats"]))] = profile_run(
+                r["exporter"], tuple(r["formats"]), Path(d)
+            )
     parent_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     elapsed = time.perf_counter() - started
 
     sections = {
-        "whole run vs floor (s)": tables.ratio_table(results),
-        "floor by part (s)": tables.floor_table(results),
-        "run by stage and call (fastest run)": tables.stage_table(results),
+        "whole run vs floor": tables.ratio_table(results),
+        "floor by part": tables.floor_table(results),
+        "run by stage and call (fastest run; self seconds)": tables.stage_table(results),
         "prune stage": tables.prune_table(prune),
         "peak RSS": tables.rss_table(children, parent_kib),
     }
     for name, (headers, rows) in sections.items():
         print(f"\n[{name}]\n" + table(headers, [[c.replace("**", "") for c in r] for r in rows]))
     print("\n" + "\n".join(line.replace("**", "") for line in tables.overhead_lines(results)))
+    if missed:
+        print(f"\n{len(missed)} variant(s) above {RATIO_GOAL}x; `--profile` adds a cProfile per variant")
     print(f"\nbenchmark wall time {elapsed:.0f} s")
 
     meta = {
@@ -342,18 +374,18 @@ def main() -> None:
         "elapsed": elapsed,
         "params": n_params,
         "convs": n_convs,
-        "formats": list(formats),
-        "default_formats": formats == tuple(DEFAULT_FORMATS),
+        "default_formats": list(DEFAULT_FORMATS),
         "spec": SPEC,
         "amount": AMOUNT,
         "parent_kib": parent_kib,
         "date": date.today().isoformat(),
+        "profiles": {k: str(v.relative_to(ROOT)) for k, v in profiles.items()},
     }
     OUT.mkdir(parents=True, exist_ok=True)
     raw = {"machine": info, "meta": meta, "results": results, "prune": prune, "children": children}
-    (OUT / "bench_pipeline.json").write_text(json.dumps(raw, indent=2, default=str) + "\n")
+    (OUT / "bench_pipeline.json").write_text(json.dumps(raw, indent=2) + "\n")
     if not args.no_readme:
-        README.write_text(tables.render_readme(info, meta, results, prune, children, profiles))
+        README.write_text(tables.render_readme(info, meta, results, prune, children))
         print(f"wrote {README.relative_to(ROOT)}")
 
 

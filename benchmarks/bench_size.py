@@ -51,7 +51,8 @@ def pruned_weights(sparsity: float, seed: int = 0) -> list[np.ndarray]:
     out = []
     for shape in resnet50_conv_shapes():
         fan_in = shape[1] * shape[2] * shape[3]
-        w = (rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_in))).ravel()
+        # drawn in float64, then rounded: float32 ziggurat draws have biased low mantissa bits
+        w = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32).ravel()
         k = int(round(sparsity * w.size))
         if k:
             w[np.argpartition(np.abs(w), k - 1)[:k]] = 0.0

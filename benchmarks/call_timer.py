@@ -1,11 +1,15 @@
-"""Wall time of named package calls during a run, without editing the package.
+"""Where a run's time goes, per stage and per package call, without editing the package.
 
-``timed_calls(formats)`` swaps selected functions (module attributes, and the
-``export`` method of each selected exporter class) for timing wrappers and puts the
-originals back on exit. It works because the pipeline looks these up at call time.
-The wrapper costs one ``perf_counter`` pair per call, negligible against calls that
-take milliseconds or more. A probe whose target the package no longer has is skipped:
-other people edit the package, and the tables then omit that row rather than crash.
+``timed_calls(formats)`` swaps selected functions (module attributes, methods, and the
+runner's stage table) for timing wrappers and puts the originals back on exit. This works
+because the pipeline looks them up at call time. Every call is charged to the stage that
+was running and records two times:
+  incl - wall time inside the call;
+  self - incl minus the time spent in other probed calls inside it, so the self times
+         of one stage add up to at most the stage total (the rest is untimed code).
+Each wrapper costs a few ``perf_counter`` calls, negligible against calls that take
+milliseconds. A probe whose target the package no longer has is skipped (the package
+changes under the benchmark; the tables then omit the row instead of crashing).
 """
 
 from __future__ import annotations
@@ -15,88 +19,132 @@ import functools
 import importlib
 import time
 
-# (stage, label, owner module, attribute). Labels indented by two spaces per level are
-# inside the call above them and are not added again to the stage total.
-BEFORE_EXPORT = [
-    ("load", "build (factory call)", "secateurs.pipeline.load", "build"),
-    ("load", "probe (one torch forward)", "secateurs.pipeline.load", "probe"),
-    ("prune", "prune_model", "secateurs.pipeline.prune", "prune_model"),
-    ("prune", "count_params", "secateurs.pipeline.prune", "count_params"),
-]
-INSIDE_EXPORTER = {
-    "onnx": ("export", "  export_onnx (torch.onnx.export)", "secateurs.exporters.onnx_model", "export_onnx"),
-}
-AFTER_EXPORT = [
-    ("validate", "make_inputs", "secateurs.pipeline.validate", "make_inputs"),
-    ("validate", "torch_outputs (torch forwards)", "secateurs.pipeline.validate", "torch_outputs"),
-    ("validate", "pruned_weights", "secateurs.pipeline.validate", "pruned_weights"),
-    ("validate", "onnx_structure.checker (full_check)", "secateurs.validators.onnx_structure", "checker"),
-    ("validate", "onnx.load", "onnx", "load"),
-    ("validate", "onnx_structure.leaks", "secateurs.validators.onnx_structure", "leaks"),
-    ("validate", "onnx_structure.sparsity_survives", "secateurs.validators.onnx_structure", "sparsity_survives"),
-    ("validate", "  match_pruned", "secateurs.validators.onnx_structure", "match_pruned"),
-    ("validate", "compare_with_reference", "secateurs.pipeline.validate", "compare_with_reference"),
-    ("validate", "  run_all (session + ORT runs)", "secateurs.validators.onnxruntime_run", "run_all"),
-    ("validate", "    session (ORT session creation)", "secateurs.validators.onnxruntime_run", "session"),
-    ("validate", "  compare_outputs", "secateurs.validators.onnxruntime_run", "compare_outputs"),
-    ("validate", "state_dict_round_trip", "secateurs.pipeline.validate", "state_dict_round_trip"),
-    ("report", "write_reports", "secateurs.pipeline.runner", "write_reports"),
-    ("outside stages", "files.make_staging", "secateurs.pipeline.files", "make_staging"),
-    ("outside stages", "files.finalize_modes", "secateurs.pipeline.files", "finalize_modes"),
-    ("outside stages", "files.write_manifest (sha256 of every file)", "secateurs.pipeline.files", "write_manifest"),
-    ("outside stages", "files.promote", "secateurs.pipeline.files", "promote"),
+OUTSIDE = "outside stages"
+
+# (label, owner, attribute); owner is "module" or "module:Class". The onnx exporters
+# are added per selected format by ``probes``.
+PROBES: list[tuple[str, str, str]] = [
+    ("build model (factory call)", "secateurs.pipeline.load", "build"),
+    ("probe (one torch forward)", "secateurs.pipeline.load", "probe"),
+    ("prune_model", "secateurs.pipeline.prune", "prune_model"),
+    ("count_params", "secateurs.pipeline.prune", "count_params"),
+    ("torch.onnx.export (export_onnx)", "secateurs.exporters.onnx_model", "export_onnx"),
+    ("save_state_dict", "secateurs.exporters.safetensors_weights", "save_state_dict"),
+    ("onnx_derived.pruned_initializers", "secateurs.exporters.onnx_derived", "pruned_initializers"),
+    ("onnx_derived.save_onnx", "secateurs.exporters.onnx_derived", "save_onnx"),
+    ("onnx.load", "onnx", "load"),
+    ("onnx.checker.check_model", "onnx.checker", "check_model"),
+    ("make_inputs", "secateurs.pipeline.validate", "make_inputs"),
+    ("torch_outputs (torch forwards)", "secateurs.pipeline.validate", "torch_outputs"),
+    ("pruned_weights", "secateurs.pipeline.validate", "pruned_weights"),
+    ("ctx.pruned_weights", "secateurs.pipeline.context:RunContext", "pruned_weights"),
+    ("onnx_structure.checker", "secateurs.validators.onnx_structure", "checker"),
+    ("onnx_structure.leaks", "secateurs.validators.onnx_structure", "leaks"),
+    ("onnx_structure.sparsity_survives", "secateurs.validators.onnx_structure", "sparsity_survives"),
+    ("match_pruned", "secateurs.validators.onnx_structure", "match_pruned"),
+    ("match_pruned", "secateurs.sparse.pruned_map", "match_pruned"),
+    ("encodings.coo_round_trip", "secateurs.validators.encodings", "coo_round_trip"),
+    ("encodings.bitmask_round_trip", "secateurs.validators.encodings", "bitmask_round_trip"),
+    ("encodings.spz_round_trip", "secateurs.validators.encodings", "spz_round_trip"),
+    ("encodings.npz_round_trip", "secateurs.validators.encodings", "npz_round_trip"),
+    ("compare_with_reference", "secateurs.pipeline.validate", "compare_with_reference"),
+    ("identical_to_dense", "secateurs.pipeline.validate", "identical_to_dense"),
+    ("ORT run_all (inference on 4 inputs)", "secateurs.pipeline.validate", "run_all"),
+    ("ORT run_all (inference on 4 inputs)", "secateurs.validators.onnxruntime_run", "run_all"),
+    ("ORT session creation", "secateurs.validators.onnxruntime_run", "session"),
+    ("compare_outputs", "secateurs.validators.onnxruntime_run", "compare_outputs"),
+    ("state_dict_round_trip", "secateurs.pipeline.validate", "state_dict_round_trip"),
+    ("report.build", "secateurs.pipeline.report", "build"),
+    ("ledger.build (size ledger)", "secateurs.pipeline.ledger", "build"),
+    ("ledger.baselines (gzip/zstd of model.onnx)", "secateurs.pipeline.ledger", "baselines"),
+    ("files.make_staging", "secateurs.pipeline.files", "make_staging"),
+    ("files.write_bytes (atomic write + fsync)", "secateurs.pipeline.files", "write_bytes"),
+    ("files.finalize_modes", "secateurs.pipeline.files", "finalize_modes"),
+    ("files.write_manifest (sha256 of every file)", "secateurs.pipeline.files", "write_manifest"),
+    ("files.promote", "secateurs.pipeline.files", "promote"),
 ]
 
 
-def probes(formats) -> list[tuple[str, str, object, str]]:
-    """The probe list for a run writing ``formats``: one row per exporter, in run order."""
+def _owner(spec):
+    if not isinstance(spec, str):
+        return spec
+    module_name, _, cls = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return getattr(module, cls, None) if cls else module
+
+
+def probes(formats) -> list[tuple[str, object, str]]:
+    """PROBES plus the ``export`` method of each selected exporter, in run order."""
     from secateurs import exporters
 
-    middle = []
+    found = []
     for name in formats:
-        try:
-            cls = type(exporters.get(name))
-        except Exception:  # an unknown format: the run itself will report it
-            continue
-        middle.append(("export", f"{name} exporter", cls, "export"))
-        if name in INSIDE_EXPORTER:
-            middle.append(INSIDE_EXPORTER[name])
-    return [*BEFORE_EXPORT, *middle, *AFTER_EXPORT]
+        with contextlib.suppress(Exception):  # an unknown format: the run itself reports it
+            found.append((f"{name} exporter", type(exporters.get(name)), "export"))
+    return [*found, *PROBES]
 
 
 @contextlib.contextmanager
 def timed_calls(formats):
-    """Yield {label: {"stage", "secs", "calls"}} in display order, filled while the block runs."""
-    acc: dict[str, dict] = {}
+    """Yield {"stages": {stage: s}, "calls": {(stage, label): {incl, self, calls}}}, filled live."""
+    from secateurs.pipeline import runner
+
+    acc: dict = {"stages": {}, "calls": {}}
+    stack: list[list[float]] = []  # per open probed call: [time in probed callees]
+    current = [OUTSIDE]
     saved = []
 
     def wrap(fn, label):
         @functools.wraps(fn)
         def timed(*args, **kwargs):
+            stack.append([0.0])
             t0 = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                acc[label]["secs"] += time.perf_counter() - t0
-                acc[label]["calls"] += 1
+                incl = time.perf_counter() - t0
+                inner = stack.pop()[0]
+                if stack:
+                    stack[-1][0] += incl
+                entry = acc["calls"].setdefault((current[0], label), {"incl": 0.0, "self": 0.0, "calls": 0})
+                entry["incl"] += incl
+                entry["self"] += incl - inner
+                entry["calls"] += 1
 
         return timed
 
+    def stage(fn, name):
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            current[0] = name
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                acc["stages"][name] = acc["stages"].get(name, 0.0) + time.perf_counter() - t0
+                current[0] = OUTSIDE
+
+        return timed
+
+    stage_table = dict(runner.STAGES)
     try:
-        for stage, label, owner, attr in probes(formats):
-            if isinstance(owner, str):
-                try:
-                    owner = importlib.import_module(owner)
-                except ImportError:
-                    continue
-            original = getattr(owner, attr, None)
+        for name, fn in stage_table.items():
+            runner.STAGES[name] = stage(fn, name)
+        saved.append((runner, "write_reports", vars(runner)["write_reports"]))
+        runner.write_reports = stage(runner.write_reports, "report")
+        for label, spec, attr in probes(formats):
+            owner = _owner(spec)
+            original = getattr(owner, attr, None) if owner is not None else None
             if not callable(original):
                 continue
-            acc[label] = {"stage": stage, "secs": 0.0, "calls": 0}
             saved.append((owner, attr, vars(owner).get(attr)))
             setattr(owner, attr, wrap(original, label))
         yield acc
     finally:
+        runner.STAGES.update(stage_table)
         for owner, attr, own in reversed(saved):
             if own is None:  # it was inherited: drop the wrapper to uncover it again
                 delattr(owner, attr)

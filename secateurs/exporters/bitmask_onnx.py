@@ -18,6 +18,7 @@ class BitmaskOnnx:
     name = "bitmask-onnx"
     filename = "model.bitmask.onnx"
     description = "plain ONNX that decodes its bitmask-packed weights at load"
+    accepted_by = "onnxruntime (decoder folded at load); onnx.checker full_check"
     needs_onnx = True
 
     def export(self, ctx, path: Path) -> None:

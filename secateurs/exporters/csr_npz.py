@@ -16,6 +16,7 @@ class CsrNpz:
     name = "npz"
     filename = "weights.npz"
     description = "pruned weights as scipy CSR (secateurs.sparse.csr_npz.load_csr_npz)"
+    accepted_by = "numpy/scipy (secateurs.sparse.csr_npz loaders)"
 
     def export(self, ctx, path: Path) -> None:
         from secateurs.sparse.csr_npz import save_csr_npz

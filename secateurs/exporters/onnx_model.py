@@ -24,6 +24,7 @@ class OnnxModel:
     name = "onnx"
     filename = "model.onnx"
     description = "dense ONNX (zeros stored as floats)"
+    accepted_by = "onnxruntime; any ONNX runtime; onnx.checker full_check"
 
     def export(self, ctx, path: Path) -> None:
         export_onnx(ctx.model, ctx.info, path, ctx.config.exporter)

@@ -12,6 +12,7 @@ class SafetensorsWeights:
     name = "safetensors"
     filename = "pruned.safetensors"
     description = "pruned PyTorch state_dict (dense tensors)"
+    accepted_by = "PyTorch (safetensors.torch.load_file)"
 
     def export(self, ctx, path: Path) -> None:
         save_state_dict(ctx.model, path, {"secateurs.model": ctx.info.spec})

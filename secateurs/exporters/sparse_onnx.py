@@ -18,6 +18,7 @@ class SparseOnnx:
     name = "sparse-onnx"
     filename = "model.sparse.onnx"
     description = "ONNX sparse_initializer (COO); onnxruntime densifies it at load"
+    accepted_by = "onnxruntime (densified at load); onnx.checker only with --onnx-strict, never full_check"
     needs_onnx = True
 
     def export(self, ctx, path: Path) -> None:

@@ -17,6 +17,7 @@ class SpzContainer:
     name = "spz"
     filename = "model.onnx.spz"
     description = "model.onnx packed; `secateurs unpack` restores it byte for byte"
+    accepted_by = "no runtime: `secateurs unpack` first (restores model.onnx exactly)"
     needs_onnx = True
 
     def export(self, ctx, path: Path) -> None:

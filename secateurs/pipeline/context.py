@@ -63,6 +63,7 @@ class Artifact:
     name: str  # exporter name, e.g. "onnx"
     path: Path
     description: str
+    accepted_by: str = ""
 
     @property
     def size(self) -> int:

@@ -28,4 +28,6 @@ def run(ctx: RunContext) -> None:
             os.replace(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)
-        ctx.artifacts[exporter.name] = Artifact(exporter.name, final, exporter.description)
+        ctx.artifacts[exporter.name] = Artifact(
+            exporter.name, final, exporter.description, exporter.accepted_by
+        )

@@ -17,7 +17,7 @@ from secateurs.pipeline.tables import fmt_bytes, fmt_pct, table
 SCHEMA = "secateurs.report/1"
 PERFORMANCE_NOTE = (
     "Unstructured sparsity cuts disk and download size, not onnxruntime memory or latency:"
-    " onnxruntime stores and runs the weights dense."
+    " onnxruntime densifies sparse weights at load and runs them dense."
 )
 
 
@@ -44,7 +44,13 @@ def build(ctx: RunContext, status: str) -> dict:
             },
             "layers": [r.to_json() for r in ctx.layers],
             "artifacts": [
-                {"name": a.name, "file": a.path.name, "size": a.size, "description": a.description}
+                {
+                    "name": a.name,
+                    "file": a.path.name,
+                    "size": a.size,
+                    "description": a.description,
+                    "accepted_by": a.accepted_by,
+                }
                 for a in ctx.artifacts.values()
                 if a.path.exists()
             ],
@@ -210,7 +216,10 @@ def sections(report: dict, style: str) -> list[tuple[str, str]]:
     """(title, body) pairs shared by the markdown and terminal renderings."""
     validation = report.get("validation")
     verdict = "not run" if validation is None else ("PASSED" if validation["passed"] else "FAILED")
-    artifacts = [[a["file"], fmt_bytes(a["size"]), a["description"]] for a in report["artifacts"]]
+    artifacts = [
+        [a["file"], fmt_bytes(a["size"]), a["description"], a.get("accepted_by", "")]
+        for a in report["artifacts"]
+    ]
     timings = [[k, f"{v:.2f} s"] for k, v in report["timings_s"].items()]
     versions_row = ", ".join(f"{k} {v}" for k, v in report["versions"].items())
     return [
@@ -219,7 +228,7 @@ def sections(report: dict, style: str) -> list[tuple[str, str]]:
             "\n".join(summary_lines(report) + [f"validation: {verdict}", report["performance_note"]]),
         ),
         ("Per-layer sparsity", table(LAYER_HEADERS, layer_rows(report), style)),
-        ("Artifacts", table(["file", "size", "what it is"], artifacts, style)),
+        ("Artifacts", table(["file", "size", "what it is", "accepted by"], artifacts, style)),
         ("Size ledger", size_section(report.get("sizes"), style)),
         ("Validation", table(CHECK_HEADERS, check_rows(report), style) if validation else "not run"),
         ("Stage timings", table(["stage", "time"], timings, style)),

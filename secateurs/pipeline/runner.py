@@ -124,7 +124,9 @@ def restore(ctx: RunContext, source: Path) -> None:
         "all_params_zeros": data["sparsity"]["all_parameters"]["zeros"],
     }
     for a in data.get("artifacts", []):
-        ctx.artifacts[a["name"]] = Artifact(a["name"], ctx.workdir / a["file"], a["description"])
+        ctx.artifacts[a["name"]] = Artifact(
+            a["name"], ctx.workdir / a["file"], a["description"], a.get("accepted_by", "")
+        )
     ctx.encodings = {
         k: [TensorEncoding.from_dict(r) for r in v] for k, v in data.get("encodings", {}).items()
     }

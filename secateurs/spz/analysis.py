@@ -9,10 +9,11 @@ exponent bytes of floats land in one low-entropy plane that zstd codes well.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
-from secateurs.spz import streams
+from secateurs.spz import planes, streams
 
 _WORD = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 SAMPLE_CHUNK = 1 << 16
@@ -32,6 +33,20 @@ def planes_of(values: np.ndarray, esize: int) -> list[np.ndarray]:
     """Byte planes (contiguous uint8 arrays) of elements given as ``element_view`` items."""
     as_bytes = values.view(np.uint8).reshape(-1, esize)
     return [np.ascontiguousarray(as_bytes[:, j]) for j in range(esize)]
+
+
+class PlaneCoding(NamedTuple):
+    modes: tuple[int, ...]  # one planes mode per byte plane
+    streams: list[streams.Stream]
+
+
+def code_planes(values: np.ndarray, esize: int, level: int) -> PlaneCoding:
+    modes, out = [], []
+    for plane in planes_of(values, esize):
+        mode, coded = planes.encode(plane, level)
+        modes.append(mode)
+        out += coded
+    return PlaneCoding(tuple(modes), out)
 
 
 class Analysis:
@@ -72,17 +87,17 @@ class Analysis:
         return np.flatnonzero(~self.nonzero if self.zeros_are_rarer else self.nonzero)
 
     @cached_property
-    def value_streams(self) -> list[streams.Stream]:
-        """The nonzero elements' byte planes, each stored raw or as zstd."""
+    def values(self) -> PlaneCoding:
+        """The nonzero elements' byte planes, each in its best plane mode."""
         values = self.elements if self.nnz == self.n else np.compress(self.nonzero, self.elements, axis=0)
-        return [streams.pack(p, self.level) for p in planes_of(values, self.esize)]
+        return code_planes(values, self.esize, self.level)
 
     @cached_property
-    def dense_streams(self) -> list[streams.Stream]:
+    def dense(self) -> PlaneCoding:
         """All elements' byte planes (zeros included)."""
         if self.nnz == self.n:
-            return self.value_streams
-        return [streams.pack(p, self.level) for p in planes_of(self.elements, self.esize)]
+            return self.values
+        return code_planes(self.elements, self.esize, self.level)
 
     @cached_property
     def raw_size(self) -> int:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from secateurs.errors import UsageError
-from secateurs.spz import gapcode, streams
-from secateurs.spz.analysis import Analysis, element_view
+from secateurs.spz import gapcode, planes, streams
+from secateurs.spz.analysis import Analysis, PlaneCoding, element_view
 
 
 @dataclass
@@ -58,13 +58,23 @@ def names() -> list[str]:
     return list(_BY_NAME)
 
 
-def _interleave(planes: list, count: int, esize: int) -> np.ndarray:
-    """Undo the byte shuffle: ``esize`` planes of ``count`` bytes -> ``count * esize`` bytes."""
-    if esize == 1:
-        return np.frombuffer(planes[0], dtype=np.uint8)
+def _values_lengths(modes: tuple, count: int, esize: int) -> list[tuple[int, int]]:
+    if len(modes) != esize:
+        raise ValueError(f"{len(modes)} plane modes for {esize}-byte elements")
+    out = []
+    for mode in modes:
+        out += planes.lengths(mode, count)
+    return out
+
+
+def _values(modes: tuple, data: list, count: int, esize: int) -> np.ndarray:
+    """Decode the plane streams and undo the byte shuffle: ``count * esize`` bytes."""
     out = np.empty((count, esize), dtype=np.uint8)
-    for j, plane in enumerate(planes):
-        out[:, j] = np.frombuffer(plane, dtype=np.uint8)
+    i = 0
+    for j, mode in enumerate(modes):
+        k = planes.N_STREAMS[mode]
+        out[:, j] = planes.decode(mode, data[i : i + k], count)
+        i += k
     return out.reshape(-1)
 
 
@@ -74,8 +84,8 @@ def _scatter(n: int, esize: int, positions: np.ndarray, values: np.ndarray) -> n
     return out
 
 
-def _planes(nnz: int, esize: int) -> list[tuple[int, int]]:
-    return [(nnz, nnz)] * esize
+def _encoded(name: str, head: tuple, mask: list, values: PlaneCoding) -> Encoded:
+    return Encoded(name, (*head, *values.modes), [*mask, *values.streams])
 
 
 @register
@@ -114,47 +124,53 @@ class Raw:
 
 @register
 class Shuffle:
-    """All elements byte-shuffled into ``esize`` planes, zeros included (no mask)."""
+    """All elements byte-shuffled into ``esize`` planes, zeros included (no mask).
+
+    params: one plane mode per byte plane (see planes.py).
+    """
 
     name, id = "shuffle", 3
 
     def encode(self, an: Analysis) -> Encoded:
-        return Encoded(self.name, (), list(an.dense_streams))
+        return _encoded(self.name, (), [], an.dense)
 
     def lengths(self, n: int, esize: int, nnz: int, params: tuple) -> list[tuple[int, int]]:
-        return _planes(n, esize)
+        return _values_lengths(params, n, esize)
 
     def decode(self, data: list, n: int, esize: int, nnz: int, params: tuple) -> np.ndarray:
-        return _interleave(data, n, esize)
+        return _values(params, data, n, esize)
 
 
 @register
 class Bitmask:
-    """One bit per element (1 = nonzero, MSB first), then the nonzero values' byte planes."""
+    """One bit per element (1 = nonzero, MSB first), then the nonzero values' byte planes.
+
+    params: one plane mode per byte plane.
+    """
 
     name, id = "bitmask", 4
 
     def encode(self, an: Analysis) -> Encoded:
         mask = streams.pack(np.packbits(an.nonzero), an.level)
-        return Encoded(self.name, (), [mask, *an.value_streams])
+        return _encoded(self.name, (), [mask], an.values)
 
     def lengths(self, n: int, esize: int, nnz: int, params: tuple) -> list[tuple[int, int]]:
-        return [((n + 7) // 8, (n + 7) // 8), *_planes(nnz, esize)]
+        return [((n + 7) // 8, (n + 7) // 8), *_values_lengths(params, nnz, esize)]
 
     def decode(self, data: list, n: int, esize: int, nnz: int, params: tuple) -> np.ndarray:
         mask = np.unpackbits(np.frombuffer(data[0], dtype=np.uint8), count=n)
         positions = np.flatnonzero(mask)
         if positions.size != nnz:
             raise ValueError(f"bitmask has {positions.size} set bits, the index says {nnz}")
-        return _scatter(n, esize, positions, _interleave(data[1:], nnz, esize))
+        return _scatter(n, esize, positions, _values(params, data[1:], nnz, esize))
 
 
 @register
 class RiceGaps:
     """Rice-coded gaps between the rarer kind of element, then the nonzero values' planes.
 
-    params: (rare, k): rare = 1 if the coded positions are the nonzero elements, 0 if
-    they are the zero elements; k = the Rice parameter.
+    params: (rare, k, plane modes...): rare = 1 if the coded positions are the nonzero
+    elements, 0 if they are the zero elements; k = the Rice parameter.
     """
 
     name, id = "rice", 5
@@ -165,19 +181,20 @@ class RiceGaps:
         q, r = gapcode.encode(gaps, k)
         rare = 0 if an.zeros_are_rarer else 1
         coded = [streams.pack(q, an.level), streams.pack(r, an.level)]
-        return Encoded(self.name, (rare, k), [*coded, *an.value_streams])
+        return _encoded(self.name, (rare, k), coded, an.values)
 
     def lengths(self, n: int, esize: int, nnz: int, params: tuple) -> list[tuple[int, int]]:
-        if len(params) != 2 or params[0] not in (0, 1) or not 0 <= params[1] <= gapcode.MAX_K:
+        if len(params) < 2 or params[0] not in (0, 1) or not 0 <= params[1] <= gapcode.MAX_K:
             raise ValueError(f"bad rice params {params}")
         count = nnz if params[0] else n - nnz
-        return [(0, (n + 7) // 8), ((count * params[1] + 7) // 8,) * 2, *_planes(nnz, esize)]
+        coded = [(0, (n + 7) // 8), ((count * params[1] + 7) // 8,) * 2]
+        return [*coded, *_values_lengths(params[2:], nnz, esize)]
 
     def decode(self, data: list, n: int, esize: int, nnz: int, params: tuple) -> np.ndarray:
-        rare, k = params
+        rare, k = params[:2]
         positions = gapcode.decode(data[0], data[1], nnz if rare else n - nnz, k, n)
         if not rare:
             keep = np.ones(n, dtype=bool)
             keep[positions] = False
             positions = np.flatnonzero(keep)
-        return _scatter(n, esize, positions, _interleave(data[2:], nnz, esize))
+        return _scatter(n, esize, positions, _values(params[2:], data[2:], nnz, esize))

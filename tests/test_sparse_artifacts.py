@@ -1,0 +1,126 @@
+"""The four sparse artifacts inside the pipeline: smaller, exact, and caught when wrong."""
+
+import json
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from secateurs.config import RunConfig
+from secateurs.pipeline.runner import execute
+from secateurs.validators import encodings
+
+ALL = ["load", "prune", "export", "validate"]
+
+
+def run(tmp_path, model="builtin:resnet", **kw):
+    out = tmp_path / "out"
+    ctx, report = execute(RunConfig(model=model, out=out, **kw), ALL)
+    return out, ctx, report
+
+
+def checks_for(report, artifact):
+    return [c for c in report["validation"]["checks"] if c["artifact"] == artifact]
+
+
+@pytest.mark.parametrize("amount", [0.0, 0.5, 0.9, 1.0])
+def test_every_artifact_validates(tmp_path, amount):
+    out, _, report = run(tmp_path, amount=amount)
+    assert report["status"] == "passed"
+    names = {c["name"] for c in report["validation"]["checks"]}
+    assert "outputs bit-identical to model.onnx" in names
+    assert encodings.ROUND_TRIP in names
+    assert "unpacks to model.onnx (sha256)" in names
+    for artifact in ("model.sparse.onnx", "model.bitmask.onnx"):
+        kinds = {c["name"].split(" @")[0] for c in checks_for(report, artifact)}
+        assert {"onnxruntime vs torch", "outputs bit-identical to model.onnx", encodings.ROUND_TRIP} <= kinds
+    assert any(
+        c["name"] == "onnx.checker (full_check)" and c["passed"]
+        for c in checks_for(report, "model.bitmask.onnx")
+    )
+
+
+def test_sizes_at_half_sparsity(tmp_path):
+    _, _, report = run(tmp_path, amount=0.5)
+    sizes = report["sizes"]
+    by_file = {a["file"]: a for a in sizes["artifacts"]}
+    onnx_bytes = sizes["model_onnx_bytes"]
+    assert by_file["model.onnx.spz"]["size"] < min(
+        sizes["baselines"]["gzip -9"], sizes["baselines"]["zstd -19"]
+    )
+    assert by_file["model.bitmask.onnx"]["size"] < 0.7 * onnx_bytes
+    assert not any(a["larger_than_dense"] for a in sizes["artifacts"])
+    assert by_file["model.onnx.spz"]["ratio_to_bound"] <= 1.05
+    assert sizes["bound_bytes"] < sizes["pruned_weights_dense_bytes"]
+    assert all(set(layer["stored_bytes"]) >= {"model.onnx.spz"} for layer in sizes["layers"])
+    md = (tmp_path / "out/report.md").read_text()
+    assert "## Size ledger" in md and "zstd -19" in md and "bound" in md
+    assert "not onnxruntime memory or latency" in md
+
+
+def test_coo_uses_narrow_indices_and_strict_forces_int64(tmp_path):
+    out, _, _ = run(tmp_path, amount=0.9)
+    narrow = {onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.INT32}
+    types = {s.indices.data_type for s in onnx.load(str(out / "model.sparse.onnx")).graph.sparse_initializer}
+    assert types and types <= narrow | {onnx.TensorProto.INT64} and types & narrow
+    shutil.rmtree(out)
+    out, _, report = run(tmp_path, amount=0.9, onnx_strict=True)
+    sparse = onnx.load(str(out / "model.sparse.onnx"))
+    assert {s.indices.data_type for s in sparse.graph.sparse_initializer} == {onnx.TensorProto.INT64}
+    assert any(c["name"] == "onnx.checker" and c["passed"] for c in checks_for(report, "model.sparse.onnx"))
+
+
+def test_npz_loader_returns_exact_weights(tmp_path):
+    from secateurs.sparse.csr_npz import load_csr_matrices, load_csr_npz
+
+    out, ctx, _ = run(tmp_path, model="tests.models:residual", amount=0.6)
+    dense = load_csr_npz(out / "weights.npz")
+    for name, w in ctx.pruned_weights().items():
+        assert dense[name].tobytes() == w.tobytes()
+        assert load_csr_matrices(out / "weights.npz")[name].shape == (w.shape[0], int(np.prod(w.shape[1:])))
+
+
+def test_formats_can_be_selected_and_derived_need_onnx(tmp_path):
+    out, _, report = run(tmp_path, model="tests.models:plain", formats=("onnx", "spz"))
+    assert {p.name for p in out.iterdir()} == {
+        "model.onnx",
+        "model.onnx.spz",
+        "report.json",
+        "report.md",
+        "manifest.json",
+    }
+    from secateurs.errors import UsageError
+
+    with pytest.raises(UsageError, match="add onnx"):
+        run(tmp_path, model="tests.models:plain", formats=("spz",))
+
+
+def test_validators_catch_a_corrupted_encoding(tmp_path):
+    out, _, _ = run(tmp_path, amount=0.9)
+    dense = onnx.load(str(out / "model.onnx"))
+    sparse = onnx.load(str(out / "model.sparse.onnx"))
+    values = sparse.graph.sparse_initializer[0].values
+    arr = numpy_helper.to_array(values).copy()
+    arr[0] = np.nextafter(arr[0], np.float32(np.inf))  # one ulp: allclose would pass it
+    values.CopyFrom(numpy_helper.from_array(arr, values.name))
+    onnx.save(sparse, str(out / "model.sparse.onnx"))
+    assert not encodings.coo_round_trip(out / "model.sparse.onnx", dense).passed
+
+    spz = out / "model.onnx.spz"
+    data = bytearray(spz.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    spz.write_bytes(bytes(data))
+    assert not encodings.spz_round_trip(spz, out / "model.onnx").passed
+
+
+def test_split_export_restores_encodings(tmp_path, cli):
+    assert cli("prune", "builtin:resnet", "--amount", "0.7", "--out", "w", "-q").exit_code == 0
+    assert cli("export", "w", "-q").exit_code == 0
+    assert cli("validate", "w", "-q").exit_code == 0
+    report = json.loads((tmp_path / "w/report.json").read_text())
+    assert report["status"] == "passed"
+    assert {"sparse-onnx", "bitmask-onnx", "spz", "npz"} <= set(report["encodings"])
+    spz = next(a for a in report["sizes"]["artifacts"] if a["file"] == "model.onnx.spz")
+    assert spz["ratio_to_bound"] is not None
