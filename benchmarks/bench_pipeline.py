@@ -142,7 +142,13 @@ def run_once(exporter: str, formats: tuple[str, ...], tmp: Path, profiler=None) 
     stages = dict(acc["stages"])
     stages[OUTSIDE] = total - sum(stages.values())
     calls = [{"stage": st, "label": lb, **v} for (st, lb), v in acc["calls"].items()]
-    return {"total": total, "stages": stages, "ctx_timings": dict(ctx.timings), "calls": calls, "sizes": sizes}
+    return {
+        "total": total,
+        "stages": stages,
+        "ctx_timings": dict(ctx.timings),
+        "calls": calls,
+        "sizes": sizes,
+    }
 
 
 def child(kind: str, exporter: str, formats: tuple[str, ...]) -> None:
@@ -240,7 +246,12 @@ def bench_exporter(exporter: str, variants: list[tuple[str, ...]], reps: int, tm
         for formats in variants:
             runs[formats].append(run_once(exporter, formats, tmp))
     return {
-        variant_name(exporter, f): {"exporter": exporter, "formats": list(f), "floors": floors, "runs": runs[f]}
+        variant_name(exporter, f): {
+            "exporter": exporter,
+            "formats": list(f),
+            "floors": floors,
+            "runs": runs[f],
+        }
         for f in variants
     }
 
@@ -299,7 +310,7 @@ def machine() -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=2, help="timed repetitions per side, after 1 warm-up")
+    ap.add_argument("--reps", type=int, default=3, help="timed repetitions per side, after 1 warm-up")
     ap.add_argument(
         "--formats",
         action="append",

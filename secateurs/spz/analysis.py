@@ -13,11 +13,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from secateurs.spz import planes, streams
+from secateurs.spz import gapcode, planes, streams
 
 _WORD = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
-SAMPLE_CHUNK = 1 << 16
-SAMPLE_CHUNKS = 8
+SAMPLE_CHUNK = 1 << 14
+SAMPLE_CHUNKS = 4
 
 
 def element_view(flat: np.ndarray, esize: int) -> np.ndarray:
@@ -85,6 +85,13 @@ class Analysis:
     def rare_positions(self) -> np.ndarray:
         """Positions of the rarer kind of element: zeros when most elements are nonzero."""
         return np.flatnonzero(~self.nonzero if self.zeros_are_rarer else self.nonzero)
+
+    @cached_property
+    def rice_plan(self) -> tuple[np.ndarray, int, int]:
+        """``(gaps, k, bytes)``: gaps between rare positions, best Rice k, coded size."""
+        gaps = gapcode.gaps_of(self.rare_positions)
+        k = gapcode.best_k(gaps)
+        return gaps, k, (gapcode.cost_bits(gaps, k) + 7) // 8
 
     @cached_property
     def values(self) -> PlaneCoding:

@@ -8,12 +8,14 @@ plus its index record, beats zstd of its raw bytes.
 
 from __future__ import annotations
 
-from secateurs.spz import codecs
+import numpy as np
+
+from secateurs.spz import codecs, streams
 from secateurs.spz.analysis import Analysis
 
 MIN_CUT_BYTES = 64  # below this a record costs more than any encoding can save
+MASK_SAMPLE = 4096  # bytes of packed mask per sample chunk
 CLEAR_WIN = 0.92  # when the sampled raw estimate loses by this much, skip the exact check
-SPARSE_CANDIDATES = ("bitmask", "rice")
 
 
 def record_overhead(name: str, n_streams: int) -> int:
@@ -22,12 +24,37 @@ def record_overhead(name: str, n_streams: int) -> int:
 
 
 def candidates(an: Analysis) -> list[codecs.Encoded]:
-    """The encodings worth trying: a mask only when some elements are zero."""
+    """The encodings worth trying: a mask only when some elements are zero.
+
+    Rice gaps are only built when their exact size (known from the gaps alone) beats
+    the compressed bitmask, which wins for masks with structure (pruned channels).
+    """
     if an.nnz == 0:
         return [codecs.get("zeros").encode(an)]
     if an.nnz == an.n:
         return [codecs.get("shuffle").encode(an)]
-    return [codecs.get(name).encode(an) for name in SPARSE_CANDIDATES]
+    rice_bytes = an.rice_plan[2]
+    if not _bitmask_may_win(an, rice_bytes):
+        return [codecs.get("rice").encode(an)]
+    bitmask = codecs.get("bitmask").encode(an)
+    if rice_bytes >= bitmask.streams[0].stored:
+        return [bitmask]
+    return [bitmask, codecs.get("rice").encode(an)]
+
+
+def _bitmask_may_win(an: Analysis, rice_bytes: int) -> bool:
+    """Whether zstd shrinks samples of the packed mask below the Rice code's rate.
+
+    It does for masks with structure (whole channels pruned); for scattered zeros Rice
+    is within about 1% of the entropy and the full bitmask is not worth compressing.
+    """
+    mask = np.packbits(an.nonzero)
+    if mask.size <= 4 * MASK_SAMPLE:
+        return True
+    step = (mask.size - MASK_SAMPLE) // 3
+    chunks = [mask[i * step : i * step + MASK_SAMPLE] for i in range(4)]
+    sampled = sum(streams.pack(c, an.level).stored for c in chunks)
+    return sampled < 1.02 * rice_bytes * (4 * MASK_SAMPLE) / mask.size
 
 
 def choose(an: Analysis, name: str) -> codecs.Encoded | None:

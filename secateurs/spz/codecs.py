@@ -158,7 +158,7 @@ class Bitmask:
         return [((n + 7) // 8, (n + 7) // 8), *_values_lengths(params, nnz, esize)]
 
     def decode(self, data: list, n: int, esize: int, nnz: int, params: tuple) -> np.ndarray:
-        mask = np.unpackbits(np.frombuffer(data[0], dtype=np.uint8), count=n)
+        mask = np.unpackbits(np.frombuffer(data[0], dtype=np.uint8), count=n).view(bool)
         positions = np.flatnonzero(mask)
         if positions.size != nnz:
             raise ValueError(f"bitmask has {positions.size} set bits, the index says {nnz}")
@@ -176,8 +176,7 @@ class RiceGaps:
     name, id = "rice", 5
 
     def encode(self, an: Analysis) -> Encoded:
-        gaps = gapcode.gaps_of(an.rare_positions)
-        k = gapcode.best_k(gaps)
+        gaps, k, _ = an.rice_plan
         q, r = gapcode.encode(gaps, k)
         rare = 0 if an.zeros_are_rarer else 1
         coded = [streams.pack(q, an.level), streams.pack(r, an.level)]

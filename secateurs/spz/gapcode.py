@@ -13,15 +13,22 @@ each stream is padded with zero bits.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from secateurs.spz import bitpack
 
 MAX_K = 40
 
 
 def gaps_of(positions: np.ndarray) -> np.ndarray:
     """Zero-based gaps: the number of skipped slots before each position."""
-    gaps = np.diff(positions, prepend=-1)
-    gaps -= 1
+    gaps = np.empty_like(positions)
+    if positions.size:
+        gaps[0] = positions[0]
+        np.subtract(positions[1:], positions[:-1], out=gaps[1:])
+        gaps[1:] -= 1
     return gaps
 
 
@@ -30,12 +37,18 @@ def cost_bits(gaps: np.ndarray, k: int) -> int:
 
 
 def best_k(gaps: np.ndarray) -> int:
-    """The Rice parameter with the fewest total bits (checked around log2 of the mean gap)."""
+    """The Rice parameter with the fewest total bits.
+
+    Kiely's estimate for geometric gaps of mean mu, ceil(log2(log(phi - 1) / log(mu /
+    (mu + 1)))), is checked against its two neighbours on the actual gaps.
+    """
     if gaps.size == 0:
         return 0
     mean = float(gaps.mean())
-    guess = max(0, int(np.log2(mean + 1.0)))
-    ks = range(max(0, guess - 2), min(MAX_K, guess + 2) + 1)
+    guess = 0
+    if mean > 0:
+        guess = max(0, math.ceil(math.log2(math.log((math.sqrt(5) - 1) / 2) / math.log(mean / (mean + 1)))))
+    ks = range(max(0, guess - 1), min(MAX_K, guess + 1) + 1)
     return min(ks, key=lambda k: cost_bits(gaps, k))
 
 
@@ -46,13 +59,8 @@ def encode(gaps: np.ndarray, k: int) -> tuple[bytes, bytes]:
     bits = np.zeros(int(ones[-1]) + 1 if ones.size else 0, dtype=np.uint8)
     bits[ones] = 1
     qstream = np.packbits(bits).tobytes()
-    if k == 0 or gaps.size == 0:
-        return qstream, b""
-    rem = gaps & ((1 << k) - 1)
-    width = _width(k)
-    be = rem.astype(f">u{width // 8}").view(np.uint8).reshape(-1, width // 8)
-    rbits = np.unpackbits(be, axis=1)[:, width - k :]
-    return qstream, np.packbits(rbits).tobytes()
+    rstream = bitpack.pack(gaps & ((1 << k) - 1), k)
+    return qstream, rstream.tobytes()
 
 
 def decode(qstream, rstream, count: int, k: int, n: int) -> np.ndarray:
@@ -62,13 +70,13 @@ def decode(qstream, rstream, count: int, k: int, n: int) -> np.ndarray:
     """
     if not 0 <= k <= MAX_K:
         raise ValueError(f"Rice parameter {k} outside 0..{MAX_K}")
-    if len(rstream) != (count * k + 7) // 8:
-        raise ValueError(f"remainder stream is {len(rstream)} bytes, expected {(count * k + 7) // 8}")
+    if len(rstream) != bitpack.packed_size(count, k):
+        raise ValueError(f"remainder stream is {len(rstream)} bytes, expected {bitpack.packed_size(count, k)}")
     if count == 0:
         if len(qstream):
             raise ValueError("quotient stream holds data but no gaps are declared")
         return np.zeros(0, dtype=np.int64)
-    ones = np.flatnonzero(np.unpackbits(np.frombuffer(qstream, dtype=np.uint8)))
+    ones = np.flatnonzero(np.unpackbits(np.frombuffer(qstream, dtype=np.uint8)).view(bool))
     if ones.size != count or len(qstream) != int(ones[-1]) // 8 + 1:
         raise ValueError(f"quotient stream holds {ones.size} codes, expected {count}")
     gaps = np.diff(ones, prepend=-1)
@@ -77,18 +85,10 @@ def decode(qstream, rstream, count: int, k: int, n: int) -> np.ndarray:
         raise ValueError("a gap runs past the end of the tensor")
     gaps <<= k
     if k:
-        width = _width(k)
-        rbits = np.unpackbits(np.frombuffer(rstream, dtype=np.uint8))[: count * k].reshape(count, k)
-        padded = np.zeros((count, width), dtype=np.uint8)
-        padded[:, width - k :] = rbits
-        gaps |= np.packbits(padded, axis=1).view(f">u{width // 8}").ravel().astype(np.int64)
+        gaps |= bitpack.unpack(rstream, count, k).astype(np.int64)
     gaps += 1
     positions = np.cumsum(gaps, out=gaps)
     positions -= 1
     if int(positions[-1]) >= n:
         raise ValueError(f"position {int(positions[-1])} is past the tensor's {n} elements")
     return positions
-
-
-def _width(k: int) -> int:
-    return 8 if k <= 8 else 16 if k <= 16 else 32 if k <= 32 else 64

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from secateurs.spz import streams
+from secateurs.spz import bitpack, streams
 
 BYTES, PALETTE, SPLIT = 0, 1, 2
 MAX_PALETTE = 16
 N_STREAMS = {BYTES: 1, PALETTE: 1, SPLIT: 2}
 SPLIT_SLACK_BITS = 0.02  # split only when the sign bit is (nearly) independent of the rest
+SAMPLE = 1 << 16  # about this many bytes of a plane are histogrammed for decisions
+RAW_ENTROPY_BITS = 7.95  # zstd keeps such bytes raw anyway (Huffman must save 1/64)
 
 
 def _entropy_bits(hist: np.ndarray) -> float:
@@ -36,42 +38,59 @@ def _index_bits(d: int) -> int:
 
 
 def encode(plane: np.ndarray, level: int) -> tuple[int, list[streams.Stream]]:
-    """Pick a mode for ``plane`` (contiguous uint8) and return ``(mode, streams)``."""
+    """Pick a mode for ``plane`` (contiguous uint8) and return ``(mode, streams)``.
+
+    Decisions come from a strided sample; the whole plane is only scanned (min/max)
+    to confirm a palette the sample suggests. A palette is the value range [min, max]
+    when that spans at most 16 values, else the sample's distinct values, verified.
+    """
     if plane.size < 64:
         return BYTES, [streams.pack(plane, level)]
-    hist = np.bincount(plane, minlength=256)
-    distinct = np.count_nonzero(hist)
-    low_hist = hist[:128] + hist[128:]
-    low_distinct = np.count_nonzero(low_hist)
-    if low_distinct <= MAX_PALETTE and 1 + _index_bits(low_distinct) < _index_bits(distinct):
-        top = np.array([hist[:128].sum(), hist[128:].sum()])
-        if _entropy_bits(top) + _entropy_bits(low_hist) <= _entropy_bits(hist) + SPLIT_SLACK_BITS:
+    hist = np.bincount(plane[:: max(1, plane.size // SAMPLE)], minlength=256)
+    seen = np.flatnonzero(hist)
+    if seen[-1] - seen[0] < MAX_PALETTE:
+        lo, hi = int(plane.min()), int(plane.max())
+        if hi - lo < MAX_PALETTE:
+            return PALETTE, [streams.pack(_palette(plane, np.arange(lo, hi + 1)), level)]
+    low_seen = np.flatnonzero(hist[:128] + hist[128:])
+    if low_seen[-1] - low_seen[0] < MAX_PALETTE and _sign_independent(hist):
+        low = plane & 0x7F
+        lo, hi = int(low.min()), int(low.max())
+        if hi - lo < MAX_PALETTE:
             signs = streams.pack(np.packbits(plane >> 7), level)
-            return SPLIT, [signs, streams.pack(_palette(plane & 0x7F, low_hist), level)]
-    if distinct <= MAX_PALETTE:
-        return PALETTE, [streams.pack(_palette(plane, hist), level)]
+            return SPLIT, [signs, streams.pack(_palette(low, np.arange(lo, hi + 1)), level)]
+    if seen.size <= MAX_PALETTE:
+        packed = _palette(plane, seen)
+        if packed is not None:
+            return PALETTE, [streams.pack(packed, level)]
+    if _entropy_bits(hist) >= RAW_ENTROPY_BITS:
+        return BYTES, [streams.raw(plane)]
     return BYTES, [streams.pack(plane, level)]
 
 
-def _palette(plane: np.ndarray, hist: np.ndarray) -> np.ndarray:
-    table = np.flatnonzero(hist).astype(np.uint8)
-    bits = _index_bits(table.size)
-    head = np.concatenate([np.array([table.size], dtype=np.uint8), table])
+def _sign_independent(hist: np.ndarray) -> bool:
+    """Whether coding the top bit apart costs (almost) nothing over coding whole bytes."""
+    top = np.array([hist[:128].sum(), hist[128:].sum()])
+    split = _entropy_bits(top) + _entropy_bits(hist[:128] + hist[128:])
+    return split <= _entropy_bits(hist) + SPLIT_SLACK_BITS
+
+
+def _palette(plane: np.ndarray, table: np.ndarray) -> np.ndarray | None:
+    """Header + packed indices of ``plane`` into ``table`` (None if a value is missing)."""
+    d = table.size
+    bits = _index_bits(d)
+    head = np.concatenate([np.array([d], dtype=np.uint8), table.astype(np.uint8)])
     if bits == 0:
         return head
-    lut = np.zeros(256, dtype=np.uint8)
-    lut[table] = np.arange(table.size, dtype=np.uint8)
-    index = lut[plane]
-    if bits == 1:
-        return np.concatenate([head, np.packbits(index)])
-    per = 8 // bits
-    padded = np.zeros(-(-index.size // per) * per, dtype=np.uint8)
-    padded[: index.size] = index
-    grid = padded.reshape(-1, per)
-    packed = grid[:, 0] << (8 - bits)
-    for i in range(1, per):
-        packed |= grid[:, i] << (8 - bits * (i + 1))
-    return np.concatenate([head, packed])
+    if table[-1] - table[0] == d - 1:  # a range: plain subtraction
+        index = plane - np.uint8(table[0])
+    else:
+        lut = np.full(256, 255, dtype=np.uint8)
+        lut[table] = np.arange(d, dtype=np.uint8)
+        index = lut[plane]
+        if int(index.max()) >= d:
+            return None
+    return np.concatenate([head, bitpack.pack(index, bits)])
 
 
 def lengths(mode: int, count: int) -> list[tuple[int, int]]:
@@ -108,18 +127,14 @@ def _unpalette(buf, count: int) -> np.ndarray:
     d = int(raw[0])
     table, packed = raw[1 : 1 + d], raw[1 + d :]
     bits = _index_bits(d)
-    if packed.size != (count * bits + 7) // 8:
-        raise ValueError(f"palette holds {packed.size} index bytes, expected {(count * bits + 7) // 8}")
     if bits == 0:
+        if packed.size:
+            raise ValueError("one-value palette with index bytes")
         return np.full(count, table[0], dtype=np.uint8)
-    if bits == 1:
-        index = np.unpackbits(packed, count=count)
-    else:
-        per = 8 // bits
-        grid = np.empty((packed.size, per), dtype=np.uint8)
-        for i in range(per):
-            grid[:, i] = (packed >> (8 - bits * (i + 1))) & ((1 << bits) - 1)
-        index = grid.reshape(-1)[:count]
+    index = bitpack.unpack(packed, count, bits)
     if int(index.max(initial=0)) >= d:
         raise ValueError("palette index past the table")
+    if int(table[-1]) - int(table[0]) == d - 1 and bool(np.all(np.diff(table.astype(np.int16)) == 1)):
+        index += table[0]
+        return index
     return table[index]

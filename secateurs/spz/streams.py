@@ -56,6 +56,12 @@ def pack(buf, level: int) -> Stream:
     return Stream(RAW, view, n)
 
 
+def raw(buf) -> Stream:
+    """Store ``buf`` as it is (for bytes known to be incompressible)."""
+    view = memoryview(buf).cast("B")
+    return Stream(RAW, view, view.nbytes)
+
+
 def check_sizes(codec: int, stored: int, decoded: int) -> None:
     """Reject declared sizes no real stream can have (before anything is read)."""
     if codec == RAW:
