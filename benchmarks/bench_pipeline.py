@@ -336,6 +336,9 @@ def main() -> None:
     from secateurs.pipeline.tables import table
 
     info = machine()
+    info["loadavg_start"] = os.getloadavg()[0]
+    if info["loadavg_start"] > 0.5:
+        print(f"warning: load average {info['loadavg_start']:.2f} at start; other work skews the timings")
     model = resnet50()
     n_params = sum(p.numel() for p in model.parameters())
     n_convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
@@ -345,11 +348,8 @@ def main() -> None:
     print("run variants: " + "; ".join(",".join(v) for v in variants), flush=True)
 
     # Subprocesses first, so that each child's peak is measured before this process grows.
-    print("peak RSS: each run variant and the floor alone, in fresh subprocesses ...", flush=True)
-    children = []
-    for exp in EXPORTERS:
-        children.append(in_subprocess("floor", exp, variants[-1]))
-        children += [in_subprocess("run", exp, v) for v in variants]
+    print("peak RSS: the floor and the last run variant alone, in fresh subprocesses ...", flush=True)
+    children = [in_subprocess(kind, exp, variants[-1]) for exp in EXPORTERS for kind in ("floor", "run")]
     print(f"prune stage vs torch.nn.utils.prune: 1 warm-up + {args.reps} each ...", flush=True)
     prune = bench_prune(args.reps)
     results, profiles = {}, {}

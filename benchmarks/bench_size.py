@@ -66,7 +66,9 @@ def save_model(weights: list[np.ndarray], path: Path) -> None:
 
     inits = [numpy_helper.from_array(w, f"conv{i}.weight") for i, w in enumerate(weights)]
     out = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
-    graph = helper.make_graph([helper.make_node("Identity", ["conv0.weight"], ["y"])], "resnet50_convs", [], [out], inits)
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["conv0.weight"], ["y"])], "resnet50_convs", [], [out], inits
+    )
     onnx.save_model(helper.make_model(graph), path)
 
 
@@ -106,22 +108,28 @@ def coo_int64_bytes(weights: list[np.ndarray]) -> int:
 def zstd_bytes(data: bytes, level: int) -> int:
     import zstandard
 
-    return len(zstandard.ZstdCompressor(level=level, threads=-1).compress(data))
+    return len(zstandard.ZstdCompressor(level=level).compress(data))
 
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 import secateurs.spz as spz
+
+def hwm_kib():  # VmHWM is per address space; ru_maxrss would carry the parent's peak over exec
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
 op, src, dst, reps = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = hwm_kib()
 best = 1e9
 for _ in range(reps):
+    dst.unlink(missing_ok=True)  # replacing an old file costs an unlink (35 ms / 100 MB on ext4)
     t = time.perf_counter()
     spz.pack(src, dst) if op == "pack" else spz.unpack(src, dst)
     best = min(best, time.perf_counter() - t)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": best, "peak_kib": peak, "base_kib": base}))
+print(json.dumps({"seconds": best, "peak_kib": hwm_kib(), "base_kib": base}))
 """
 
 
@@ -131,7 +139,10 @@ def timed(op: str, src: Path, dst: Path, reps: int) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     res = subprocess.run(
         [sys.executable, "-c", child, op, str(src), str(dst), str(reps)],
-        capture_output=True, text=True, check=True, env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     return json.loads(res.stdout)
 
@@ -170,14 +181,31 @@ def measure(sparsity: float, work: Path, quick: bool, reps: int) -> dict:
 
 def table(rows: list[dict]) -> str:
     comp = ["gzip9", "zstd19"] if "gzip9" in rows[0] else []
-    head = ["sparsity", "bound", "spz", "spz/bound", "zstd-3", *[c.replace("9", "-9").replace("zstd-19", "zstd-19") for c in comp]]
+    head = [
+        "sparsity",
+        "bound",
+        "spz",
+        "spz/bound",
+        "zstd-3",
+        *[c.replace("9", "-9").replace("zstd-19", "zstd-19") for c in comp],
+    ]
     head += ["CSR npz", "COO int64", "pack MB/s", "unpack MB/s", "pack ΔRSS MiB", "unpack ΔRSS MiB"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         d = r["dense"]
-        cells = [f"{r['sparsity']:.2f}", f"{r['bound'] / d:.4f}", f"{r['spz'] / d:.4f}", f"{r['spz'] / r['bound']:.4f}"]
+        cells = [
+            f"{r['sparsity']:.2f}",
+            f"{r['bound'] / d:.4f}",
+            f"{r['spz'] / d:.4f}",
+            f"{r['spz'] / r['bound']:.4f}",
+        ]
         cells += [f"{r[k] / d:.4f}" for k in ("zstd3", *comp, "csr_npz", "coo_int64")]
-        cells += [f"{r['pack_mbs']:.0f}", f"{r['unpack_mbs']:.0f}", f"{r['pack_peak_mib']:.0f}", f"{r['unpack_peak_mib']:.0f}"]
+        cells += [
+            f"{r['pack_mbs']:.0f}",
+            f"{r['unpack_mbs']:.0f}",
+            f"{r['pack_peak_mib']:.0f}",
+            f"{r['unpack_peak_mib']:.0f}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -217,14 +245,14 @@ def report(rows: list[dict], text: str) -> str:
     slowest_unpack = min(r["unpack_mbs"] for r in rows)
     return f"""## .spz container (`benchmarks/bench_size.py`)
 
-ResNet-50's 53 conv weights ({r0['dense'] / 4 / 1e6:.2f}M float32 params, {r0['dense'] / 2**20:.1f} MiB), Kaiming-scaled
+ResNet-50's 53 conv weights ({r0["dense"] / 4 / 1e6:.2f}M float32 params, {r0["dense"] / 2**20:.1f} MiB), Kaiming-scaled
 Gaussian, magnitude-pruned per tensor, saved as one .onnx. Sizes are bytes per dense fp32 weight byte.
 *bound* = per tensor N·H2(s) bits for the mask + order-0 entropy of each of the 4 byte planes of the
 nonzero values. `.spz` is `secateurs.spz.pack` with default settings (zstd level 3), the whole file
 (skeleton, index, footer) included. MB/s are of the .onnx bytes, best of {args_reps(rows)} runs, on
 {platform.machine()} with {os.cpu_count()} CPUs; ΔRSS is peak RSS above an idle interpreter with
 numpy/zstandard imported (the mapped input file counts once its pages are read; the largest tensor is
-{r0['largest_tensor_mib']:.1f} MiB).
+{r0["largest_tensor_mib"]:.1f} MiB).
 
 {text}
 

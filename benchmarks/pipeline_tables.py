@@ -142,12 +142,13 @@ def overhead_lines(results: dict) -> list[str]:
             if rest > 0.0005:
                 own[f"{stage}: not in a probed call"] = rest
         top = sorted(own.items(), key=lambda kv: -kv[1])[:7]
+        allowed = RATIO_GOAL * floor["total"] - export
         lines.append(
             f"- **{name}**: run {run['total']:.2f} s − floor {floor['total']:.2f} s ="
-            f" {run['total'] - floor['total']:.2f} s over the floor (its torch.onnx.export"
-            f" {export:.2f} s vs the floor's {floor['export']:.2f} s). Largest other self times: "
-            + ", ".join(f"{label} {t:.2f} s" for label, t in top)
-            + "."
+            f" {run['total'] - floor['total']:.2f} s over the floor. Its torch.onnx.export took"
+            f" {export:.2f} s (the floor's {floor['export']:.2f} s), so {RATIO_GOAL}× leaves"
+            f" {allowed:.2f} s for everything else, which took {run['total'] - export:.2f} s."
+            " Largest other self times: " + ", ".join(f"{label} {t:.2f} s" for label, t in top) + "."
         )
     return lines
 
@@ -176,7 +177,8 @@ def render_readme(info: dict, meta: dict, results: dict, prune: dict, children: 
         f" threads, {info['platform']}. A shared VM: memory-heavy steps vary by tens of percent"
         " between repetitions, hence warm-ups and best-of.",
         f"- Versions: {versions}.",
-        f"- Date: {meta['date']}; this benchmark took {meta['elapsed']:.0f} s.",
+        f"- Date: {meta['date']}; this benchmark took {meta['elapsed']:.0f} s. 1-minute load average"
+        f" at its start: {info['loadavg_start']:.2f} (near 0: nothing else was running).",
         f"- Model: `{meta['spec']}` (`benchmarks/resnet50.py`), a faithful ResNet-50 built without"
         f" torchvision: bottleneck blocks [3, 4, 6, 3], {meta['params']:,} parameters,"
         f" {meta['convs']} Conv2d, BatchNorm, 1000-class fc, seeded random init, input"

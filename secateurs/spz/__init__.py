@@ -23,11 +23,11 @@ def pack(onnx_path: Path, out_path: Path, *, level: int = 3) -> PackStats:
     return _pack(onnx_path, out_path, level=level)
 
 
-def unpack(spz_path: Path, out_path: Path, **limits) -> Path:
+def unpack(spz_path: Path, out_path: Path, **options) -> Path:
     """Restore the exact ONNX file(s) from ``spz_path`` (see unpacker.unpack)."""
     from secateurs.spz.unpacker import unpack as _unpack
 
-    return _unpack(spz_path, out_path, **limits)
+    return _unpack(spz_path, out_path, **options)
 
 
 def inspect(path: Path, *, level: int = 3) -> list[TensorInfo]:

@@ -40,10 +40,10 @@ class PlaneCoding(NamedTuple):
     streams: list[streams.Stream]
 
 
-def code_planes(values: np.ndarray, esize: int, level: int) -> PlaneCoding:
+def code_planes(values: np.ndarray, esize: int) -> PlaneCoding:
     modes, out = [], []
     for plane in planes_of(values, esize):
-        mode, coded = planes.encode(plane, level)
+        mode, coded = planes.encode(plane)
         modes.append(mode)
         out += coded
     return PlaneCoding(tuple(modes), out)
@@ -97,14 +97,14 @@ class Analysis:
     def values(self) -> PlaneCoding:
         """The nonzero elements' byte planes, each in its best plane mode."""
         values = self.elements if self.nnz == self.n else np.compress(self.nonzero, self.elements, axis=0)
-        return code_planes(values, self.esize, self.level)
+        return code_planes(values, self.esize)
 
     @cached_property
     def dense(self) -> PlaneCoding:
         """All elements' byte planes (zeros included)."""
         if self.nnz == self.n:
             return self.values
-        return code_planes(self.elements, self.esize, self.level)
+        return code_planes(self.elements, self.esize)
 
     @cached_property
     def raw_size(self) -> int:

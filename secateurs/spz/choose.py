@@ -53,7 +53,7 @@ def _bitmask_may_win(an: Analysis, rice_bytes: int) -> bool:
         return True
     step = (mask.size - MASK_SAMPLE) // 3
     chunks = [mask[i * step : i * step + MASK_SAMPLE] for i in range(4)]
-    sampled = sum(streams.pack(c, an.level).stored for c in chunks)
+    sampled = sum(streams.pack(c).stored for c in chunks)
     return sampled < 1.02 * rice_bytes * (4 * MASK_SAMPLE) / mask.size
 
 

@@ -151,7 +151,7 @@ class Bitmask:
     name, id = "bitmask", 4
 
     def encode(self, an: Analysis) -> Encoded:
-        mask = streams.pack(np.packbits(an.nonzero), an.level)
+        mask = streams.pack(np.packbits(an.nonzero))
         return _encoded(self.name, (), [mask], an.values)
 
     def lengths(self, n: int, esize: int, nnz: int, params: tuple) -> list[tuple[int, int]]:
@@ -179,7 +179,7 @@ class RiceGaps:
         gaps, k, _ = an.rice_plan
         q, r = gapcode.encode(gaps, k)
         rare = 0 if an.zeros_are_rarer else 1
-        coded = [streams.pack(q, an.level), streams.pack(r, an.level)]
+        coded = [streams.pack(q), streams.pack(r)]
         return _encoded(self.name, (rare, k), coded, an.values)
 
     def lengths(self, n: int, esize: int, nnz: int, params: tuple) -> list[tuple[int, int]]:

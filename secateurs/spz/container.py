@@ -21,6 +21,7 @@ VERSION = 1
 HEADER = struct.Struct("<8sHHI")  # magic, version, flags, reserved
 FOOTER = struct.Struct("<QQQI4s")  # index offset, stored, decoded, crc32 of stored, magic
 MAX_INDEX_BYTES = 1 << 28
+ELEMENT_SIZES = (1, 2, 4, 8, 16)
 DEFAULT_MAX_OUTPUT = 1 << 36  # 64 GiB: more than any ONNX model plus its external data
 
 
@@ -38,8 +39,12 @@ class Writer:
         self.pos += s.stored
         return ref
 
-    def zstd_stream(self, pieces, total: int) -> StreamRef:
-        """Compress ``pieces`` (buffers adding up to ``total`` bytes) as one streamed frame."""
+    def zstd_stream(self, pieces: list, total: int) -> StreamRef:
+        """Compress ``pieces`` (buffers adding up to ``total`` bytes) as one streamed frame.
+
+        If the frame came out no smaller than the input, it is overwritten with the raw
+        bytes, so incompressible files grow by the container's framing only.
+        """
         import zstandard
 
         start = self.pos
@@ -48,7 +53,14 @@ class Writer:
             for piece in pieces:
                 w.write(piece)
         self.pos = self.f.tell()
-        return StreamRef(streams.ZSTD, start, self.pos - start, total)
+        if self.pos - start < total:
+            return StreamRef(streams.ZSTD, start, self.pos - start, total)
+        self.f.seek(start)
+        for piece in pieces:
+            self.f.write(piece)
+        self.f.truncate()
+        self.pos = self.f.tell()
+        return StreamRef(streams.RAW, start, total, total)
 
     def finish(self, files: list[FileEntry]) -> int:
         """Write index and footer; return the container's size in bytes."""
@@ -79,11 +91,13 @@ class Reader:
             raise
 
     def _open(self, size: int, max_output: int) -> list[FileEntry]:
-        magic, version, _, _ = HEADER.unpack_from(self.map, 0)
+        magic, version, flags, _ = HEADER.unpack_from(self.map, 0)
         if magic != MAGIC:
             raise ValueError("not a .spz container (wrong magic)")
         if version != VERSION:
             raise ValueError(f"unsupported .spz version {version} (this reader knows {VERSION})")
+        if flags:
+            raise ValueError(f"unsupported .spz flags {flags:#06x}")
         offset, stored, decoded, crc, tail = FOOTER.unpack_from(self.map, size - FOOTER.size)
         if tail != FOOTER_MAGIC:
             raise ValueError("truncated or corrupt: footer magic missing")
@@ -151,14 +165,15 @@ def _validate(files: list[FileEntry], data_end: int, max_output: int) -> None:
             restored += t.length
             if restored > f.size:
                 raise ValueError(f"{where}: payloads add up to more than the declared file size")
-            if t.esize < 1 or t.length % t.esize:
-                raise ValueError(
-                    f"{where}: {t.length} bytes is not a whole number of {t.esize}-byte elements"
-                )
+            if t.esize not in ELEMENT_SIZES or t.length % t.esize:
+                raise ValueError(f"{where}: element size {t.esize} does not fit its {t.length} bytes")
             n = t.length // t.esize
             if t.nnz > n:
                 raise ValueError(f"{where}: {t.nnz} nonzeros in {n} elements")
-            expected = codecs.by_id(t.encoding).lengths(n, t.esize, t.nnz, t.params)
+            try:
+                expected = codecs.by_id(t.encoding).lengths(n, t.esize, t.nnz, t.params)
+            except ValueError as e:
+                raise ValueError(f"{where}: {e}") from None
             if len(expected) != len(t.streams):
                 raise ValueError(f"{where}: {len(t.streams)} streams, the encoding needs {len(expected)}")
             for ref, (lo, hi) in zip(t.streams, expected):

@@ -71,7 +71,9 @@ def decode(qstream, rstream, count: int, k: int, n: int) -> np.ndarray:
     if not 0 <= k <= MAX_K:
         raise ValueError(f"Rice parameter {k} outside 0..{MAX_K}")
     if len(rstream) != bitpack.packed_size(count, k):
-        raise ValueError(f"remainder stream is {len(rstream)} bytes, expected {bitpack.packed_size(count, k)}")
+        raise ValueError(
+            f"remainder stream is {len(rstream)} bytes, expected {bitpack.packed_size(count, k)}"
+        )
     if count == 0:
         if len(qstream):
             raise ValueError("quotient stream holds data but no gaps are declared")

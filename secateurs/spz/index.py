@@ -40,7 +40,7 @@ class TensorRecord:
 class FileEntry:
     path: str  # "" for the model itself, else the external data file relative to it
     size: int
-    sha256: bytes
+    crc32: int  # zlib.crc32 of the whole original file
     skeleton: StreamRef
     tensors: list[TensorRecord] = field(default_factory=list)
 
@@ -51,7 +51,7 @@ def serialize(files: list[FileEntry]) -> bytes:
     for f in files:
         _str(out, f.path)
         write_varint(out, f.size)
-        out += f.sha256
+        out += struct.pack("<I", f.crc32)
         _stream(out, f.skeleton)
         write_varint(out, len(f.tensors))
         for t in f.tensors:
@@ -118,9 +118,9 @@ class _Reader:
 def parse(buf: bytes) -> list[FileEntry]:
     r = _Reader(buf)
     files = []
-    for _ in range(r.count(38)):
-        path, size, digest = r.text(), r.varint(), r.take(32)
-        entry = FileEntry(path, size, digest, r.stream())
+    for _ in range(r.count(10)):
+        path, size, crc = r.text(), r.varint(), struct.unpack("<I", r.take(4))[0]
+        entry = FileEntry(path, size, crc, r.stream())
         for _ in range(r.count(14)):
             name, data_type = r.text(), r.varint()
             dims = tuple(unzigzag(r.varint()) for _ in range(r.count(1)))

@@ -2,12 +2,12 @@
 
 A worker thread encodes tensors ahead while the main thread appends finished streams in
 file order, so memory stays near a few tensors on top of the mapped input; a second
-thread hashes the input meanwhile. Whatever is not cut out is the skeleton, compressed as one stream.
+thread checksums the input meanwhile. (crc32, not sha256: on 2 vCPUs sha256 cost 55 ms
+per 100 MB even in its own thread, a sixth of the pack budget.) Whatever is not cut out is the skeleton, compressed as one stream.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 import zlib
 from collections import Counter, deque
@@ -82,7 +82,7 @@ def _encode(buf, p: Payload, level: int):
 
 
 def _pack_file(writer: Writer, plan: FilePlan, pool, hasher, level: int, counts: Counter) -> FileEntry:
-    digest = hasher.submit(_sha256, plan.buf)
+    crc = hasher.submit(_crc32, plan.buf)
     pending: deque = deque()
     records, kept, removed = [], [], 0
     for p in plan.payloads:
@@ -100,7 +100,7 @@ def _pack_file(writer: Writer, plan: FilePlan, pool, hasher, level: int, counts:
     skeleton = writer.zstd_stream(pieces, plan.size - removed)
     for piece in pieces:
         piece.release()
-    return FileEntry(plan.path, plan.size, digest.result(), skeleton, records)
+    return FileEntry(plan.path, plan.size, crc.result(), skeleton, records)
 
 
 def _drain(writer: Writer, job, records: list, kept: list, removed: int, counts: Counter) -> int:
@@ -133,6 +133,6 @@ def _drain(writer: Writer, job, records: list, kept: list, removed: int, counts:
     return removed + p.length
 
 
-def _sha256(buf) -> bytes:
+def _crc32(buf) -> int:
     with memoryview(buf) as view:
-        return hashlib.sha256(view).digest()
+        return zlib.crc32(view)

@@ -37,7 +37,7 @@ def _index_bits(d: int) -> int:
     return 0 if d <= 1 else 1 if d <= 2 else 2 if d <= 4 else 4 if d <= MAX_PALETTE else 8
 
 
-def encode(plane: np.ndarray, level: int) -> tuple[int, list[streams.Stream]]:
+def encode(plane: np.ndarray) -> tuple[int, list[streams.Stream]]:
     """Pick a mode for ``plane`` (contiguous uint8) and return ``(mode, streams)``.
 
     Decisions come from a strided sample; the whole plane is only scanned (min/max)
@@ -45,27 +45,27 @@ def encode(plane: np.ndarray, level: int) -> tuple[int, list[streams.Stream]]:
     when that spans at most 16 values, else the sample's distinct values, verified.
     """
     if plane.size < 64:
-        return BYTES, [streams.pack(plane, level)]
+        return BYTES, [streams.pack(plane)]
     hist = np.bincount(plane[:: max(1, plane.size // SAMPLE)], minlength=256)
     seen = np.flatnonzero(hist)
     if seen[-1] - seen[0] < MAX_PALETTE:
         lo, hi = int(plane.min()), int(plane.max())
         if hi - lo < MAX_PALETTE:
-            return PALETTE, [streams.pack(_palette(plane, np.arange(lo, hi + 1)), level)]
+            return PALETTE, [streams.pack(_palette(plane, np.arange(lo, hi + 1)))]
     low_seen = np.flatnonzero(hist[:128] + hist[128:])
     if low_seen[-1] - low_seen[0] < MAX_PALETTE and _sign_independent(hist):
         low = plane & 0x7F
         lo, hi = int(low.min()), int(low.max())
         if hi - lo < MAX_PALETTE:
-            signs = streams.pack(np.packbits(plane >> 7), level)
-            return SPLIT, [signs, streams.pack(_palette(low, np.arange(lo, hi + 1)), level)]
+            signs = streams.pack(np.packbits(plane >> 7))
+            return SPLIT, [signs, streams.pack(_palette(low, np.arange(lo, hi + 1)))]
     if seen.size <= MAX_PALETTE:
         packed = _palette(plane, seen)
         if packed is not None:
-            return PALETTE, [streams.pack(packed, level)]
+            return PALETTE, [streams.pack(packed)]
     if _entropy_bits(hist) >= RAW_ENTROPY_BITS:
         return BYTES, [streams.raw(plane)]
-    return BYTES, [streams.pack(plane, level)]
+    return BYTES, [streams.pack(plane)]
 
 
 def _sign_independent(hist: np.ndarray) -> bool:

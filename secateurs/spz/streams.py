@@ -32,19 +32,39 @@ class Stream:
         return len(self.data)
 
 
-def compressor(level: int):
-    """A per-thread zstd compressor (they are not thread-safe) for ``level``."""
+ENTROPY = "entropy"  # the profile for byte planes, palettes and masks (see compressor)
+
+
+def compressor(level: int | str):
+    """A per-thread zstd compressor (they are not thread-safe) for ``level``.
+
+    ``ENTROPY`` is zstd's fast strategy with 7-byte minimum matches and a 128 KiB
+    window: on near-random bytes where Huffman does the work, it codes smaller than
+    level 3 (whose short matches cost more than they save) at about 3x the speed.
+    """
     import zstandard
 
     cache = getattr(_local, "cctx", None)
     if cache is None:
         cache = _local.cctx = {}
     if level not in cache:
-        cache[level] = zstandard.ZstdCompressor(level=level, write_content_size=True)
+        if level == ENTROPY:
+            params = zstandard.ZstdCompressionParameters(
+                compression_level=1,
+                strategy=zstandard.STRATEGY_FAST,
+                min_match=7,
+                search_log=1,
+                hash_log=12,
+                window_log=17,
+                write_content_size=True,
+            )
+            cache[level] = zstandard.ZstdCompressor(compression_params=params)
+        else:
+            cache[level] = zstandard.ZstdCompressor(level=level, write_content_size=True)
     return cache[level]
 
 
-def pack(buf, level: int) -> Stream:
+def pack(buf, level: int | str = ENTROPY) -> Stream:
     """Store ``buf`` (bytes or a contiguous array) as zstd when that is smaller, else raw."""
     view = memoryview(buf).cast("B")
     n = view.nbytes

@@ -1,13 +1,13 @@
 """Restore the exact ONNX file (and external data files) from a .spz container.
 
-The index is fully validated before anything is decoded; tensors are decoded ahead in
-two worker threads while the main thread splices them into the skeleton, hashes and
-writes. Any mismatch (crc32 of a tensor, sha256 of a file) removes every output.
+The index is fully validated before anything is decoded; tensors are decoded ahead in a
+worker thread while the main thread splices them into the skeleton, checksums and
+writes. Any mismatch (crc32 of a tensor or of a whole file) removes every output.
 """
 
 from __future__ import annotations
 
-import hashlib
+import os
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +20,6 @@ from secateurs.spz.container import DEFAULT_MAX_OUTPUT, Reader
 from secateurs.spz.index import FileEntry, TensorRecord
 from secateurs.spz.paths import safe_relative
 
-WORKERS = 2
 AHEAD = 3
 CHUNK = 1 << 22  # skeleton bytes copied per read
 
@@ -41,23 +40,26 @@ def open_container(spz_path: Path, max_output: int = DEFAULT_MAX_OUTPUT) -> Read
         raise InputError(f"{spz_path}: cannot read ({e.strerror or e})") from None
 
 
-def unpack(spz_path: Path, out_path: Path, *, max_output_bytes: int = DEFAULT_MAX_OUTPUT) -> Path:
+def unpack(
+    spz_path: Path,
+    out_path: Path,
+    *,
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT,
+) -> Path:
     """Write the model to ``out_path`` and its external data files beside it; return ``out_path``.
 
-    ``max_output_bytes`` caps the total size the container may declare (decompression
-    bombs are refused before any memory is allocated for them).
+    Every tensor's and every file's crc32 is checked; on a mismatch nothing is written.
+    ``max_output_bytes`` caps the total size the container may declare: decompression
+    bombs are refused before any memory is allocated for them.
     """
     import zstandard
 
     spz_path, out_path = Path(spz_path), Path(out_path)
     with open_container(spz_path, max_output_bytes) as reader, AtomicFiles() as out:
-        with ThreadPoolExecutor(WORKERS, thread_name_prefix="spz-unpack") as pool:
+        # one decoder thread: a second one only contends for the same core (2 vCPUs)
+        with ThreadPoolExecutor(1, thread_name_prefix="spz-unpack") as pool:
             for entry in reader.files:
-                target = out_path if not entry.path else out_path.parent / safe_relative(entry.path)
-                if entry.path and target == out_path:
-                    raise InputError(
-                        f"{spz_path}: external data file {entry.path!r} would overwrite the model"
-                    )
+                target = _target(spz_path, out_path, entry.path)
                 with out.open(target) as f:
                     try:
                         _restore(reader, entry, f, pool)
@@ -70,12 +72,26 @@ def unpack(spz_path: Path, out_path: Path, *, max_output_bytes: int = DEFAULT_MA
     return out_path
 
 
+def _target(spz_path: Path, out_path: Path, rel: str) -> Path:
+    """Where a file of the container goes: the model at ``out_path``, data files beside it."""
+    if not rel:
+        return out_path
+    target = out_path.parent / safe_relative(rel)
+    root = os.path.realpath(out_path.parent)
+    if target == out_path or os.path.realpath(target) == os.path.realpath(out_path):
+        raise InputError(f"{spz_path}: external data file {rel!r} would overwrite the model")
+    if os.path.commonpath([root, os.path.realpath(target)]) != root:
+        raise InputError(f"{spz_path}: external data file {rel!r} resolves outside {out_path.parent}")
+    return target
+
+
 def _restore(reader: Reader, entry: FileEntry, f, pool) -> None:
-    digest = hashlib.sha256()
+    crc = 0
     skeleton = reader.reader(entry.skeleton)
 
     def emit(data) -> None:
-        digest.update(data)
+        nonlocal crc
+        crc = zlib.crc32(data, crc)
         f.write(data)
 
     position = 0
@@ -96,8 +112,8 @@ def _restore(reader: Reader, entry: FileEntry, f, pool) -> None:
     _copy(skeleton, entry.skeleton.decoded - position, emit)
     if skeleton.read(1):
         raise ValueError("skeleton stream is longer than declared")
-    if digest.digest() != entry.sha256:
-        raise ValueError("sha256 of the restored file does not match (corrupt container)")
+    if crc != entry.crc32:
+        raise ValueError("crc32 of the restored file does not match (corrupt container)")
 
 
 def _copy(skeleton, count: int, emit) -> None:

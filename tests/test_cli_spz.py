@@ -1,0 +1,69 @@
+"""pack / unpack / inspect from the command line: exact round trip, clear errors, exit 3."""
+
+import hashlib
+
+import pytest
+import torch
+
+from tests import models
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def onnx_file(tmp_path):
+    path = tmp_path / "foreign.onnx"  # exported here, not by secateurs: any ONNX file packs
+    torch.onnx.export(models.residual(), (torch.zeros(1, 3, 8, 8),), str(path), dynamo=False)
+    return path
+
+
+def test_pack_unpack_round_trip(cli, tmp_path, onnx_file):
+    result = cli("pack", onnx_file)
+    assert result.exit_code == 0, result.output
+    packed = tmp_path / "foreign.onnx.spz"
+    assert packed.is_file() and packed.stat().st_size < onnx_file.stat().st_size
+    result = cli("unpack", packed, "-o", "back.onnx")
+    assert result.exit_code == 0, result.output
+    assert sha(tmp_path / "back.onnx") == sha(onnx_file)
+
+
+def test_inspect_lists_tensors(cli, onnx_file):
+    result = cli("inspect", onnx_file)
+    assert result.exit_code == 0
+    assert "body.weight" in result.output and "sparsity" in result.output
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not onnx", bytes(range(256)) * 4])
+def test_pack_rejects_non_onnx(cli, tmp_path, content):
+    (tmp_path / "x.onnx").write_bytes(content)
+    result = cli("pack", "x.onnx")
+    assert result.exit_code == 3, result.output
+    assert "x.onnx" in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "x.onnx.spz").exists()
+
+
+def test_unpack_rejects_corrupt_and_keeps_previous_output(cli, tmp_path, onnx_file):
+    cli("pack", onnx_file, "-o", "m.spz")
+    (tmp_path / "out.onnx").write_text("previous")
+    data = bytearray((tmp_path / "m.spz").read_bytes())
+    (tmp_path / "trunc.spz").write_bytes(bytes(data[: len(data) // 2]))
+    data[:4] = b"XXXX"
+    (tmp_path / "magic.spz").write_bytes(bytes(data))
+    for bad in ("trunc.spz", "magic.spz"):
+        result = cli("unpack", bad, "-o", "out.onnx")
+        assert result.exit_code == 3, result.output
+        assert bad in result.stderr
+        assert (tmp_path / "out.onnx").read_text() == "previous"
+
+
+def test_unpack_needs_an_output_name(cli, tmp_path, onnx_file):
+    cli("pack", onnx_file, "-o", "m.bin")
+    result = cli("unpack", "m.bin")
+    assert result.exit_code == 2 and "-o" in result.stderr
+
+
+def test_pack_refuses_to_overwrite_input(cli, onnx_file):
+    result = cli("pack", onnx_file, "-o", onnx_file)
+    assert result.exit_code == 2 and "overwrite the input" in result.stderr
