@@ -281,6 +281,20 @@ def profile_run(exporter: str, formats: tuple[str, ...], tmp: Path) -> Path:
 # ---------------------------------------------------------------- main
 
 
+def other_cpu_s() -> float:
+    """CPU seconds every process used so far minus this one's and its children's (Linux)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return float("nan")
+    busy = sum(int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4)) / os.sysconf("SC_CLK_TCK")
+    own = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        own += r.ru_utime + r.ru_stime
+    return busy - own
+
+
 def machine() -> dict:
     from secateurs import __version__
     from secateurs.pipeline.report import versions
@@ -336,9 +350,7 @@ def main() -> None:
     from secateurs.pipeline.tables import table
 
     info = machine()
-    info["loadavg_start"] = os.getloadavg()[0]
-    if info["loadavg_start"] > 0.5:
-        print(f"warning: load average {info['loadavg_start']:.2f} at start; other work skews the timings")
+    others_before = other_cpu_s()
     model = resnet50()
     n_params = sum(p.numel() for p in model.parameters())
     n_convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
@@ -364,6 +376,7 @@ def main() -> None:
                 r["exporter"], tuple(r["formats"]), Path(d)
             )
     parent_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    info["other_cpu_s"] = other_cpu_s() - others_before
     elapsed = time.perf_counter() - started
 
     sections = {
@@ -378,7 +391,11 @@ def main() -> None:
     print("\n" + "\n".join(line.replace("**", "") for line in tables.overhead_lines(results)))
     if missed:
         print(f"\n{len(missed)} variant(s) above {RATIO_GOAL}x; `--profile` adds a cProfile per variant")
-    print(f"\nbenchmark wall time {elapsed:.0f} s")
+    print(
+        f"\nbenchmark wall time {elapsed:.0f} s; other processes used {info['other_cpu_s']:.0f} CPU-s meanwhile"
+    )
+    if info["other_cpu_s"] > 0.05 * elapsed:
+        print("warning: other processes competed for the CPUs; these timings are skewed, rerun when idle")
 
     meta = {
         "reps": args.reps,

@@ -177,8 +177,13 @@ def render_readme(info: dict, meta: dict, results: dict, prune: dict, children: 
         f" threads, {info['platform']}. A shared VM: memory-heavy steps vary by tens of percent"
         " between repetitions, hence warm-ups and best-of.",
         f"- Versions: {versions}.",
-        f"- Date: {meta['date']}; this benchmark took {meta['elapsed']:.0f} s. 1-minute load average"
-        f" at its start: {info['loadavg_start']:.2f} (near 0: nothing else was running).",
+        f"- Date: {meta['date']}; this benchmark took {meta['elapsed']:.0f} s, during which other"
+        f" processes used {info['other_cpu_s']:.0f} CPU-seconds"
+        + (
+            " (the machine was otherwise idle)."
+            if info["other_cpu_s"] <= 0.05 * meta["elapsed"]
+            else " — **other work competed for the CPUs: these timings are skewed; rerun when idle.**"
+        ),
         f"- Model: `{meta['spec']}` (`benchmarks/resnet50.py`), a faithful ResNet-50 built without"
         f" torchvision: bottleneck blocks [3, 4, 6, 3], {meta['params']:,} parameters,"
         f" {meta['convs']} Conv2d, BatchNorm, 1000-class fc, seeded random init, input"

@@ -107,6 +107,11 @@ def model_options(f):
         type=Shape(),
         help="Example input shape, e.g. 1,3,224,224. Required unless the model declares input_shape.",
     )(f)
+    f = click.option(
+        "--trust-model-code",
+        is_flag=True,
+        help="Allow TorchScript archives and pickled nn.Module files, which run code when loaded.",
+    )(f)
     return click.argument("model")(f)
 
 
@@ -125,6 +130,9 @@ def prune_options(f):
         show_default=True,
         help="layer: round(amount*numel) per tensor (YOLOv5); global: one threshold over all Conv2d weights.",
     )(f)
+    f = click.option(
+        "--allow-noop", is_flag=True, help="A model without Conv2d is exported and validated unpruned."
+    )(f)
     return click.option("--exclude", metavar="REGEX", help="Skip Conv2d modules whose name matches REGEX.")(f)
 
 
@@ -132,9 +140,24 @@ def export_options(f, defaults: bool = True):
     f = click.option(
         "--exporter",
         type=click.Choice(EXPORTERS),
-        default="dynamo" if defaults else None,
+        default="auto" if defaults else None,
         show_default=defaults,
-        help="torch.onnx exporter: dynamo (torch.export, the supported path) or torchscript (legacy, faster).",
+        help="torch.onnx exporter. auto: dynamo (torch.export, the supported path), or torchscript"
+        " for TorchScript archives; torchscript: the legacy exporter, ~3x faster.",
+    )(f)
+    f = click.option(
+        "--dynamic-hw",
+        is_flag=True,
+        default=None,
+        help="Also make height and width dynamic (fails, exit 4, where the model fixes them).",
+    )(f)
+    f = click.option(
+        "--external-data",
+        is_flag=True,
+        default=None,
+        hidden=True,
+        envvar="SECATEURS_FORCE_EXTERNAL_DATA",
+        help="Write tensors to model.onnx.data even below 2 GB (for testing the >2 GB path).",
     )(f)
     f = click.option(
         "--onnx-strict",
@@ -188,6 +211,14 @@ def formats_tuple(text: str | None) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
 
 
+def config_from(opts: dict, **fixed) -> RunConfig:
+    """A RunConfig from click options; unset flags (None) keep the RunConfig default."""
+    opts = {**opts, **fixed}
+    opts["formats"] = formats_tuple(opts.get("formats"))
+    opts["out"] = opts.get("out") or default_out(opts["model"])
+    return RunConfig(**{k: v for k, v in opts.items() if v is not None})
+
+
 def _progress(quiet: bool):
     return (lambda _m: None) if quiet else (lambda m: click.echo(f"secateurs: {m}", err=True))
 
@@ -207,49 +238,24 @@ def _finish(ctx_obj, data: dict, quiet: bool) -> None:
 @validate_options
 @out_option
 @quiet_option
-def run(
-    model,
-    weights,
-    input_shape,
-    amount,
-    scope,
-    exclude,
-    exporter,
-    onnx_strict,
-    formats,
-    atol,
-    rtol,
-    out,
-    quiet,
-):
-    """Run every stage: load, prune, export, validate, report.
+def run(quiet, **opts):
+    """Run every stage on MODEL: load, prune, export, validate, report.
 
-    Artifacts are staged and moved into --out only when every check passes; on a
-    failed validation they go to <out>.failed/ and a previous <out> is left untouched.
+    MODEL is builtin:NAME, package.module:factory, or a model file (.pt2; TorchScript or
+    a pickled nn.Module with --trust-model-code). Artifacts are staged and moved into
+    --out only when every check passes; on a failed validation they go to <out>.failed/
+    and a previous <out> is left untouched.
 
     \b
     Examples:
       secateurs run builtin:resnet --amount 0.3 --out artifacts/demo
       secateurs run builtin:lenet --amount 0.5 --scope global --exporter torchscript
       secateurs run mypkg.models:make_net --weights net.pt --input-shape 1,3,64,64 --exclude '^stem'
+      secateurs run exported.pt2 --dynamic-hw
     """
     from secateurs.pipeline.runner import execute
 
-    cfg = RunConfig(
-        model=model,
-        out=out or default_out(model),
-        weights=weights,
-        input_shape=input_shape,
-        amount=amount,
-        scope=scope,
-        exclude=exclude,
-        exporter=exporter,
-        onnx_strict=bool(onnx_strict),
-        formats=formats_tuple(formats),
-        atol=atol,
-        rtol=rtol,
-    )
-    ctx, data = execute(cfg, ["load", "prune", "export", "validate"], progress=_progress(quiet))
+    ctx, data = execute(config_from(opts), ["load", "prune", "export", "validate"], progress=_progress(quiet))
     _finish(ctx, data, quiet)
 
 
@@ -258,7 +264,7 @@ def run(
 @prune_options
 @out_option
 @quiet_option
-def prune(model, weights, input_shape, amount, scope, exclude, out, quiet):
+def prune(quiet, **opts):
     """Stage: load MODEL, prune it, and write pruned.safetensors + report.json to --out.
 
     \b
@@ -267,16 +273,7 @@ def prune(model, weights, input_shape, amount, scope, exclude, out, quiet):
     """
     from secateurs.pipeline.runner import execute
 
-    cfg = RunConfig(
-        model=model,
-        out=out or default_out(model),
-        weights=weights,
-        input_shape=input_shape,
-        amount=amount,
-        scope=scope,
-        exclude=exclude,
-        formats=("safetensors",),
-    )
+    cfg = config_from(opts, formats="safetensors")
     ctx, data = execute(cfg, ["load", "prune", "export"], progress=_progress(quiet))
     _finish(ctx, data, quiet)
 
@@ -288,17 +285,17 @@ directory_argument = click.argument("directory", type=click.Path(path_type=Path,
 @directory_argument
 @lambda f: export_options(f, defaults=False)
 @quiet_option
-def export(directory, exporter, onnx_strict, formats, quiet):
+def export(directory, quiet, formats, **opts):
     """Stage: export the pruned model in DIRECTORY (from `secateurs prune`) to ONNX and friends.
 
     \b
     Example:
-      secateurs export work/ --formats onnx
+      secateurs export work/ --formats onnx,spz
     """
     from secateurs.pipeline.runner import execute, resumed_config
 
     formats = formats_tuple(formats) or tuple(f for f in DEFAULT_FORMATS if f != "safetensors")
-    cfg = resumed_config(directory, exporter=exporter, onnx_strict=onnx_strict, formats=formats)
+    cfg = resumed_config(directory, formats=formats, **opts)
     ctx, data = execute(cfg, ["export"], resume=directory, progress=_progress(quiet))
     _finish(ctx, data, quiet)
 
@@ -307,7 +304,7 @@ def export(directory, exporter, onnx_strict, formats, quiet):
 @directory_argument
 @lambda f: validate_options(f, defaults=False)
 @quiet_option
-def validate(directory, atol, rtol, quiet):
+def validate(directory, quiet, **opts):
     """Stage: validate every artifact in DIRECTORY against the pruned PyTorch model (exit 1 on failure).
 
     \b
@@ -316,7 +313,7 @@ def validate(directory, atol, rtol, quiet):
     """
     from secateurs.pipeline.runner import execute, resumed_config
 
-    cfg = resumed_config(directory, atol=atol, rtol=rtol)
+    cfg = resumed_config(directory, **opts)
     ctx, data = execute(cfg, ["validate"], resume=directory, progress=_progress(quiet))
     _finish(ctx, data, quiet)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from secateurs.errors import UsageError
 
 SCOPES = ("layer", "global")
-EXPORTERS = ("dynamo", "torchscript")
+EXPORTERS = ("auto", "dynamo", "torchscript")
 DEFAULT_FORMATS = ("onnx", "safetensors", "sparse-onnx", "bitmask-onnx", "spz", "npz")
 
 # ORT vs PyTorch on float32 CNN outputs differs by ~1e-6; BatchNorm folding and
@@ -27,11 +27,15 @@ class RunConfig:
     amount: float = 0.3
     scope: str = "layer"
     exclude: str | None = None
-    exporter: str = "dynamo"
+    exporter: str = "auto"
     formats: tuple[str, ...] = DEFAULT_FORMATS
     atol: float = DEFAULT_ATOL
     rtol: float = DEFAULT_RTOL
     onnx_strict: bool = False
+    trust_model_code: bool = False
+    allow_noop: bool = False
+    dynamic_hw: bool = False
+    external_data: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:

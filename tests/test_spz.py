@@ -209,3 +209,13 @@ def test_no_sparsity_is_no_larger_than_zstd_of_the_file(tmp_path: Path, level: i
         _, stats = round_trip(src, tmp_path, level=level)
         bound = min(len(zstandard.ZstdCompressor(level=lv).compress(raw)) for lv in (3, level))
         assert stats.output_bytes <= bound + 160, src.name
+
+
+def test_channel_pruned_mask_uses_the_compressed_bitmask(tmp_path: Path) -> None:
+    w = pruned((64, 32, 3, 3), 0.0, np.float32, seed=4)
+    w[::2] = 0  # every other output channel pruned: the mask is long runs
+    src = save(tmp_path / "m.onnx", [w])
+    _, stats = round_trip(src, tmp_path)
+    (info,) = spz.inspect(tmp_path / "out" / "m.onnx.spz")
+    assert info.encoding == "bitmask"
+    assert info.sizes["bitmask"] < 0.5 * w.nbytes * 0.9

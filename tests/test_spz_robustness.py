@@ -272,3 +272,15 @@ def test_external_data_outside_the_folder_or_broken(tmp_path: Path, where: str) 
         spz.pack(src, out)
     assert "\n" not in str(err.value) and str(err.value).split(":")[0] in (str(src), str(folder / location))
     assert not out.exists() and sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_output_may_not_overwrite_the_input(packed: Path, tmp_path: Path) -> None:
+    from secateurs.errors import UsageError
+
+    src = tmp_path / "m.onnx"
+    before = src.read_bytes()
+    with pytest.raises(UsageError, match="overwrite the input"):
+        spz.pack(src, src)
+    with pytest.raises(UsageError, match="overwrite the .spz"):
+        spz.unpack(packed, packed)
+    assert src.read_bytes() == before

@@ -26,5 +26,5 @@ class BitmaskOnnx:
 
         model, names = load_dense_with_pruned(ctx)
         packed, records = to_bitmask_initializers(model, names)
-        save_onnx(packed, path)
+        save_onnx(ctx, packed, path)
         ctx.encodings[self.name] = records

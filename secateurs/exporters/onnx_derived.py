@@ -21,7 +21,7 @@ def pruned_initializers(ctx, model=None) -> list[str]:
         from secateurs.sparse.pruned_map import match_pruned
 
         model = model if model is not None else load_dense(ctx)
-        ctx.onnx_weights = match_pruned(model, ctx.pruned_weights()).matches
+        ctx.onnx_weights = match_pruned(model, ctx.pruned_weights(), ctx.param_names()).matches
     return list(dict.fromkeys(ctx.onnx_weights.values()))
 
 
@@ -37,10 +37,22 @@ def load_dense_with_pruned(ctx):
     return model, pruned_initializers(ctx, model)
 
 
-def save_onnx(model, path: Path) -> None:
+def save_onnx(ctx, model, path: Path) -> None:
+    """Save beside model.onnx in the same layout: one file, or tensors in ``<name>.data``."""
     import onnx
 
+    external = len(ctx.artifacts["onnx"].files) > 1
     try:
-        onnx.save_model(model, str(path))
-    except (OSError, ValueError) as e:
+        if external:
+            onnx.save_model(
+                model,
+                str(path),
+                save_as_external_data=True,
+                all_tensors_to_one_file=True,
+                location=path.name + ".data",
+                size_threshold=0,
+            )
+        else:
+            onnx.save_model(model, str(path))
+    except ValueError as e:
         raise ExportError(f"{path.name}: cannot write ONNX ({e})") from e

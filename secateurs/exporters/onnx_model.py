@@ -1,8 +1,13 @@
-"""model.onnx: the dense pruned model as one ONNX file with a dynamic batch axis.
+"""model.onnx: the dense pruned model as ONNX, with a dynamic batch axis.
 
-The default exporter is ``dynamo`` (``torch.export``-based), the path PyTorch supports
-going forward; the legacy ``torchscript`` exporter is deprecated upstream but ~3x faster
-on large models and still selectable with ``--exporter torchscript``.
+The default exporter (``auto``) is ``dynamo`` (``torch.export``-based), the path PyTorch
+supports going forward; TorchScript archives can only go through the legacy
+``torchscript`` exporter, so ``auto`` picks that for them. ``torchscript`` is deprecated
+upstream but ~3x faster on large models and stays selectable.
+
+Models whose weights exceed what one protobuf holds (2 GB) are written with their
+tensors in ``model.onnx.data`` beside the file, at a relative location; the hidden
+``--external-data`` switch forces that layout for any model.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ import logging
 import warnings
 from pathlib import Path
 
-from secateurs.errors import ExportError
+from secateurs.errors import ExportError, UsageError
 from secateurs.exporters import register
 
 OPSET = 18
+PROTOBUF_LIMIT = 2 * 1024**3 - 64 * 1024**2  # leave headroom for the graph itself
 
 
 @register
@@ -27,22 +33,51 @@ class OnnxModel:
     accepted_by = "onnxruntime; any ONNX runtime; onnx.checker full_check"
 
     def export(self, ctx, path: Path) -> None:
-        export_onnx(ctx.model, ctx.info, path, ctx.config.exporter)
+        cfg = ctx.config
+        exporter = resolve_exporter(cfg.exporter, ctx.info.source)
+        ctx.info.exporter = exporter
+        export_onnx(ctx.model, ctx.info, path, exporter, cfg.dynamic_hw)
+        if cfg.external_data or weight_bytes(ctx.model) > PROTOBUF_LIMIT or _has_sidecars(path):
+            move_to_external_data(path)
 
 
-def export_onnx(model, info, path: Path, exporter: str) -> None:
-    """Export with stable names (input, output[_i]) and a dynamic batch axis, as one file."""
+def resolve_exporter(requested: str, source: str) -> str:
+    if source == "torchscript":
+        if requested == "dynamo":
+            raise UsageError("a TorchScript model can only be exported with --exporter torchscript")
+        return "torchscript"
+    return "dynamo" if requested == "auto" else requested
+
+
+def weight_bytes(model) -> int:
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
+
+
+def dynamic_axes(info, dynamic_hw: bool) -> dict[str, dict[int, str]]:
+    """Batch always; height and width of the input (and of 4-D outputs) with --dynamic-hw."""
+    spatial = {2: "height", 3: "width"} if dynamic_hw and len(info.input_shape) == 4 else {}
+    axes = {n: {0: "batch", **spatial} for n in info.input_names}
+    for name, shape in zip(info.output_names, info.output_shapes):
+        out_spatial = {2: "out_height", 3: "out_width"} if spatial and len(shape) == 4 else {}
+        axes[name] = {0: "batch", **out_spatial}
+    return axes
+
+
+def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False) -> None:
+    """Export with stable names (input, output[_i]) and dynamic axes."""
     import torch
 
     example = torch.zeros(*info.input_shape)
     if exporter == "dynamo" and example.shape[0] == 1:
         # torch.export specialises size-1 dims; trace at batch 2 so batch stays symbolic.
         example = torch.zeros(2, *info.input_shape[1:])
-    axes = {n: {0: "batch"} for n in info.input_names + info.output_names}
+    axes = dynamic_axes(info, dynamic_hw)
     try:
         with _quiet():
             if exporter == "dynamo":
-                batch = torch.export.Dim("batch", min=1)
+                dims = {0: torch.export.Dim("batch", min=1)}
+                if dynamic_hw and example.dim() == 4:
+                    dims.update({2: torch.export.Dim("height", min=1), 3: torch.export.Dim("width", min=1)})
                 torch.onnx.export(
                     model,
                     (example,),
@@ -52,7 +87,7 @@ def export_onnx(model, info, path: Path, exporter: str) -> None:
                     opset_version=OPSET,
                     input_names=info.input_names,
                     output_names=info.output_names,
-                    dynamic_shapes=({0: batch},),
+                    dynamic_shapes=(dims,),
                     optimize=True,
                     verbose=False,
                 )
@@ -69,12 +104,44 @@ def export_onnx(model, info, path: Path, exporter: str) -> None:
                     do_constant_folding=True,
                 )
     except Exception as e:  # the exporters raise many unrelated types for unsupported models
+        _reraise_os_error(e)
         msg = str(e).strip().splitlines()
+        hint = " (the model may not allow dynamic height/width)" if dynamic_hw else ""
         raise ExportError(
-            f"{exporter} exporter failed on {info.spec}: {type(e).__name__}: {msg[0][:300] if msg else ''}"
+            f"{exporter} exporter failed on {info.spec}{hint}: {type(e).__name__}: {msg[0][:300] if msg else ''}"
         ) from e
     if not path.is_file():
         raise ExportError(f"{exporter} exporter wrote no file at {path}")
+
+
+def _reraise_os_error(e: BaseException) -> None:
+    """A full disk or a permission problem is an output error, not an export failure."""
+    seen = e
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno is not None:
+            raise seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def _has_sidecars(path: Path) -> bool:
+    return any(p != path for p in path.parent.iterdir())
+
+
+def move_to_external_data(path: Path) -> None:
+    """Rewrite ``path`` with every tensor in ``<name>.data`` beside it (relative location)."""
+    import onnx
+
+    model = onnx.load(str(path))  # pulls in any external files the exporter wrote
+    for p in path.parent.iterdir():
+        p.unlink()
+    onnx.save_model(
+        model,
+        str(path),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=path.name + ".data",
+        size_threshold=0,
+    )
 
 
 @contextlib.contextmanager

@@ -26,5 +26,5 @@ class SparseOnnx:
 
         model, names = load_dense_with_pruned(ctx)
         sparse, records = to_sparse_initializers(model, names, strict=ctx.config.onnx_strict)
-        save_onnx(sparse, path)
+        save_onnx(ctx, sparse, path)
         ctx.encodings[self.name] = records

@@ -14,6 +14,7 @@ class LayerRecord:
     """What the prune stage did to one Conv2d weight."""
 
     name: str
+    param: str  # qualified parameter name, e.g. "layer1.0.conv1.weight"
     shape: list[int]
     numel: int
     dtype: str
@@ -31,8 +32,7 @@ class LayerRecord:
 
     @classmethod
     def from_json(cls, data: dict) -> LayerRecord:
-        data = {k: v for k, v in data.items() if k != "sparsity"}
-        return cls(**data)
+        return cls(**{k: v for k, v in data.items() if k != "sparsity"})
 
 
 @dataclass
@@ -46,6 +46,7 @@ class ModelInfo:
     output_names: list[str] = field(default_factory=list)
     output_shapes: list[list[int]] = field(default_factory=list)
     weights: str | None = None
+    exporter: str = ""  # the exporter actually used ("auto" resolved)
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
@@ -66,8 +67,14 @@ class Artifact:
     accepted_by: str = ""
 
     @property
+    def files(self) -> list[Path]:
+        """The file itself plus its ONNX external-data file, when it has one."""
+        data = self.path.with_name(self.path.name + ".data")
+        return [self.path, data] if data.exists() else [self.path]
+
+    @property
     def size(self) -> int:
-        return self.path.stat().st_size
+        return sum(p.stat().st_size for p in self.files)
 
 
 @dataclass
@@ -87,13 +94,17 @@ class RunContext:
     def artifact_path(self, filename: str) -> Path:
         return self.workdir / filename
 
+    def param_names(self) -> dict[str, str]:
+        return {r.name: r.param for r in self.layers}
+
     def pruned_weights(self) -> dict[str, Any]:
         """Each pruned layer's weight as a numpy array in its own dtype (bfloat16 widened)."""
         import torch
 
-        modules = dict(self.model.named_modules())
+        from secateurs.pipeline.conv_targets import get_param
+
         out = {}
         for r in self.layers:
-            w = modules[r.name].weight.detach().cpu()
+            w = get_param(self.model, r.param).detach().cpu()
             out[r.name] = (w.float() if w.dtype == torch.bfloat16 else w).numpy()
         return out

@@ -1,15 +1,19 @@
 """Stage 3, export: write each selected artifact format into the work directory.
 
-Each exporter writes to a temporary name that is renamed into place, so a file
-hard-linked in from an earlier stage is replaced, never modified in place.
+Each exporter writes into a private temporary folder under its final file name (so an
+ONNX file's external-data location is already right); the files are then renamed into
+place. A file hard-linked in from an earlier stage is therefore replaced, never
+modified in place. Disk and permission failures are output errors (exit 5).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 
 from secateurs import exporters
-from secateurs.errors import UsageError
+from secateurs.errors import OutputError, UsageError
 from secateurs.pipeline.context import Artifact, RunContext
 
 
@@ -20,14 +24,17 @@ def run(ctx: RunContext) -> None:
         raise UsageError(f"--formats {','.join(derived)} is derived from model.onnx; add onnx to --formats")
     chosen.sort(key=lambda e: e.name != "onnx")  # stable: onnx first, the rest as given
     for exporter in chosen:
-        final = ctx.artifact_path(exporter.filename)
-        stem, dot, suffix = exporter.filename.partition(".")
-        tmp = final.with_name(f".{stem}.partial{dot}{suffix}")
+        tmp = ctx.workdir / f".export-{exporter.name}"
         try:
-            exporter.export(ctx, tmp)
-            os.replace(tmp, final)
+            tmp.mkdir()
+            exporter.export(ctx, tmp / exporter.filename)
+            for produced in sorted(tmp.iterdir()):
+                os.replace(produced, ctx.workdir / produced.name)
+        except OSError as e:
+            reason = "disk full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+            raise OutputError(f"{ctx.workdir / exporter.filename}: cannot write ({reason})") from e
         finally:
-            tmp.unlink(missing_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
         ctx.artifacts[exporter.name] = Artifact(
-            exporter.name, final, exporter.description, exporter.accepted_by
+            exporter.name, ctx.workdir / exporter.filename, exporter.description, exporter.accepted_by
         )

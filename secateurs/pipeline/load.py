@@ -3,8 +3,8 @@
 Specs:
   builtin:NAME          a demo model shipped with secateurs, with trained weights
   package.module:attr   any importable callable returning an nn.Module
-A path to a saved model file is recognised and refused with a reason (whole-model
-files can run code; see weights_file).
+  path/to/file          a whole-model file: torch.export .pt2, or (with --trust-model-code)
+                        a TorchScript archive or a pickled nn.Module (see model_file)
 """
 
 from __future__ import annotations
@@ -15,28 +15,27 @@ from pathlib import Path
 
 from secateurs.errors import InputError, UsageError
 from secateurs.pipeline.context import ModelInfo, RunContext
-from secateurs.pipeline.weights_file import read_state_dict, sniff
+from secateurs.pipeline.weights_file import read_state_dict
 
 FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 def run(ctx: RunContext) -> None:
     cfg = ctx.config
-    ctx.model, ctx.info = load_model(cfg.model, cfg.weights, cfg.input_shape)
+    ctx.model, ctx.info = load_model(cfg.model, cfg.weights, cfg.input_shape, cfg.trust_model_code)
 
 
-def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | None):
+def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | None, trust: bool = False):
     """Build the model, load weights strictly, and run one forward pass to prove the shape."""
     import torch
 
-    model, source, declared_shape = build(spec)
-    if weights is not None:
-        load_weights(model, Path(weights))
-    elif source == "builtin":
+    model, source, declared_shape, notes = build(spec, trust)
+    if weights is None and source == "builtin":
         from secateurs.models import get_builtin
 
         weights = get_builtin(spec.split(":", 1)[1]).weights
-        load_weights(model, weights)
+    if weights is not None:
+        notes += load_weights(model, Path(weights))
     shape = input_shape or declared_shape
     if shape is None:
         raise UsageError(
@@ -44,7 +43,7 @@ def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | N
             " the model does not declare an input_shape attribute"
         )
     model.eval()
-    info = ModelInfo(spec=spec, source=source, input_shape=tuple(shape))
+    info = ModelInfo(spec=spec, source=source, input_shape=tuple(shape), notes=notes)
     info.weights = str(weights) if weights else None
     torch.manual_seed(0)
     outputs = probe(model, torch.randn(*shape))
@@ -53,24 +52,23 @@ def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | N
     return model, info
 
 
-def build(spec: str):
-    """Return (module, source, declared input shape or None)."""
+def build(spec: str, trust: bool = False):
+    """Return (module, source, declared input shape or None, notes)."""
     import torch.nn as nn
 
     if spec.startswith("builtin:"):
         from secateurs.models import get_builtin
 
         builtin = get_builtin(spec.split(":", 1)[1])
-        return builtin.factory(), "builtin", builtin.input_shape
+        return builtin.factory(), "builtin", builtin.input_shape, []
     if Path(spec).exists() and not FACTORY_RE.match(spec):
-        kind = sniff(Path(spec)) if Path(spec).is_file() else "directory"
-        raise InputError(
-            f"{spec}: loading a saved model file ({kind}) is not supported yet;"
-            " pass builtin:NAME or package.module:factory, with --weights for a state_dict"
-        )
+        from secateurs.pipeline.model_file import load_model_file
+
+        return load_model_file(Path(spec), trust)
     if not FACTORY_RE.match(spec):
         raise UsageError(
-            f"{spec!r} is not a model spec; use builtin:NAME (lenet, resnet) or package.module:factory"
+            f"{spec!r} is not a model spec or an existing file; use builtin:NAME (lenet, resnet),"
+            " package.module:factory, or a .pt2/TorchScript/pickled model file"
         )
     module_name, attr = spec.split(":", 1)
     try:
@@ -91,13 +89,14 @@ def build(spec: str):
     if not isinstance(model, nn.Module):
         raise InputError(f"{spec}: factory returned {type(model).__name__}, not a torch.nn.Module")
     declared = getattr(model, "input_shape", None)
-    return model, "factory", tuple(declared) if declared else None
+    return model, "factory", tuple(declared) if declared else None, []
 
 
-def load_weights(model, path: Path) -> None:
+def load_weights(model, path: Path) -> list[str]:
     """Load a state_dict strictly; a mismatch lists missing, unexpected and mis-shaped keys."""
-    state = read_state_dict(path)
+    state, notes = read_state_dict(path)
     expected = model.state_dict()
+    notes += fold_prune_masks(state, expected, path)
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     mis_shaped = [
@@ -112,6 +111,18 @@ def load_weights(model, path: Path) -> None:
                 parts.append(f"{label} ({len(keys)}): {_short(keys)}")
         raise InputError(f"{path}: weights do not match the model; " + "; ".join(parts))
     model.load_state_dict(state, strict=True)
+    return notes
+
+
+def fold_prune_masks(state: dict, expected: dict, path: Path) -> list[str]:
+    """``X_orig`` + ``X_mask`` saved by torch.nn.utils.prune become the plain ``X`` the model wants."""
+    folded = []
+    for key in [k for k in state if k.endswith("_orig")]:
+        base = key[: -len("_orig")]
+        if f"{base}_mask" in state and base in expected and base not in state:
+            state[base] = state.pop(key) * state.pop(f"{base}_mask")
+            folded.append(base)
+    return [f"{path.name}: folded torch prune masks into {_short(folded)}"] if folded else []
 
 
 def probe(model, example) -> list:

@@ -11,55 +11,18 @@ No masks, hooks, ``_orig`` copies or parametrizations are left behind.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-from secateurs.errors import InputError, UsageError
+from secateurs.errors import InputError
 from secateurs.pipeline.context import LayerRecord, RunContext
+from secateurs.pipeline.conv_targets import find_conv_weights
 
 
 def run(ctx: RunContext) -> None:
     cfg = ctx.config
-    ctx.layers, notes = prune_model(ctx.model, cfg.amount, cfg.scope, cfg.exclude)
+    ctx.layers, notes = prune_model(ctx.model, cfg.amount, cfg.scope, cfg.exclude, cfg.allow_noop)
     ctx.info.notes.extend(notes)
     ctx.param_counts = count_params(ctx.model, ctx.layers)
-
-
-def targets(model, exclude: str | None = None) -> tuple[list[tuple[str, object]], list[str]]:
-    """Conv2d modules to prune, each weight tensor once (tied weights are shared)."""
-    import torch.nn as nn
-
-    try:
-        pattern = re.compile(exclude) if exclude else None
-    except re.error as e:
-        raise UsageError(f"--exclude is not a valid regular expression: {e}") from None
-    chosen, seen, notes = [], {}, []
-    for name, module in model.named_modules():
-        if not isinstance(module, nn.Conv2d) or (pattern and pattern.search(name)):
-            continue
-        notes.extend(make_plain(name, module))
-        key = id(module.weight)
-        if key in seen:
-            notes.append(f"{name}.weight is tied to {seen[key]}.weight; pruned once")
-            continue
-        seen[key] = name
-        chosen.append((name, module))
-    return chosen, notes
-
-
-def make_plain(name: str, module) -> list[str]:
-    """Fold leftover torch.nn.utils.prune state or parametrizations into a plain weight."""
-    from torch.nn.utils import parametrize, prune
-
-    notes = []
-    if prune.is_pruned(module) and hasattr(module, "weight_orig"):
-        prune.remove(module, "weight")
-        notes.append(f"{name}: existing torch prune mask made permanent before pruning")
-    if parametrize.is_parametrized(module, "weight"):
-        parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
-        notes.append(f"{name}: weight parametrization removed (value kept) before pruning")
-    return notes
 
 
 def scores(weight) -> np.ndarray:
@@ -81,19 +44,25 @@ def smallest(values: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(values, k - 1)[:k]
 
 
-def prune_model(model, amount: float, scope: str = "layer", exclude: str | None = None):
+def prune_model(
+    model, amount: float, scope: str = "layer", exclude: str | None = None, allow_noop: bool = False
+):
     """Prune every selected Conv2d in place; return (per-layer records, notes)."""
     import torch
 
-    chosen, notes = targets(model, exclude)
+    chosen, notes = find_conv_weights(model, exclude)
     if not chosen:
+        if allow_noop:
+            return [], notes + ["no Conv2d weights found; nothing pruned (--allow-noop)"]
         raise InputError(
-            "model has no Conv2d layers to prune" + (f" (after --exclude {exclude!r})" if exclude else "")
+            "model has no Conv2d layers to prune"
+            + (f" (after --exclude {exclude!r})" if exclude else "")
+            + "; pass --allow-noop to export and validate it unpruned"
         )
-    all_scores = [scores(m.weight) for _, m in chosen]
-    for (name, _), s in zip(chosen, all_scores):
+    all_scores = [scores(c.weight) for c in chosen]
+    for c, s in zip(chosen, all_scores):
         if not np.isfinite(s).all():
-            raise InputError(f"{name}.weight contains NaN or Inf; magnitude pruning is undefined")
+            raise InputError(f"{c.param} contains NaN or Inf; magnitude pruning is undefined")
     if scope == "layer":
         cuts = [smallest(s, round(amount * s.size)) for s in all_scores]
     else:
@@ -106,22 +75,23 @@ def prune_model(model, amount: float, scope: str = "layer", exclude: str | None 
         ]
     records = []
     with torch.no_grad():
-        for (name, module), s, cut in zip(chosen, all_scores, cuts):
-            zeros_before = int(np.count_nonzero(s == 0))
-            if not module.weight.data.is_contiguous():
-                module.weight.data = module.weight.data.contiguous()
-            flat_w = module.weight.data.view(-1)
+        for c, s, cut in zip(chosen, all_scores, cuts):
+            w = c.weight
+            if not w.data.is_contiguous():
+                w.data = w.data.contiguous()
+            flat_w = w.data.view(-1)
             flat_w[torch.from_numpy(np.ascontiguousarray(cut, dtype=np.int64))] = 0
             flat_w[flat_w == 0] = 0  # -0.0 becomes +0.0, so every sparse encoding is bit-exact
             records.append(
                 LayerRecord(
-                    name=name,
-                    shape=list(module.weight.shape),
+                    name=c.layer,
+                    param=c.param,
+                    shape=list(w.shape),
                     numel=int(s.size),
-                    dtype=str(module.weight.dtype).removeprefix("torch."),
+                    dtype=str(w.dtype).removeprefix("torch."),
                     target=amount,
                     pruned=int(len(cut)),
-                    zeros_before=zeros_before,
+                    zeros_before=int(np.count_nonzero(s == 0)),
                     zeros_after=int((flat_w == 0).sum()),
                 )
             )

@@ -135,7 +135,7 @@ def restore(ctx: RunContext, source: Path) -> None:
     pruned = ctx.workdir / "pruned.safetensors"
     if not pruned.is_file():
         raise InputError(f"{source}: has no pruned.safetensors; run `secateurs prune` first")
-    ctx.model, _ = load.load_model(ctx.info.spec, pruned, ctx.info.input_shape)
+    ctx.model, _ = load.load_model(ctx.info.spec, pruned, ctx.info.input_shape, ctx.config.trust_model_code)
 
 
 def resumed_config(directory: Path, **overrides) -> RunConfig:

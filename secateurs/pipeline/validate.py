@@ -23,11 +23,16 @@ def run(ctx: RunContext) -> None:
     ctx.validation = validate(ctx)
 
 
-def make_inputs(shape: tuple[int, ...], seed: int) -> list[np.ndarray]:
-    """Seeded normal inputs: N at ``shape`` and one with batch size + 2."""
+def input_shapes(shape: tuple[int, ...], dynamic_hw: bool) -> list[tuple[int, ...]]:
+    """N at the export shape, one at batch + 2, and with --dynamic-hw one at twice H and W."""
+    shapes = [shape] * N_INPUTS_AT_EXPORT_SHAPE + [(shape[0] + 2, *shape[1:])]
+    if dynamic_hw and len(shape) == 4:
+        shapes.append((shape[0], shape[1], 2 * shape[2], 2 * shape[3]))
+    return shapes
+
+
+def make_inputs(shapes: list[tuple[int, ...]], seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    other = (shape[0] + 2, *shape[1:])
-    shapes = [shape] * N_INPUTS_AT_EXPORT_SHAPE + [other]
     return [rng.standard_normal(s, dtype=np.float32) for s in shapes]
 
 
@@ -47,8 +52,9 @@ def validate(ctx: RunContext) -> ValidationResult:
     import onnx
 
     cfg = ctx.config
-    result = ValidationResult()
-    inputs = make_inputs(ctx.info.input_shape, cfg.seed)
+    shapes = input_shapes(ctx.info.input_shape, cfg.dynamic_hw)
+    result = ValidationResult(shapes=sorted({"x".join(map(str, s)) for s in shapes}))
+    inputs = make_inputs(shapes, cfg.seed)
     refs = torch_outputs(ctx.model, inputs, ctx.info.output_names)
     weights = ctx.pruned_weights()
     dense = ctx.artifacts.get("onnx")
@@ -59,7 +65,7 @@ def validate(ctx: RunContext) -> ValidationResult:
         if name == "onnx":
             result.add(onnx_structure.checker(path, full_check=True))
             result.add(onnx_structure.leaks(path, dense_model))
-            result.add(onnx_structure.sparsity_survives(path, dense_model, weights))
+            result.add(onnx_structure.sparsity_survives(path, dense_model, weights, ctx.param_names()))
         elif name == "sparse-onnx":
             if cfg.onnx_strict:
                 result.add(onnx_structure.checker(path, full_check=False))

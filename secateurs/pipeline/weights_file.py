@@ -43,8 +43,8 @@ def sniff(path: Path) -> str:
     return "unknown"
 
 
-def read_state_dict(path: Path) -> dict:
-    """Load tensors from ``path`` or raise InputError naming the file and the cause."""
+def read_state_dict(path: Path) -> tuple[dict, list[str]]:
+    """Load tensors from ``path`` (unwrapped, see ``unwrap``) or raise InputError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: weights file not found")
@@ -52,18 +52,47 @@ def read_state_dict(path: Path) -> dict:
         raise InputError(f"{path}: weights file is empty")
     kind = sniff(path)
     if kind == "safetensors":
-        return _read_safetensors(path)
+        return unwrap(_read_safetensors(path), path)
     if kind in ("torch-zip", "pickle"):
-        return _read_torch(path)
+        return unwrap(_read_torch(path), path)
     if kind in ("torchscript", "pt2"):
-        raise InputError(
-            f"{path}: is a {'TorchScript archive' if kind == 'torchscript' else 'torch.export .pt2 program'},"
-            " not a state_dict; loading whole-model files is not supported yet"
-            " (pass an architecture and a state_dict with --weights)"
-        )
+        what = "a TorchScript archive" if kind == "torchscript" else "a torch.export .pt2 program"
+        raise InputError(f"{path}: is {what}, not a state_dict; pass it as MODEL instead of --weights")
     if kind == "onnx":
         raise InputError(f"{path}: looks like an ONNX model, not a state_dict of weights")
     raise InputError(f"{path}: not a safetensors file or a torch checkpoint")
+
+
+WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")
+PARALLEL_PREFIX = "module."
+
+
+def unwrap(obj, path: Path) -> tuple[dict, list[str]]:
+    """Undo the common checkpoint wrappers, saying which were found.
+
+    ``{"state_dict": sd}``, ``{"model_state_dict": sd}`` and ``{"model": sd}`` (the first
+    present whose value is a dict of tensors; other keys such as ``epoch`` are ignored),
+    then a ``module.`` prefix on every key (DataParallel/DDP).
+    """
+    import torch
+
+    notes = []
+    if isinstance(obj, dict):
+        for key in WRAPPER_KEYS:
+            inner = obj.get(key)
+            if isinstance(inner, dict) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
+                obj = inner
+                notes.append(f"{path.name}: using the state_dict under key {key!r}")
+                break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise InputError(
+            f"{path}: expected a state_dict (a dict of tensors, optionally under"
+            f" {'/'.join(WRAPPER_KEYS)}), got {type(obj).__name__}"
+        )
+    if all(isinstance(k, str) and k.startswith(PARALLEL_PREFIX) for k in obj):
+        obj = {k[len(PARALLEL_PREFIX) :]: v for k, v in obj.items()}
+        notes.append(f"{path.name}: stripped the DataParallel/DDP prefix 'module.'")
+    return obj, notes
 
 
 def _read_safetensors(path: Path) -> dict:
@@ -73,7 +102,7 @@ def _read_safetensors(path: Path) -> dict:
     try:
         return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as e:
-        raise InputError(f"{path}: unreadable safetensors file ({_first_line(e)})") from e
+        raise InputError(f"{path}: unreadable safetensors file ({first_line(e)})") from e
 
 
 def _read_torch(path: Path) -> dict:
@@ -84,17 +113,26 @@ def _read_torch(path: Path) -> dict:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        found = unsafe_globals(path)
+        named = f"; unsafe globals: {', '.join(found[:6])}" if found else f" ({first_line(e)})"
         raise InputError(
-            f"{path}: refused by torch.load(weights_only=True): it is not a plain state_dict"
-            f" ({_first_line(e)})"
+            f"{path}: refused by torch.load(weights_only=True): it is not a plain state_dict{named}"
         ) from e
     except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
-        raise InputError(f"{path}: unreadable torch checkpoint ({_first_line(e)})") from e
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise InputError(f"{path}: expected a state_dict (a dict of tensors), got {type(obj).__name__}")
+        raise InputError(f"{path}: unreadable torch checkpoint ({first_line(e)})") from e
     return obj
 
 
-def _first_line(e: BaseException) -> str:
+def first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0][:200] if text else type(e).__name__
+
+
+def unsafe_globals(path: Path) -> list[str]:
+    """What a weights_only load would refuse, where torch can tell without running it."""
+    import torch
+
+    try:
+        return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+    except Exception:  # legacy (non-zip) pickles cannot be scanned
+        return []

@@ -1,7 +1,7 @@
 """Find which ONNX initializer holds each pruned PyTorch weight.
 
 Exporters may rename a weight or fold BatchNorm into it (scaling each output channel),
-so a layer is matched by name first (``<layer>.weight``), then by shape among Conv
+so a layer is matched by its parameter name first, then by shape among Conv
 weight initializers whose zero set covers the pruned one. The sparse exporters encode
 exactly these initializers, and the validator uses the same match to prove the zeros
 survived export.
@@ -33,7 +33,8 @@ def conv_weight_sources(model) -> dict[str, str]:
     return sources
 
 
-def match_pruned(model, pruned: dict[str, np.ndarray]) -> PrunedMatch:
+def match_pruned(model, pruned: dict[str, np.ndarray], params: dict[str, str] | None = None) -> PrunedMatch:
+    """``pruned`` maps layer -> weight; ``params`` layer -> its parameter name (default ``<layer>.weight``)."""
     from onnx import numpy_helper
 
     inits = {t.name: t for t in model.graph.initializer}
@@ -49,7 +50,7 @@ def match_pruned(model, pruned: dict[str, np.ndarray]) -> PrunedMatch:
     result = PrunedMatch()
     for name, weight in pruned.items():
         zeros = weight == 0
-        key = f"{name}.weight"
+        key = (params or {}).get(name, f"{name}.weight")
         candidates = [key] if key in inits else [w for w in conv_ws if w in unclaimed]
         same_shape = [w for w in candidates if tuple(inits[w].dims) == weight.shape]
         match = next((w for w in same_shape if (array(w)[zeros] == 0).all()), None)

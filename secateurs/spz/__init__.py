@@ -23,11 +23,13 @@ def pack(onnx_path: Path, out_path: Path, *, level: int = 3) -> PackStats:
     return _pack(onnx_path, out_path, level=level)
 
 
-def unpack(spz_path: Path, out_path: Path, **options) -> Path:
+def unpack(spz_path: Path, out_path: Path, *, max_output_bytes: int | None = None) -> Path:
     """Restore the exact ONNX file(s) from ``spz_path`` (see unpacker.unpack)."""
+    from secateurs.spz.container import DEFAULT_MAX_OUTPUT
     from secateurs.spz.unpacker import unpack as _unpack
 
-    return _unpack(spz_path, out_path, **options)
+    limit = DEFAULT_MAX_OUTPUT if max_output_bytes is None else max_output_bytes
+    return _unpack(spz_path, out_path, max_output_bytes=limit)
 
 
 def inspect(path: Path, *, level: int = 3) -> list[TensorInfo]:

@@ -30,6 +30,8 @@ AHEAD = 3  # tensors encoded ahead of the writer
 
 @dataclass(frozen=True)
 class PackStats:
+    """What one pack did: bytes in and out, and how many tensors took each encoding."""
+
     input_bytes: int  # model plus external data files
     output_bytes: int
     tensors: int  # payloads found
@@ -51,6 +53,8 @@ def pack(onnx_path: Path, out_path: Path, *, level: int = 3) -> PackStats:
         raise UsageError(f"zstd level must be an integer from 1 to 22, got {level!r}")
     start = time.perf_counter()
     onnx_path, out_path = Path(onnx_path), Path(out_path)
+    if out_path.exists() and out_path.resolve() == onnx_path.resolve():
+        raise UsageError(f"{out_path}: the output would overwrite the input model")
     counts: Counter[str] = Counter()
     with ExitStack() as stack:
         plans = plan_model(onnx_path, stack)

@@ -13,7 +13,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from secateurs.errors import InputError, OutputError
+from secateurs.errors import InputError, OutputError, UsageError
 from secateurs.spz import codecs
 from secateurs.spz.atomic import AtomicFiles
 from secateurs.spz.container import DEFAULT_MAX_OUTPUT, Reader
@@ -55,6 +55,8 @@ def unpack(
     import zstandard
 
     spz_path, out_path = Path(spz_path), Path(out_path)
+    if out_path.exists() and out_path.resolve() == spz_path.resolve():
+        raise UsageError(f"{out_path}: the output would overwrite the .spz being unpacked")
     with open_container(spz_path, max_output_bytes) as reader, AtomicFiles() as out:
         # one decoder thread: a second one only contends for the same core (2 vCPUs)
         with ThreadPoolExecutor(1, thread_name_prefix="spz-unpack") as pool:

@@ -78,17 +78,25 @@ def npz_round_trip(path: Path, pruned: dict[str, np.ndarray]) -> Check:
 
 
 def spz_round_trip(path: Path, onnx_path: Path) -> Check:
+    """Unpack into a scratch folder; model.onnx and any external-data file must match by sha256."""
     from secateurs.pipeline.files import sha256
     from secateurs.spz import unpack
 
     label = "unpacks to model.onnx (sha256)"
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".unpack-") as tmp:
-        out = Path(tmp) / onnx_path.name
         try:
-            unpack(path, out)
+            unpack(path, Path(tmp) / onnx_path.name)
         except SecateursError as e:
             return Check(path.name, label, False, str(e))
-        got, want = sha256(out), sha256(onnx_path)
-    if got != want:
-        return Check(path.name, label, False, f"sha256 {got[:16]}... != model.onnx {want[:16]}...")
-    return Check(path.name, label, True, f"sha256 {want[:16]}...")
+        restored = sorted(p for p in Path(tmp).rglob("*") if p.is_file())
+        names = [p.relative_to(tmp).as_posix() for p in restored]
+        wrong = [
+            n
+            for n, p in zip(names, restored)
+            if not (onnx_path.parent / n).is_file() or sha256(p) != sha256(onnx_path.parent / n)
+        ]
+    if onnx_path.name not in names:
+        return Check(path.name, label, False, "model.onnx missing from the container")
+    if wrong:
+        return Check(path.name, label, False, f"sha256 differs for {', '.join(wrong)}")
+    return Check(path.name, label, True, f"{len(names)} file(s), sha256 equal")

@@ -33,9 +33,9 @@ def leaks(path: Path, model) -> Check:
     return Check(path.name, "no prune masks leaked", True)
 
 
-def sparsity_survives(path: Path, model, pruned: dict[str, np.ndarray]) -> Check:
+def sparsity_survives(path: Path, model, pruned: dict[str, np.ndarray], params: dict[str, str]) -> Check:
     """Every pruned weight has an initializer carrying at least its zeros (see pruned_map)."""
-    found = match_pruned(model, pruned)
+    found = match_pruned(model, pruned, params)
     if found.missing or found.lossy:
         detail = "; ".join(
             f"{label}: {', '.join(names[:8])}"

@@ -49,6 +49,7 @@ class Check:
 @dataclass
 class ValidationResult:
     checks: list[Check] = field(default_factory=list)
+    shapes: list[str] = field(default_factory=list)  # input shapes run, e.g. "1x3x224x224"
 
     def __bool__(self) -> bool:
         return bool(self.checks) and all(self.checks)
@@ -65,9 +66,10 @@ class ValidationResult:
             "passed": bool(self),
             "n_checks": len(self.checks),
             "n_failed": len(self.failures),
+            "shapes": self.shapes,
             "checks": [c.to_json() for c in self.checks],
         }
 
     @classmethod
     def from_json(cls, data: dict) -> ValidationResult:
-        return cls([Check.from_json(c) for c in data.get("checks", [])])
+        return cls([Check.from_json(c) for c in data.get("checks", [])], data.get("shapes", []))

@@ -1,0 +1,91 @@
+"""Which tensors are Conv2d weights, in any kind of model secateurs loads.
+
+- ordinary modules: every ``nn.Conv2d``;
+- TorchScript archives: submodules whose ``original_name`` is ``Conv2d``;
+- torch.export programs (fx GraphModules): the weight of every ``aten.conv2d`` /
+  ``aten.convolution`` call with a 4-D weight held as a parameter.
+A tensor shared by several convs (tied weights) is listed once, under its first name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from secateurs.errors import UsageError
+
+
+@dataclass
+class ConvWeight:
+    layer: str  # module path, e.g. "layers.0.conv1"
+    param: str  # qualified parameter name, e.g. "layers.0.conv1.weight"
+    weight: object  # the torch.nn.Parameter itself, pruned in place
+
+
+def get_param(model, qualified: str):
+    obj = model
+    for part in qualified.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _module_convs(model):
+    import torch.nn as nn
+
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d) or getattr(module, "original_name", None) == "Conv2d":
+            yield name, f"{name}.weight" if name else "weight", module
+
+
+def _graph_convs(model):
+    import torch
+
+    conv_ops = {torch.ops.aten.conv2d.default, torch.ops.aten.convolution.default}
+    for node in model.graph.nodes:
+        if node.op == "call_function" and node.target in conv_ops and len(node.args) > 1:
+            w = node.args[1]
+            if getattr(w, "op", None) == "get_attr":
+                param = get_param(model, w.target)
+                if param.dim() == 4:
+                    yield w.target.removesuffix(".weight"), w.target, None
+
+
+def find_conv_weights(model, exclude: str | None = None) -> tuple[list[ConvWeight], list[str]]:
+    """The conv weights to prune (after ``--exclude``), and notes on what was special."""
+    import torch.fx
+
+    try:
+        pattern = re.compile(exclude) if exclude else None
+    except re.error as e:
+        raise UsageError(f"--exclude is not a valid regular expression: {e}") from None
+    found = _graph_convs(model) if isinstance(model, torch.fx.GraphModule) else _module_convs(model)
+    chosen, seen, notes = [], {}, []
+    for layer, param_name, module in found:
+        if pattern and pattern.search(layer):
+            continue
+        if module is not None:
+            notes.extend(make_plain(layer, module))
+        weight = get_param(model, param_name)
+        if id(weight) in seen:
+            notes.append(f"{param_name} is tied to {seen[id(weight)]}; pruned once")
+            continue
+        seen[id(weight)] = param_name
+        chosen.append(ConvWeight(layer, param_name, weight))
+    return chosen, notes
+
+
+def make_plain(name: str, module) -> list[str]:
+    """Fold leftover torch.nn.utils.prune state or parametrizations into a plain weight."""
+    import torch.nn as nn
+    from torch.nn.utils import parametrize, prune
+
+    notes = []
+    if not isinstance(module, nn.Conv2d):  # TorchScript modules carry no prune state
+        return notes
+    if prune.is_pruned(module) and hasattr(module, "weight_orig"):
+        prune.remove(module, "weight")
+        notes.append(f"{name}: existing torch prune mask made permanent before pruning")
+    if parametrize.is_parametrized(module, "weight"):
+        parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+        notes.append(f"{name}: weight parametrization removed (value kept) before pruning")
+    return notes

@@ -1,0 +1,107 @@
+"""Whole-model files: torch.export programs (.pt2), TorchScript archives, pickled modules.
+
+The format is detected by content. A ``.pt2`` holds a graph and tensors and loads
+without running user code. TorchScript archives and pickled ``nn.Module`` files can run
+arbitrary code when loaded, so they are refused unless the user passes
+``--trust-model-code``; the refusal names the unsafe globals torch finds in the file.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from secateurs.errors import InputError
+from secateurs.pipeline.weights_file import first_line, sniff, unsafe_globals
+
+TRUST_FLAG = "--trust-model-code"
+STATE_DICT_HINT = (
+    "pass the architecture as MODEL (builtin:NAME or package.module:factory) and this file with --weights"
+)
+
+
+def load_model_file(path: Path, trust: bool):
+    """Return (module, source, declared input shape or None, notes)."""
+    kind = sniff(path) if path.is_file() else "directory"
+    if kind == "pt2":
+        return _load_pt2(path)
+    if kind == "torchscript":
+        _require_trust(path, "a TorchScript archive", trust, None)
+        return _load_torchscript(path)
+    if kind in ("torch-zip", "pickle"):
+        return _load_pickle(path, trust)
+    if kind == "safetensors":
+        raise InputError(f"{path}: is a safetensors state_dict, not a model; {STATE_DICT_HINT}")
+    if kind == "onnx":
+        raise InputError(f"{path}: is already an ONNX model; `secateurs pack` compresses ONNX files")
+    if kind == "directory":
+        raise InputError(f"{path}: is a directory, not a model file")
+    raise InputError(f"{path}: not a model file secateurs can read (.pt2, TorchScript, pickled nn.Module)")
+
+
+def _require_trust(path: Path, what: str, trust: bool, unsafe: list[str] | None) -> None:
+    if trust:
+        return
+    found = f"; unsafe globals found: {', '.join(unsafe[:6])}" if unsafe else ""
+    raise InputError(
+        f"{path}: is {what}, which runs code when loaded; pass {TRUST_FLAG} if you trust it{found}"
+    )
+
+
+def _load_pt2(path: Path):
+    import torch
+
+    try:
+        program = torch.export.load(str(path))
+    except Exception as e:  # torch raises many types for a damaged archive
+        raise InputError(
+            f"{path}: unreadable torch.export program ({type(e).__name__}: {first_line(e)})"
+        ) from e
+    module = program.module()
+    shape = None
+    args = program.example_inputs[0] if program.example_inputs else ()
+    if len(args) == 1 and isinstance(args[0], torch.Tensor):
+        shape = tuple(args[0].shape)
+    return module, "exported-program", shape, [f"loaded torch.export program {path.name}"]
+
+
+def _load_torchscript(path: Path):
+    import torch
+
+    try:
+        module = torch.jit.load(str(path), map_location="cpu")
+    except Exception as e:
+        raise InputError(
+            f"{path}: unreadable TorchScript archive ({type(e).__name__}: {first_line(e)})"
+        ) from e
+    shape = getattr(module, "input_shape", None)
+    note = f"TRUSTED LOADING: TorchScript archive {path.name} loaded with {TRUST_FLAG}"
+    return module, "torchscript", tuple(shape) if shape else None, [note]
+
+
+def _load_pickle(path: Path, trust: bool):
+    import pickle
+
+    import torch
+    import torch.nn as nn
+
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        obj = None  # needs globals: a pickled module (or worse)
+    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
+        raise InputError(f"{path}: unreadable torch checkpoint ({first_line(e)})") from e
+    if obj is not None:
+        raise InputError(f"{path}: holds only tensors (a state_dict), not a model; {STATE_DICT_HINT}")
+    _require_trust(path, "a pickled Python object", trust, unsafe_globals(path))
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=False)
+    except Exception as e:  # arbitrary code ran; anything can come out
+        raise InputError(f"{path}: loading failed ({type(e).__name__}: {first_line(e)})") from e
+    if isinstance(obj, dict):  # training checkpoints such as {"model": Module, "epoch": ...}
+        obj = next((obj[k] for k in ("ema", "model", "module") if isinstance(obj.get(k), nn.Module)), obj)
+    if not isinstance(obj, nn.Module):
+        raise InputError(f"{path}: unpickled a {type(obj).__name__}, not a torch.nn.Module")
+    shape = getattr(obj, "input_shape", None)
+    note = f"TRUSTED LOADING: pickled module {path.name} loaded with {TRUST_FLAG} (torch.load weights_only=False)"
+    return obj, "pickled-module", tuple(shape) if shape else None, [note]
