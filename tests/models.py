@@ -155,3 +155,41 @@ def not_a_module():
 
 
 ZOO = [plain, grouped, depthwise, dilated_strided, padding_modes, no_bias_bn, residual, two_outputs, tied]
+
+
+def already_pruned():
+    """Carries live torch.nn.utils.prune state (weight_orig, weight_mask, a pre-hook)."""
+    from torch.nn.utils import prune
+
+    model = plain()
+    prune.l1_unstructured(model[0], "weight", amount=0.2)
+    return model
+
+
+def weight_normed():
+    model = plain()
+    nn.utils.parametrizations.weight_norm(model[2])
+    return model
+
+
+def fixed_hw():
+    """Flatten + Linear pins height and width: no dynamic spatial axes possible."""
+    torch.manual_seed(11)
+    return _seeded(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)), (1, 3, 8, 8))
+
+
+class DataDependent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        if y.sum() > 0:  # control flow on tensor values: torch.export cannot capture it
+            return y * 2
+        return y
+
+
+def data_dependent():
+    torch.manual_seed(12)
+    return _seeded(DataDependent(), (1, 3, 4, 4))

@@ -50,7 +50,7 @@ def save_onnx(ctx, model, path: Path) -> None:
                 save_as_external_data=True,
                 all_tensors_to_one_file=True,
                 location=path.name + ".data",
-                size_threshold=0,
+                size_threshold=1024,  # small tensors (shapes, axes) stay inline for shape inference
             )
         else:
             onnx.save_model(model, str(path))

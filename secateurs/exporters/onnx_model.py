@@ -46,6 +46,8 @@ def resolve_exporter(requested: str, source: str) -> str:
         if requested == "dynamo":
             raise UsageError("a TorchScript model can only be exported with --exporter torchscript")
         return "torchscript"
+    if source == "exported-program" and requested == "torchscript":
+        raise UsageError("a torch.export .pt2 program can only be exported with --exporter dynamo")
     return "dynamo" if requested == "auto" else requested
 
 
@@ -67,6 +69,8 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
     """Export with stable names (input, output[_i]) and dynamic axes."""
     import torch
 
+    if dynamic_hw:
+        check_spatial_freedom(model, info)
     example = torch.zeros(*info.input_shape)
     if exporter == "dynamo" and example.shape[0] == 1:
         # torch.export specialises size-1 dims; trace at batch 2 so batch stays symbolic.
@@ -77,9 +81,12 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
             if exporter == "dynamo":
                 dims = {0: torch.export.Dim("batch", min=1)}
                 if dynamic_hw and example.dim() == 4:
-                    dims.update({2: torch.export.Dim("height", min=1), 3: torch.export.Dim("width", min=1)})
+                    dims.update({2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC})
+                # Capture first, so a model that cannot honour the dynamic axes fails here
+                # instead of torch.onnx falling back to a looser capture strategy.
+                program = torch.export.export(model, (example,), dynamic_shapes=(dims,), strict=False)
                 torch.onnx.export(
-                    model,
+                    program,
                     (example,),
                     str(path),
                     dynamo=True,
@@ -87,7 +94,6 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
                     opset_version=OPSET,
                     input_names=info.input_names,
                     output_names=info.output_names,
-                    dynamic_shapes=(dims,),
                     optimize=True,
                     verbose=False,
                 )
@@ -107,11 +113,30 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
         _reraise_os_error(e)
         msg = str(e).strip().splitlines()
         hint = " (the model may not allow dynamic height/width)" if dynamic_hw else ""
+        if info.source == "exported-program":
+            hint = " (a .pt2 program keeps the shapes it was exported with: export it with dynamic_shapes for a dynamic batch)"
         raise ExportError(
             f"{exporter} exporter failed on {info.spec}{hint}: {type(e).__name__}: {msg[0][:300] if msg else ''}"
         ) from e
     if not path.is_file():
         raise ExportError(f"{exporter} exporter wrote no file at {path}")
+
+
+def check_spatial_freedom(model, info) -> None:
+    """--dynamic-hw promises other sizes work: prove it in PyTorch before exporting."""
+    import torch
+
+    if len(info.input_shape) != 4:
+        raise UsageError(f"--dynamic-hw needs a 4-D N,C,H,W input, got {list(info.input_shape)}")
+    n, c, h, w = info.input_shape
+    try:
+        with torch.no_grad():
+            model(torch.zeros(n, c, 2 * h, 2 * w))
+    except Exception as e:  # user model code
+        raise ExportError(
+            f"{info.spec}: the model does not allow dynamic height/width: a forward pass at"
+            f" {n}x{c}x{2 * h}x{2 * w} fails ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+        ) from e
 
 
 def _reraise_os_error(e: BaseException) -> None:
@@ -140,7 +165,7 @@ def move_to_external_data(path: Path) -> None:
         save_as_external_data=True,
         all_tensors_to_one_file=True,
         location=path.name + ".data",
-        size_threshold=0,
+        size_threshold=1024,  # small tensors (shapes, axes) stay inline for shape inference
     )
 
 

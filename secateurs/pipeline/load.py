@@ -42,7 +42,8 @@ def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | N
             f"{spec}: --input-shape is required (e.g. --input-shape 1,3,224,224);"
             " the model does not declare an input_shape attribute"
         )
-    model.eval()
+    if source != "exported-program":  # a torch.export program is already captured in eval mode
+        model.eval()
     info = ModelInfo(spec=spec, source=source, input_shape=tuple(shape), notes=notes)
     info.weights = str(weights) if weights else None
     torch.manual_seed(0)
@@ -138,9 +139,10 @@ def probe(model, example) -> list:
         running.pop()
 
     hooks = []
-    for name, module in model.named_modules():
-        hooks.append(module.register_forward_pre_hook(enter(name)))
-        hooks.append(module.register_forward_hook(leave))
+    if not isinstance(model, torch.jit.ScriptModule):  # TorchScript modules take no hooks
+        for name, module in model.named_modules():
+            hooks.append(module.register_forward_pre_hook(enter(name)))
+            hooks.append(module.register_forward_hook(leave))
     try:
         with torch.no_grad():
             out = model(example)

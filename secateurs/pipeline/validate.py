@@ -36,13 +36,18 @@ def make_inputs(shapes: list[tuple[int, ...]], seed: int) -> list[np.ndarray]:
     return [rng.standard_normal(s, dtype=np.float32) for s in shapes]
 
 
-def torch_outputs(model, inputs: list[np.ndarray], names: list[str]) -> list[dict[str, np.ndarray]]:
+def torch_outputs(model, inputs: list[np.ndarray], names: list[str]) -> list[dict[str, np.ndarray] | str]:
+    """Reference outputs per input, or the error the PyTorch model raised at that shape."""
     import torch
 
     refs = []
     with torch.no_grad():
         for x in inputs:
-            out = model(torch.from_numpy(x))
+            try:
+                out = model(torch.from_numpy(x))
+            except Exception as e:  # user model code
+                refs.append(f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
+                continue
             outs = list(out) if isinstance(out, (tuple, list)) else [out]
             refs.append({n: o.detach().float().numpy() for n, o in zip(names, outs)})
     return refs
@@ -56,6 +61,14 @@ def validate(ctx: RunContext) -> ValidationResult:
     result = ValidationResult(shapes=sorted({"x".join(map(str, s)) for s in shapes}))
     inputs = make_inputs(shapes, cfg.seed)
     refs = torch_outputs(ctx.model, inputs, ctx.info.output_names)
+    for x, ref in zip(inputs, refs):
+        if isinstance(ref, str):
+            shape = "x".join(map(str, x.shape))
+            result.add(Check("(pytorch model)", f"forward @ {shape}", False, ref))
+    inputs, refs = (
+        [x for x, r in zip(inputs, refs) if not isinstance(r, str)],
+        [r for r in refs if not isinstance(r, str)],
+    )
     weights = ctx.pruned_weights()
     dense = ctx.artifacts.get("onnx")
     dense_model = onnx.load(str(dense.path)) if dense else None
