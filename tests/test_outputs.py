@@ -1,0 +1,96 @@
+"""Output safety: a failed or interrupted run never damages a previous good output."""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def manifest(path):
+    return json.loads((path / "manifest.json").read_text())
+
+
+@pytest.fixture
+def good_out(cli, tmp_path):
+    assert cli("run", "tests.models:plain", "--out", "o", "-q").exit_code == 0
+    return tmp_path / "o", manifest(tmp_path / "o")
+
+
+def assert_untouched(tmp_path, out, before):
+    assert manifest(out) == before
+    assert not list(tmp_path.glob("o.staging-*"))
+
+
+def test_symlink_placed_at_an_artifact_name(cli, tmp_path, good_out):
+    out, _ = good_out
+    victim = tmp_path / "victim.txt"
+    victim.write_text("do not touch")
+    (out / "model.onnx").unlink()
+    (out / "model.onnx").symlink_to(victim)
+    assert cli("run", "tests.models:plain", "--out", "o", "-q").exit_code == 0
+    assert victim.read_text() == "do not touch"
+    assert not (out / "model.onnx").is_symlink()
+
+
+@pytest.mark.parametrize("where", ["exporter", "report"])
+def test_disk_full_mid_write(cli, tmp_path, good_out, monkeypatch, where):
+    out, before = good_out
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if where == "exporter":
+        monkeypatch.setattr("secateurs.exporters.safetensors_weights.save_state_dict", full)
+    else:
+        monkeypatch.setattr(os, "fsync", full)
+    result = cli("run", "tests.models:plain", "--amount", "0.7", "--out", "o")
+    assert result.exit_code == 5, result.output
+    assert "disk full" in result.stderr or "No space" in result.stderr
+    assert_untouched(tmp_path, out, before)
+
+
+def test_out_directory_read_only_inside(cli, tmp_path, good_out, monkeypatch):
+    """The swap into place fails (e.g. a read-only parent): the old output survives."""
+    out, before = good_out
+    real_replace = os.replace
+
+    def deny(src, dst, *a, **k):
+        if Path(src).name.startswith("o.staging") and Path(dst).resolve() == out.resolve():
+            raise PermissionError(errno.EACCES, "Permission denied", str(dst))
+        return real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "replace", deny)
+    result = cli("run", "tests.models:plain", "--amount", "0.7", "--out", "o")
+    assert result.exit_code == 5, result.output
+    assert_untouched(tmp_path, out, before)
+
+
+def _spawn(tmp_path, *args):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "secateurs", "run", "builtin:resnet", "--out", "o", "-q", *args]
+    return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_leaves_nothing(tmp_path, sig):
+    proc = _spawn(tmp_path)
+    for _ in range(6000):  # wait (bounded) until the run is mid-way: its staging dir exists
+        if list(tmp_path.glob("o.staging-*/model.onnx")) or proc.poll() is not None:
+            break
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the signal arrived")
+    assert proc.returncode == 130, err
+    assert b"interrupted" in err
+    assert not (tmp_path / "o").exists()
+    assert not list(tmp_path.glob("o.*"))
