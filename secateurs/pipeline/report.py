@@ -212,6 +212,13 @@ def size_section(sizes: dict | None, style: str) -> str:
     return "\n".join(lines)
 
 
+def validation_section(report: dict, style: str) -> str:
+    v = report["validation"]
+    shapes = ", ".join(v.get("shapes", [])) or "?"
+    tol = f"atol {report['config']['atol']}, rtol {report['config']['rtol']}"
+    return f"input shapes: {shapes}; tolerance: {tol}\n\n" + table(CHECK_HEADERS, check_rows(report), style)
+
+
 def sections(report: dict, style: str) -> list[tuple[str, str]]:
     """(title, body) pairs shared by the markdown and terminal renderings."""
     validation = report.get("validation")
@@ -230,7 +237,7 @@ def sections(report: dict, style: str) -> list[tuple[str, str]]:
         ("Per-layer sparsity", table(LAYER_HEADERS, layer_rows(report), style)),
         ("Artifacts", table(["file", "size", "what it is", "accepted by"], artifacts, style)),
         ("Size ledger", size_section(report.get("sizes"), style)),
-        ("Validation", table(CHECK_HEADERS, check_rows(report), style) if validation else "not run"),
+        ("Validation", validation_section(report, style) if validation else "not run"),
         ("Stage timings", table(["stage", "time"], timings, style)),
         ("Versions", versions_row),
     ]
