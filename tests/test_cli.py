@@ -10,7 +10,6 @@ from safetensors.torch import save_file
 from secateurs import __version__
 from tests import models
 
-
 ARTIFACTS = {
     "model.onnx",
     "pruned.safetensors",
