@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from secateurs.pipeline.context import RunContext
+from secateurs.sparse.pruned_map import match_pruned
 from secateurs.validators import encodings, onnx_structure
 from secateurs.validators.onnxruntime_run import compare_with_reference, run_all
 from secateurs.validators.results import Check, ValidationResult
@@ -78,7 +79,9 @@ def validate(ctx: RunContext) -> ValidationResult:
         if name == "onnx":
             result.add(onnx_structure.checker(path, full_check=True))
             result.add(onnx_structure.leaks(path, dense_model))
-            result.add(onnx_structure.sparsity_survives(path, dense_model, weights, ctx.param_names()))
+            found = match_pruned(dense_model, weights, ctx.param_names())
+            ctx.onnx_weights = found.matches
+            result.add(onnx_structure.sparsity_survives(path, found, len(weights)))
         elif name == "sparse-onnx":
             if cfg.onnx_strict:
                 result.add(onnx_structure.checker(path, full_check=False))
@@ -93,16 +96,16 @@ def validate(ctx: RunContext) -> ValidationResult:
         elif name == "safetensors":
             result.add(state_dict_round_trip(path, ctx.model))
         if path.suffix == ".onnx":
-            result.checks.extend(compare_with_reference(path, inputs, refs, cfg.atol, cfg.rtol))
+            outputs = dense_outputs if name == "onnx" else run_all(path, inputs)
+            result.checks.extend(compare_with_reference(path, inputs, outputs, refs, cfg.atol, cfg.rtol))
             if name != "onnx" and dense_outputs is not None:
-                result.add(identical_to_dense(path, inputs, dense_outputs))
+                result.add(identical_to_dense(path, outputs, dense_outputs))
     return result
 
 
-def identical_to_dense(path, inputs, dense_outputs) -> Check:
+def identical_to_dense(path, outputs, dense_outputs) -> Check:
     """A sparse form rebuilds exactly model.onnx's weights, so any output difference is a bug."""
     label = "outputs bit-identical to model.onnx"
-    outputs = run_all(path, inputs)
     if isinstance(outputs, str):
         return Check(path.name, label, False, outputs)
     if isinstance(dense_outputs, str):
@@ -111,7 +114,7 @@ def identical_to_dense(path, inputs, dense_outputs) -> Check:
         differ = [n for n in want if n not in got or not encodings.same_bytes(got[n], want[n])]
         if differ:
             return Check(path.name, label, False, f"outputs differ: {', '.join(differ)}")
-    return Check(path.name, label, True, f"{len(inputs)} inputs")
+    return Check(path.name, label, True, f"{len(outputs)} inputs")
 
 
 def state_dict_round_trip(path, model) -> Check:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from secateurs.sparse.pruned_map import conv_weight_sources, match_pruned
+from secateurs.sparse.pruned_map import PrunedMatch, conv_weight_sources
 from secateurs.validators.results import Check
 
 LEAK_SUFFIXES = ("_orig", "_mask")
@@ -33,9 +31,8 @@ def leaks(path: Path, model) -> Check:
     return Check(path.name, "no prune masks leaked", True)
 
 
-def sparsity_survives(path: Path, model, pruned: dict[str, np.ndarray], params: dict[str, str]) -> Check:
+def sparsity_survives(path: Path, found: PrunedMatch, n_pruned: int) -> Check:
     """Every pruned weight has an initializer carrying at least its zeros (see pruned_map)."""
-    found = match_pruned(model, pruned, params)
     if found.missing or found.lossy:
         detail = "; ".join(
             f"{label}: {', '.join(names[:8])}"
@@ -44,5 +41,5 @@ def sparsity_survives(path: Path, model, pruned: dict[str, np.ndarray], params: 
         )
         return Check(path.name, "sparsity survives export", False, detail)
     return Check(
-        path.name, "sparsity survives export", True, f"{len(pruned)} pruned weights found with their zeros"
+        path.name, "sparsity survives export", True, f"{n_pruned} pruned weights found with their zeros"
     )
