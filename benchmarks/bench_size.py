@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from secateurs.pipeline.ledger import bound_bytes
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZE_MD = Path(__file__).resolve().parent / "SIZE.md"
 BEGIN, END = "<!-- spz:begin -->", "<!-- spz:end -->"
@@ -70,24 +72,6 @@ def save_model(weights: list[np.ndarray], path: Path) -> None:
         [helper.make_node("Identity", ["conv0.weight"], ["y"])], "resnet50_convs", [], [out], inits
     )
     onnx.save_model(helper.make_model(graph), path)
-
-
-def h2(p: float) -> float:
-    return 0.0 if p <= 0 or p >= 1 else float(-p * np.log2(p) - (1 - p) * np.log2(1 - p))
-
-
-def bound_bytes(weights: list[np.ndarray]) -> float:
-    bits = 0.0
-    for w in weights:
-        flat = w.ravel()
-        nz = flat.view(np.uint32) != 0
-        bits += flat.size * h2(1 - nz.mean())
-        planes = flat[nz].view(np.uint8).reshape(-1, 4)
-        for j in range(4):
-            counts = np.bincount(planes[:, j], minlength=256)
-            p = counts[counts > 0] / planes.shape[0]
-            bits += planes.shape[0] * float(-(p * np.log2(p)).sum())
-    return bits / 8
 
 
 def csr_npz_bytes(weights: list[np.ndarray]) -> int:
@@ -162,7 +146,7 @@ def measure(sparsity: float, work: Path, quick: bool, reps: int) -> dict:
         "sparsity": sparsity,
         "dense": dense,
         "onnx": len(raw),
-        "bound": bound_bytes(weights),
+        "bound": sum(bound_bytes(w) for w in weights),
         "spz": spz_path.stat().st_size,
         "zstd3": zstd_bytes(raw, 3),
         "csr_npz": csr_npz_bytes(weights),
@@ -212,11 +196,13 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
+def write_section(text: str, markers: tuple[str, str] = (BEGIN, END)) -> None:
+    """Replace the text between ``markers`` in SIZE.md (append it if absent)."""
+    begin, end = markers
     old = SIZE_MD.read_text() if SIZE_MD.exists() else ""
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in old and END in old:
-        new = old[: old.index(BEGIN)] + block + old[old.index(END) + len(END) :]
+    block = f"{begin}\n{text}\n{end}"
+    if begin in old and end in old:
+        new = old[: old.index(begin)] + block + old[old.index(end) + len(end) :]
     else:
         new = (old.rstrip() + "\n\n" if old.strip() else "") + block + "\n"
     SIZE_MD.write_text(new)
