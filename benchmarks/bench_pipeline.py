@@ -19,7 +19,6 @@ import contextlib
 import gc
 import io
 import json
-import logging
 import os
 import platform
 import resource
@@ -27,13 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # so `benchmarks.resnet50:resnet50` and `secateurs` import
+
+from secateurs.exporters.onnx_model import quiet_exporters as quiet  # noqa: E402
 
 SPEC = "benchmarks.resnet50:resnet50"
 STAGES = ["load", "prune", "export", "validate"]
@@ -46,22 +46,6 @@ README = ROOT / "benchmarks" / "README.md"
 
 
 # ---------------------------------------------------------------- measured units
-
-
-@contextlib.contextmanager
-def quiet():
-    """The exporters print progress and warnings; keep stdout for the tables."""
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch._export", "torch.export", "onnxscript")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
 
 
 def raw_export(model, path: Path, exporter: str) -> None:

@@ -11,23 +11,11 @@ import scipy.sparse
 
 from secateurs.errors import ExportError, InputError, OutputError
 from secateurs.sparse.csr_npz import FORMAT, load_csr_matrices, load_csr_npz, save_csr_npz
+from tests.sparse_helpers import pruned, same_bits
 
 SHAPES = [(8, 4, 3, 3), (16, 1, 3, 3), (4, 8, 1, 1), (3, 5, 2, 7), (6, 10)]
 SPARSITIES = [0.0, 0.3, 0.7, 0.99, 1.0]
 DTYPES = [np.float32, np.float64]  # scipy.sparse holds no float16
-
-
-def pruned(shape, sparsity, dtype, seed=0) -> np.ndarray:
-    """Gaussian weights with the smallest-magnitude fraction set to +0.0."""
-    w = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-    k = int(round(sparsity * w.size))
-    flat = w.reshape(-1)
-    flat[np.argsort(np.abs(flat), kind="stable")[:k]] = 0
-    return w
-
-
-def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

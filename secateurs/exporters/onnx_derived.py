@@ -39,20 +39,9 @@ def load_dense_with_pruned(ctx):
 
 def save_onnx(ctx, model, path: Path) -> None:
     """Save beside model.onnx in the same layout: one file, or tensors in ``<name>.data``."""
-    import onnx
+    from secateurs.exporters.onnx_model import save_model
 
-    external = len(ctx.artifacts["onnx"].files) > 1
     try:
-        if external:
-            onnx.save_model(
-                model,
-                str(path),
-                save_as_external_data=True,
-                all_tensors_to_one_file=True,
-                location=path.name + ".data",
-                size_threshold=1024,  # small tensors (shapes, axes) stay inline for shape inference
-            )
-        else:
-            onnx.save_model(model, str(path))
+        save_model(model, path, external=len(ctx.artifacts["onnx"].files) > 1)
     except ValueError as e:
         raise ExportError(f"{path.name}: cannot write ONNX ({e})") from e

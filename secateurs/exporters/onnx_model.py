@@ -77,7 +77,7 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
         example = torch.zeros(2, *info.input_shape[1:])
     axes = dynamic_axes(info, dynamic_hw)
     try:
-        with _quiet():
+        with quiet_exporters():
             if exporter == "dynamo":
                 dims = {0: torch.export.Dim("batch", min=1)}
                 if dynamic_hw and example.dim() == 4:
@@ -153,12 +153,22 @@ def _has_sidecars(path: Path) -> bool:
 
 
 def move_to_external_data(path: Path) -> None:
-    """Rewrite ``path`` with every tensor in ``<name>.data`` beside it (relative location)."""
+    """Rewrite ``path`` with its tensors in ``<name>.data`` beside it (relative location)."""
     import onnx
 
     model = onnx.load(str(path))  # pulls in any external files the exporter wrote
     for p in path.parent.iterdir():
         p.unlink()
+    save_model(model, path, external=True)
+
+
+def save_model(model, path: Path, external: bool) -> None:
+    """One ONNX file, or the file plus ``<name>.data`` holding every tensor of 1 KiB or more."""
+    import onnx
+
+    if not external:
+        onnx.save_model(model, str(path))
+        return
     onnx.save_model(
         model,
         str(path),
@@ -170,7 +180,7 @@ def move_to_external_data(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet_exporters():
     """The exporters print progress and deprecation chatter; keep stdout for our report."""
     loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch._export", "torch.export", "onnxscript")]
     levels = [lg.level for lg in loggers]
