@@ -193,3 +193,34 @@ class DataDependent(nn.Module):
 def data_dependent():
     torch.manual_seed(12)
     return _seeded(DataDependent(), (1, 3, 4, 4))
+
+
+class DictOutput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.head = nn.Conv2d(4, 2, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return {"features": y, "logits": self.head(y)}
+
+
+def dict_output():
+    torch.manual_seed(13)
+    return _seeded(DictOutput(), (1, 3, 6, 6))
+
+
+class FixedBatch(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(4 * 4 * 4, 2)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).view(1, -1))  # pins batch size 1
+
+
+def fixed_batch():
+    torch.manual_seed(14)
+    return _seeded(FixedBatch(), (1, 3, 6, 6))

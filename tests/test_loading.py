@@ -223,3 +223,18 @@ def test_zip_that_is_not_a_checkpoint(cli, tmp_path):
         zf.writestr("hello.txt", "hi")
     result = cli("run", "tests.models:plain", "--weights", "x.pt", "--out", "o")
     assert result.exit_code == 3 and "x.pt" in result.stderr
+
+
+def test_dict_outputs_keep_their_names(cli, tmp_path):
+    import onnx
+
+    result = cli("run", "tests.models:dict_output", "--out", "o", "-q")
+    assert result.exit_code == 0, result.output
+    assert [o.name for o in onnx.load(str(tmp_path / "o/model.onnx")).graph.output] == ["features", "logits"]
+
+
+def test_model_that_fixes_its_batch_gets_a_hint(cli, tmp_path):
+    result = cli("run", "tests.models:fixed_batch", "--out", "o")
+    assert result.exit_code == 4
+    assert "fixes its batch size" in result.stderr
+    assert "Traceback" not in result.stderr and "fake_tensor" not in result.stderr

@@ -113,6 +113,10 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
         _reraise_os_error(e)
         msg = str(e).strip().splitlines()
         hint = " (the model may not allow dynamic height/width)" if dynamic_hw else ""
+        if exporter == "dynamo" and not dynamic_hw and _captures_with_static_batch(model, example):
+            hint = (
+                " (the model fixes its batch size, e.g. view(1, -1); secateurs exports a dynamic batch axis)"
+            )
         if info.source == "exported-program":
             hint = " (a .pt2 program keeps the shapes it was exported with: export it with dynamic_shapes for a dynamic batch)"
         raise ExportError(
@@ -120,6 +124,17 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
         ) from e
     if not path.is_file():
         raise ExportError(f"{exporter} exporter wrote no file at {path}")
+
+
+def _captures_with_static_batch(model, example) -> bool:
+    import torch
+
+    try:
+        with quiet_exporters():
+            torch.export.export(model, (example[:1],), strict=False)
+    except Exception:  # any capture failure: the batch axis is not the (only) problem
+        return False
+    return True
 
 
 def check_spatial_freedom(model, info) -> None:
@@ -186,10 +201,12 @@ def quiet_exporters():
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
+    logging.disable(logging.CRITICAL)  # torch logs tracebacks of failed captures; we report one line
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
+        logging.disable(logging.NOTSET)
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)

@@ -47,8 +47,7 @@ def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | N
     info = ModelInfo(spec=spec, source=source, input_shape=tuple(shape), notes=notes)
     info.weights = str(weights) if weights else None
     torch.manual_seed(0)
-    outputs = probe(model, torch.randn(*shape))
-    info.output_names = ["output"] if len(outputs) == 1 else [f"output_{i}" for i in range(len(outputs))]
+    info.output_names, outputs = probe(model, torch.randn(*shape))
     info.output_shapes = [list(o.shape) for o in outputs]
     return model, info
 
@@ -126,7 +125,7 @@ def fold_prune_masks(state: dict, expected: dict, path: Path) -> list[str]:
     return [f"{path.name}: folded torch prune masks into {_short(folded)}"] if folded else []
 
 
-def probe(model, example) -> list:
+def probe(model, example) -> tuple[list[str], list]:
     """One forward pass; on failure name the input shape and the innermost layer running."""
     import torch
 
@@ -155,10 +154,18 @@ def probe(model, example) -> list:
     finally:
         for h in hooks:
             h.remove()
-    outputs = list(out) if isinstance(out, (tuple, list)) else [out]
+    names, outputs = named_outputs(out)
     if not outputs or not all(isinstance(o, torch.Tensor) for o in outputs):
-        raise InputError("model output must be a tensor or a tuple/list of tensors")
-    return outputs
+        raise InputError("model output must be a tensor, a tuple/list of tensors or a dict of tensors")
+    return names, outputs
+
+
+def named_outputs(out) -> tuple[list[str], list]:
+    """Flatten a model's output to (ONNX output names, tensors): output, output_i, or dict keys."""
+    if isinstance(out, dict):
+        return [str(k) for k in out], list(out.values())
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    return (["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))]), outs
 
 
 def _short(keys: list[str], limit: int = 8) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from secateurs.pipeline.context import RunContext
+from secateurs.pipeline.load import named_outputs
 from secateurs.sparse.pruned_map import match_pruned
 from secateurs.validators import encodings, onnx_structure
 from secateurs.validators.onnxruntime_run import compare_with_reference, run_all
@@ -49,8 +50,7 @@ def torch_outputs(model, inputs: list[np.ndarray], names: list[str]) -> list[dic
             except Exception as e:  # user model code
                 refs.append(f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
                 continue
-            outs = list(out) if isinstance(out, (tuple, list)) else [out]
-            refs.append({n: o.detach().float().numpy() for n, o in zip(names, outs)})
+            refs.append({n: o.detach().float().numpy() for n, o in zip(names, named_outputs(out)[1])})
     return refs
 
 
