@@ -191,6 +191,26 @@ def validate_options(f, defaults: bool = True):
     )(f)
 
 
+def eval_options(f):
+    f = click.option(
+        "--eval",
+        "eval",
+        metavar="DATA",
+        help="Evaluate dense vs pruned (PyTorch and model.onnx) on builtin:digits, random:N or a .npz"
+        " with 'inputs' (and 'labels').",
+    )(f)
+    f = click.option(
+        "--max-accuracy-drop",
+        type=float,
+        help="Fail (exit 6) if top-1 accuracy drops by more than this (absolute, 0.01 = 1 point).",
+    )(f)
+    return click.option(
+        "--min-agreement",
+        type=float,
+        help="Fail (exit 6) if top-1 agreement with the dense model is below this (e.g. 0.99).",
+    )(f)
+
+
 def out_option(f):
     return click.option(
         "--out", type=click.Path(path_type=Path), help="Output directory [default: artifacts/<model>]."
@@ -236,6 +256,7 @@ def _finish(ctx_obj, data: dict, quiet: bool) -> None:
 @prune_options
 @export_options
 @validate_options
+@eval_options
 @out_option
 @quiet_option
 def run(quiet, **opts):
@@ -253,9 +274,10 @@ def run(quiet, **opts):
       secateurs run mypkg.models:make_net --weights net.pt --input-shape 1,3,64,64 --exclude '^stem'
       secateurs run exported.pt2 --dynamic-hw
     """
-    from secateurs.pipeline.runner import execute
+    from secateurs.pipeline.runner import execute, run_stages
 
-    ctx, data = execute(config_from(opts), ["load", "prune", "export", "validate"], progress=_progress(quiet))
+    cfg = config_from(opts)
+    ctx, data = execute(cfg, run_stages(cfg), progress=_progress(quiet))
     _finish(ctx, data, quiet)
 
 

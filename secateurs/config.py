@@ -36,6 +36,9 @@ class RunConfig:
     allow_noop: bool = False
     dynamic_hw: bool = False
     external_data: bool = False
+    eval: str | None = None  # builtin:digits, random:N or a .npz
+    max_accuracy_drop: float | None = None  # absolute, e.g. 0.01 = one point
+    min_agreement: float | None = None  # top-1 agreement with the dense model
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -47,6 +50,15 @@ class RunConfig:
         for name, value in (("--atol", self.atol), ("--rtol", self.rtol)):
             if not (math.isfinite(value) and value >= 0):
                 raise UsageError(f"{name} must be a finite number >= 0, got {value}")
+        for name, value in (
+            ("--max-accuracy-drop", self.max_accuracy_drop),
+            ("--min-agreement", self.min_agreement),
+        ):
+            if value is not None:
+                if not (math.isfinite(value) and 0 <= value <= 1):
+                    raise UsageError(f"{name} must be a number in [0, 1], got {value}")
+                if not self.eval:
+                    raise UsageError(f"{name} needs --eval DATA")
         if self.input_shape is not None and (not self.input_shape or any(d < 1 for d in self.input_shape)):
             raise UsageError(f"--input-shape must be positive integers, got {self.input_shape}")
 

@@ -12,6 +12,7 @@ EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_EXPORT = 4
 EXIT_OUTPUT = 5
+EXIT_GATE = 6
 
 EXIT_CODES = {
     EXIT_OK: "ok",
@@ -20,6 +21,7 @@ EXIT_CODES = {
     EXIT_INPUT: "input cannot be loaded or is invalid",
     EXIT_EXPORT: "export failed",
     EXIT_OUTPUT: "output/I-O error",
+    EXIT_GATE: "accuracy gate failed (pruning cost more than the budget)",
 }
 
 
@@ -57,3 +59,9 @@ class ValidationFailed(SecateursError):
     """Validation ran and at least one check failed (exit 1)."""
 
     exit_code = EXIT_VALIDATION
+
+
+class GateFailed(SecateursError):
+    """The pruned model broke an accuracy or agreement budget (exit 6)."""
+
+    exit_code = EXIT_GATE

@@ -89,6 +89,9 @@ class RunContext:
     encodings: dict[str, list] = field(default_factory=dict)  # artifact name -> [TensorEncoding]
     onnx_weights: dict[str, str] = field(default_factory=dict)  # pruned layer -> model.onnx initializer
     validation: Any = None  # secateurs.validators.results.ValidationResult
+    eval_data: Any = None  # secateurs.evaluation.data.EvalData
+    dense_outputs: Any = None  # the dense model's scores on eval_data, computed before pruning
+    evaluation: dict | None = None  # metrics and gates (pipeline.evaluate)
     timings: dict[str, float] = field(default_factory=dict)
 
     def artifact_path(self, filename: str) -> Path:

@@ -57,6 +57,7 @@ def build(ctx: RunContext, status: str) -> dict:
             "sizes": ledger.build(ctx) if ctx.model is not None and ctx.artifacts else None,
             "encodings": {k: [r.to_dict() for r in v] for k, v in ctx.encodings.items()},
             "validation": ctx.validation.to_json() if ctx.validation is not None else None,
+            "evaluation": ctx.evaluation,
             "timings_s": {k: round(v, 4) for k, v in ctx.timings.items()},
             "versions": versions(),
             "performance_note": PERFORMANCE_NOTE,
@@ -219,9 +220,60 @@ def validation_section(report: dict, style: str) -> str:
     return f"input shapes: {shapes}; tolerance: {tol}\n\n" + table(CHECK_HEADERS, check_rows(report), style)
 
 
+def evaluation_section(ev: dict, style: str) -> str:
+    lines = [
+        f"data: {ev['data']} ({ev['samples']} samples, {'labelled' if ev['labels'] else 'label-free'})",
+        "",
+    ]
+    rows = []
+    for judged, r in ev["results"].items():
+        a = r["agreement"]
+        row = [f"pruned {judged}"]
+        if "dense" in r:
+            d = r["delta"]
+            row += [_num(r["dense"]["accuracy"]), _num(r["pruned"]["accuracy"])]
+            row += [f"{d['accuracy']:+.4f}", f"{d['macro_precision']:+.4f}", f"{d['macro_recall']:+.4f}"]
+        else:
+            row += ["", "", "", "", ""]
+        row += [
+            _num(a.get("top1_agreement")),
+            _num(a.get("top5_agreement")),
+            _num(a["cosine"]),
+            f"{a['snr_db']:.1f}",
+        ]
+        rows.append(row)
+    lines.append(table(EVAL_HEADERS, rows, style))
+    hurt = next((r["classes_most_hurt"] for r in ev["results"].values() if "classes_most_hurt" in r), None)
+    if hurt:
+        lost = [f"{h['class']} ({h['recall_delta']:+.3f})" for h in hurt if h["recall_delta"] < 0]
+        lines += ["", "classes that lost the most recall: " + (", ".join(lost) or "none")]
+    for g in ev["gates"]:
+        lines.append(f"gate {'PASS' if g['passed'] else 'FAIL'} ({g['judged']}): {g['detail']}")
+    return "\n".join(lines)
+
+
+EVAL_HEADERS = [
+    "model",
+    "dense acc",
+    "pruned acc",
+    "Δ acc",
+    "Δ macro P",
+    "Δ macro R",
+    "top-1 agree",
+    "top-5 agree",
+    "cosine",
+    "SNR dB",
+]
+
+
+def _num(x) -> str:
+    return "" if x is None else f"{x:.4f}"
+
+
 def sections(report: dict, style: str) -> list[tuple[str, str]]:
     """(title, body) pairs shared by the markdown and terminal renderings."""
     validation = report.get("validation")
+    ev = report.get("evaluation")
     verdict = "not run" if validation is None else ("PASSED" if validation["passed"] else "FAILED")
     artifacts = [
         [a["file"], fmt_bytes(a["size"]), a["description"], a.get("accepted_by", "")]
@@ -238,6 +290,7 @@ def sections(report: dict, style: str) -> list[tuple[str, str]]:
         ("Artifacts", table(["file", "size", "what it is", "accepted by"], artifacts, style)),
         ("Size ledger", size_section(report.get("sizes"), style)),
         ("Validation", validation_section(report, style) if validation else "not run"),
+        ("Task evaluation", evaluation_section(ev, style) if ev else "not run (--eval DATA)"),
         ("Stage timings", table(["stage", "time"], timings, style)),
         ("Versions", versions_row),
     ]

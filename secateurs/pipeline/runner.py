@@ -17,20 +17,28 @@ from dataclasses import replace
 from pathlib import Path
 
 from secateurs.config import RunConfig
-from secateurs.errors import InputError, OutputError, ValidationFailed
-from secateurs.pipeline import export, files, load, prune, report, validate
+from secateurs.errors import GateFailed, InputError, OutputError, ValidationFailed
+from secateurs.pipeline import evaluate, export, files, load, prune, report, validate
 from secateurs.pipeline.context import Artifact, LayerRecord, ModelInfo, RunContext
 from secateurs.sparse.records import TensorEncoding
 from secateurs.validators.results import ValidationResult
 
 STAGES: dict[str, Callable[[RunContext], None]] = {
     "load": load.run,
+    "reference": evaluate.run_reference,
     "prune": prune.run,
     "export": export.run,
     "validate": validate.run,
+    "evaluate": evaluate.run,
 }
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
+
+
+def run_stages(cfg: RunConfig) -> list[str]:
+    """Every stage of `secateurs run`; the evaluation stages only with --eval."""
+    stages = ["load", "reference", "prune", "export", "validate", "evaluate"]
+    return stages if cfg.eval else [s for s in stages if s not in ("reference", "evaluate")]
 
 
 def failed_dir(out: Path) -> Path:
@@ -55,10 +63,13 @@ def execute(
             STAGES[name](ctx)
             ctx.timings[name] = time.perf_counter() - t0
         progress(f"[{len(stages) + 1}/{len(stages) + 1}] report")
-        passed = ctx.validation is None or bool(ctx.validation)
-        status = (
-            "passed" if passed and ctx.validation is not None else ("failed" if not passed else "unvalidated")
-        )
+        valid = ctx.validation is None or bool(ctx.validation)
+        within_budget = evaluate.gates_passed(ctx.evaluation)
+        passed = valid and within_budget
+        if ctx.validation is None:
+            status = "unvalidated"
+        else:
+            status = "passed" if passed else ("failed" if not valid else "gate-failed")
         data = write_reports(ctx, status)
         files.finalize_modes(staging)
         files.write_manifest(staging)
@@ -66,11 +77,18 @@ def execute(
     except BaseException:
         files.discard(staging)
         raise
-    if not passed:
+    if not valid:
         names = ", ".join(f"{c.artifact}: {c.name}" for c in ctx.validation.failures[:3])
         raise ValidationFailed(
             f"validation failed ({len(ctx.validation.failures)} checks: {names});"
             f" artifacts and report left in {failed_dir(cfg.out)}"
+        )
+    if not within_budget:
+        broken = "; ".join(
+            f"{g['judged']}: {g['detail']}" for g in ctx.evaluation["gates"] if not g["passed"]
+        )
+        raise GateFailed(
+            f"accuracy gate failed ({broken}); artifacts and report left in {failed_dir(cfg.out)}"
         )
     _relocate(ctx, cfg.out)
     return ctx, data

@@ -17,7 +17,7 @@ from secateurs.spz.index import FileEntry, StreamRef, parse, serialize
 
 MAGIC = b"\x89SPZ\r\n\x1a\n"
 FOOTER_MAGIC = b"SPZ\x1a"
-VERSION = 1
+VERSION = 2  # 2: magicless stream frames, compact stream references
 HEADER = struct.Struct("<8sHHI")  # magic, version, flags, reserved
 FOOTER = struct.Struct("<QQQI4s")  # index offset, stored, decoded, crc32 of stored, magic
 MAX_INDEX_BYTES = 1 << 28
@@ -48,7 +48,10 @@ class Writer:
         import zstandard
 
         start = self.pos
-        cctx = zstandard.ZstdCompressor(level=self.level, write_content_size=True)
+        params = zstandard.ZstdCompressionParameters.from_level(
+            self.level, write_content_size=True, format=zstandard.FORMAT_ZSTD1_MAGICLESS
+        )
+        cctx = zstandard.ZstdCompressor(compression_params=params)
         with cctx.stream_writer(self.f, size=total, closefd=False) as w:
             for piece in pieces:
                 w.write(piece)
@@ -109,7 +112,7 @@ class Reader:
         frame = self.map[offset : offset + stored]
         if zlib.crc32(frame) != crc:
             raise ValueError("corrupt index (crc32 mismatch)")
-        files = parse(bytes(streams.unpack(streams.ZSTD, frame, decoded)))
+        files = parse(bytes(streams.unpack(streams.ZSTD, frame, decoded, magic=True)))
         _validate(files, self.data_end, max_output)
         return files
 
@@ -125,9 +128,10 @@ class Reader:
             return io.BytesIO(view)
         import zstandard
 
-        if zstandard.frame_content_size(view) != ref.decoded:
+        if streams.frame_size(view) != ref.decoded:
             raise ValueError("skeleton frame size does not match the index")
-        return zstandard.ZstdDecompressor().stream_reader(view, read_across_frames=False)
+        dctx = zstandard.ZstdDecompressor(format=zstandard.FORMAT_ZSTD1_MAGICLESS)
+        return dctx.stream_reader(view, read_across_frames=False)
 
     def close(self) -> None:
         try:

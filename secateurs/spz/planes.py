@@ -24,6 +24,7 @@ MAX_PALETTE = 16
 N_STREAMS = {BYTES: 1, PALETTE: 1, SPLIT: 2}
 SPLIT_SLACK_BITS = 0.02  # split only when the sign bit is (nearly) independent of the rest
 SAMPLE = 1 << 16  # about this many bytes of a plane are histogrammed for decisions
+SMALL = 4096  # planes shorter than this try every mode
 RAW_ENTROPY_BITS = 7.95  # zstd keeps such bytes raw anyway (Huffman must save 1/64)
 
 
@@ -44,8 +45,8 @@ def encode(plane: np.ndarray) -> tuple[int, list[streams.Stream]]:
     to confirm a palette the sample suggests. A palette is the value range [min, max]
     when that spans at most 16 values, else the sample's distinct values, verified.
     """
-    if plane.size < 64:
-        return BYTES, [streams.pack(plane)]
+    if plane.size < SMALL:
+        return _smallest(plane)
     hist = np.bincount(plane[:: max(1, plane.size // SAMPLE)], minlength=256)
     seen = np.flatnonzero(hist)
     if seen[-1] - seen[0] < MAX_PALETTE:
@@ -66,6 +67,27 @@ def encode(plane: np.ndarray) -> tuple[int, list[streams.Stream]]:
     if _entropy_bits(hist) >= RAW_ENTROPY_BITS:
         return BYTES, [streams.raw(plane)]
     return BYTES, [streams.pack(plane)]
+
+
+def _smallest(plane: np.ndarray) -> tuple[int, list[streams.Stream]]:
+    """Every mode that applies, sized exactly: on a few hundred bytes a header decides."""
+    options = [(BYTES, [streams.pack(plane)])]
+    if plane.size:
+        seen = np.flatnonzero(np.bincount(plane, minlength=256))
+        if seen.size <= MAX_PALETTE:
+            options.append((PALETTE, [streams.pack(_palette(plane, _table(seen)))]))
+        low = plane & 0x7F
+        low_seen = np.flatnonzero(np.bincount(low, minlength=128))
+        if low_seen.size <= MAX_PALETTE:
+            packed = _palette(low, _table(low_seen))
+            options.append((SPLIT, [streams.pack(np.packbits(plane >> 7)), streams.pack(packed)]))
+    return min(options, key=lambda o: sum(s.stored for s in o[1]))
+
+
+def _table(seen: np.ndarray) -> np.ndarray:
+    """The distinct values, or the range they span when that needs no wider index."""
+    span = np.arange(seen[0], seen[-1] + 1)
+    return span if _index_bits(span.size) == _index_bits(seen.size) else seen
 
 
 def _sign_independent(hist: np.ndarray) -> bool:

@@ -1,5 +1,10 @@
 """Byte streams as stored in a .spz: raw, or one zstd frame, whichever is smaller.
 
+Stream frames are written without zstd's 4-byte magic number (zstd's "magicless"
+format): the index already says which codec a stream uses, and on a tensor with a few
+hundred nonzeros those bytes are a visible share of each plane. (The index frame, which
+nothing else describes, keeps its magic.)
+
 Decoding never trusts the frame: its header must declare exactly the size the index
 declared, the index's size must be possible for zstd (at most 32768:1, the ratio of an
 RLE block), and nothing may follow the frame. So a crafted stream cannot make us
@@ -57,11 +62,28 @@ def compressor(level: int | str):
                 hash_log=12,
                 window_log=17,
                 write_content_size=True,
+                format=zstandard.FORMAT_ZSTD1_MAGICLESS,
             )
-            cache[level] = zstandard.ZstdCompressor(compression_params=params)
         else:
-            cache[level] = zstandard.ZstdCompressor(level=level, write_content_size=True)
+            params = zstandard.ZstdCompressionParameters.from_level(
+                level, write_content_size=True, format=zstandard.FORMAT_ZSTD1_MAGICLESS
+            )
+        cache[level] = zstandard.ZstdCompressor(compression_params=params)
     return cache[level]
+
+
+def frame_size(data, *, magic: bool = False) -> int:
+    """The content size a zstd frame's header declares; ValueError if it has none."""
+    import zstandard
+
+    fmt = zstandard.FORMAT_ZSTD1 if magic else zstandard.FORMAT_ZSTD1_MAGICLESS
+    try:
+        declared = zstandard.get_frame_parameters(data, format=fmt).content_size
+    except zstandard.ZstdError as e:
+        raise ValueError(f"bad zstd frame header ({e})") from None
+    if declared < 0 or declared >= 1 << 63:
+        raise ValueError("zstd frame declares no content size")
+    return declared
 
 
 def pack(buf, level: int | str = ENTROPY) -> Stream:
@@ -96,23 +118,26 @@ def check_sizes(codec: int, stored: int, decoded: int) -> None:
         raise ValueError(f"unknown stream codec {codec}")
 
 
-def unpack(codec: int, data, decoded: int):
-    """Decode one stream to exactly ``decoded`` bytes (raises ValueError otherwise)."""
+def unpack(codec: int, data, decoded: int, *, magic: bool = False):
+    """Decode one stream to exactly ``decoded`` bytes (raises ValueError otherwise).
+
+    ``magic``: the frame starts with zstd's magic number (only the index frame does).
+    """
     check_sizes(codec, len(data), decoded)
     if codec == RAW:
         return data
     import zstandard
 
-    try:
-        declared = zstandard.frame_content_size(data)
-    except zstandard.ZstdError as e:
-        raise ValueError(f"bad zstd frame header ({e})") from None
+    declared = frame_size(data, magic=magic)
     if declared != decoded:
-        what = "no content size" if declared < 0 else f"{declared} bytes"
-        raise ValueError(f"zstd frame declares {what}, the index {decoded}")
-    dctx = getattr(_local, "dctx", None)
+        raise ValueError(f"zstd frame declares {declared} bytes, the index {decoded}")
+    cache = getattr(_local, "dctx", None)
+    if cache is None:
+        cache = _local.dctx = {}
+    dctx = cache.get(magic)
     if dctx is None:
-        dctx = _local.dctx = zstandard.ZstdDecompressor()
+        fmt = zstandard.FORMAT_ZSTD1 if magic else zstandard.FORMAT_ZSTD1_MAGICLESS
+        dctx = cache[magic] = zstandard.ZstdDecompressor(format=fmt)
     try:
         out = dctx.decompress(data, max_output_size=decoded, allow_extra_data=False)
     except zstandard.ZstdError as e:

@@ -1,0 +1,116 @@
+"""Task evaluation stages: dense reference before pruning, then pruned PyTorch and model.onnx.
+
+``reference`` runs the dense model once over the evaluation data (before pruning) and keeps
+its outputs; ``evaluate`` runs the pruned model and the deployed model.onnx (onnxruntime)
+over the same data and compares them with metrics.compare. The accuracy gates judge the
+ONNX model, which is what ships, and also the pruned PyTorch model: the worse one counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from secateurs.evaluation import metrics
+from secateurs.evaluation.data import load_eval_data
+from secateurs.pipeline.context import RunContext
+
+BATCH = 64
+
+
+def run_reference(ctx: RunContext) -> None:
+    cfg = ctx.config
+    if not cfg.eval:
+        return
+    ctx.eval_data = load_eval_data(cfg.eval, ctx.info.input_shape, cfg.seed)
+    if cfg.max_accuracy_drop is not None and ctx.eval_data.labels is None:
+        from secateurs.errors import UsageError
+
+        raise UsageError(f"--max-accuracy-drop needs labelled data; {cfg.eval} has no labels")
+    ctx.dense_outputs = torch_scores(ctx.model, ctx.eval_data.inputs)
+
+
+def run(ctx: RunContext) -> None:
+    if ctx.eval_data is None:
+        return
+    data = ctx.eval_data
+    judged = {"pytorch": torch_scores(ctx.model, data.inputs)}
+    onnx_artifact = ctx.artifacts.get("onnx")
+    if onnx_artifact is not None:
+        judged["onnx"] = onnx_scores(onnx_artifact.path, data.inputs)
+    results = {
+        name: metrics.compare(ctx.dense_outputs, scores, data.labels) for name, scores in judged.items()
+    }
+    ctx.evaluation = {
+        "data": data.source,
+        "samples": data.n,
+        "labels": data.labels is not None,
+        "results": results,
+        "gates": gates(ctx.config, results),
+    }
+
+
+def gates(cfg, results: dict) -> list[dict]:
+    checks = []
+    for judged, r in results.items():
+        if cfg.max_accuracy_drop is not None and "delta" in r:
+            drop = -r["delta"]["accuracy"]
+            checks.append(
+                _gate(
+                    judged, "accuracy drop", drop, cfg.max_accuracy_drop, drop <= cfg.max_accuracy_drop, "<="
+                )
+            )
+        if cfg.min_agreement is not None:
+            value = r["agreement"].get("top1_agreement")
+            ok = value is not None and value >= cfg.min_agreement
+            checks.append(_gate(judged, "top-1 agreement", value, cfg.min_agreement, ok, ">="))
+    return checks
+
+
+def _gate(judged: str, metric: str, value, limit: float, passed: bool, op: str) -> dict:
+    if value is None:
+        detail = f"{metric} undefined (outputs are not [N, classes] scores)"
+    elif passed:
+        detail = f"{metric} {value:.4f} {op} {limit}"
+    else:
+        broke = "exceeds" if op == "<=" else "is below"
+        detail = f"{metric} {value:.4f} {broke} the budget {limit} by {abs(value - limit):.4f}"
+    return {
+        "judged": judged,
+        "metric": metric,
+        "value": value,
+        "limit": limit,
+        "passed": passed,
+        "detail": detail,
+    }
+
+
+def gates_passed(evaluation: dict | None) -> bool:
+    return evaluation is None or all(g["passed"] for g in evaluation["gates"])
+
+
+def torch_scores(model, inputs: np.ndarray, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """The first output of ``model`` over ``inputs``, in batches."""
+    import torch
+
+    from secateurs.pipeline.load import named_outputs
+
+    parts = []
+    with torch.no_grad():
+        for start in range(0, len(inputs), BATCH):
+            out = model(torch.from_numpy(inputs[start : start + BATCH]))
+            parts.append(named_outputs(out)[1][0].detach().float().numpy())
+            if progress:
+                progress(min(start + BATCH, len(inputs)))
+    return np.concatenate(parts)
+
+
+def onnx_scores(path, inputs: np.ndarray) -> np.ndarray:
+    from secateurs.validators.onnxruntime_run import session
+
+    sess = session(path)
+    name = sess.get_inputs()[0].name
+    return np.concatenate(
+        [sess.run(None, {name: inputs[s : s + BATCH]})[0] for s in range(0, len(inputs), BATCH)]
+    ).astype(np.float32)

@@ -1,0 +1,153 @@
+"""Task evaluation and the accuracy gate: dense vs pruned, judged on what ships."""
+
+import json
+
+import numpy as np
+import pytest
+
+from secateurs.evaluation import metrics
+
+
+def test_classification_metrics_by_hand():
+    labels = np.array([0, 0, 1, 1, 2])
+    scores = np.eye(3)[[0, 1, 1, 1, 0]]  # predictions 0,1,1,1,0
+    m = metrics.classification(scores, labels, 3)
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    assert m["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+    pc = {c["class"]: c for c in m["per_class"]}
+    assert pc[1]["precision"] == pytest.approx(2 / 3) and pc[1]["recall"] == 1.0
+    assert pc[2]["recall"] == 0.0 and pc[2]["precision"] == 0.0
+    assert m["macro_recall"] == pytest.approx((0.5 + 1 + 0) / 3)
+
+
+def test_agreement_metrics():
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((50, 10))
+    same = metrics.agreement(ref, ref)
+    assert same["top1_agreement"] == 1.0 and same["top5_agreement"] == 1.0
+    assert same["cosine"] == pytest.approx(1.0) and same["snr_db"] == float("inf")
+    noisy = metrics.agreement(ref, ref + 0.1 * rng.standard_normal(ref.shape))
+    assert 15 < noisy["snr_db"] < 25  # noise power 1% of signal: 20 dB
+    flipped = metrics.agreement(ref, -ref)
+    assert flipped["cosine"] == pytest.approx(-1.0) and flipped["top1_agreement"] == 0.0
+
+
+def test_compare_reports_deltas_and_most_hurt_class():
+    labels = np.array([0, 1, 2, 2])
+    dense = np.eye(3)[[0, 1, 2, 2]]
+    pruned = np.eye(3)[[0, 1, 1, 2]]
+    r = metrics.compare(dense, pruned, labels)
+    assert r["delta"]["accuracy"] == pytest.approx(-0.25)
+    assert r["classes_most_hurt"][0]["class"] == 2
+
+
+def report_of(path):
+    return json.loads((path / "report.json").read_text())
+
+
+def test_digits_evaluation_in_the_pipeline(cli, tmp_path):
+    result = cli("run", "builtin:resnet", "--amount", "0.1", "--eval", "builtin:digits", "--out", "o", "-q")
+    assert result.exit_code == 0, result.output
+    ev = report_of(tmp_path / "o")["evaluation"]
+    assert ev["samples"] == 360 and ev["labels"]
+    for judged in ("pytorch", "onnx"):
+        r = ev["results"][judged]
+        assert r["dense"]["accuracy"] > 0.98  # the held-out accuracy in the README
+        assert abs(r["delta"]["accuracy"]) < 0.02
+        assert len(r["pruned"]["per_class"]) == 10
+    assert "Task evaluation" in (tmp_path / "o/report.md").read_text()
+
+
+def test_gate_failure_is_exit_6_and_keeps_previous_output(cli, tmp_path):
+    assert cli("run", "builtin:resnet", "--amount", "0.1", "--out", "o", "-q").exit_code == 0
+    before = (tmp_path / "o/manifest.json").read_text()
+    result = cli(
+        "run",
+        "builtin:resnet",
+        "--amount",
+        "0.5",
+        "--eval",
+        "builtin:digits",
+        "--max-accuracy-drop",
+        "0.01",
+        "--out",
+        "o",
+        "-q",
+    )
+    assert result.exit_code == 6, result.output
+    assert "accuracy drop" in result.stderr and "exceeds the budget 0.01" in result.stderr
+    assert (tmp_path / "o/manifest.json").read_text() == before
+    failed = report_of(tmp_path / "o.failed")
+    assert failed["status"] == "gate-failed"
+    assert not all(g["passed"] for g in failed["evaluation"]["gates"])
+
+
+def test_label_free_evaluation_and_agreement_gate(cli, tmp_path):
+    result = cli(
+        "run",
+        "tests.models:residual",
+        "--amount",
+        "0.2",
+        "--eval",
+        "random:40",
+        "--min-agreement",
+        "0.5",
+        "--out",
+        "o",
+        "-q",
+    )
+    assert result.exit_code == 0, result.output
+    ev = report_of(tmp_path / "o")["evaluation"]
+    assert not ev["labels"] and "dense" not in ev["results"]["onnx"]
+    assert {"cosine", "snr_db", "top1_agreement", "top5_agreement"} <= set(ev["results"]["onnx"]["agreement"])
+    assert all(g["passed"] for g in ev["gates"])
+
+
+def test_npz_data(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "d.npz",
+        inputs=rng.standard_normal((20, 3, 8, 8)).astype(np.float32),
+        labels=rng.integers(0, 5, 20),
+    )
+    result = cli("run", "tests.models:residual", "--eval", "d.npz", "--out", "o", "-q")
+    assert result.exit_code == 0, result.output
+    assert report_of(tmp_path / "o")["evaluation"]["labels"]
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "message"),
+    [
+        (lambda p: np.savez(p, inputs=np.zeros((4, 3, 9, 9), np.float32)), 3, "do not match the model input"),
+        (lambda p: np.savez(p, x=np.zeros((4, 3, 8, 8), np.float32)), 3, "no 'inputs'"),
+        (lambda p: np.savez(p, inputs=np.array([object()] * 4, dtype=object)), 3, "d.npz"),
+        (lambda p: p.write_bytes(b"not a zip"), 3, "d.npz"),
+        (
+            lambda p: np.savez(p, inputs=np.zeros((4, 3, 8, 8), np.float32), labels=np.zeros(3, np.int64)),
+            3,
+            "'labels'",
+        ),
+    ],
+)
+def test_bad_npz_data(cli, tmp_path, make, code, message):
+    make(tmp_path / "d.npz")
+    result = cli("run", "tests.models:residual", "--eval", "d.npz", "--out", "o")
+    assert result.exit_code == code, result.output
+    assert message in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--min-agreement", "0.9"], "needs --eval"),
+        (["--eval", "random:10", "--max-accuracy-drop", "0.01"], "needs labelled data"),
+        (["--eval", "random:0"], "random:N"),
+        (["--eval", "builtin:imagenet"], "builtin:digits"),
+        (["--eval", "random:10", "--min-agreement", "1.5"], "[0, 1]"),
+    ],
+)
+def test_eval_usage_errors(cli, tmp_path, args, message):
+    result = cli("run", "tests.models:residual", *args, "--out", "o")
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
