@@ -96,6 +96,20 @@ def main(ctx, debug):
     signal.signal(signal.SIGTERM, _sigterm)
 
 
+def quiet_option(f):
+    """--quiet: no progress lines, bars or summary table."""
+
+    def set_quiet(ctx, param, value):
+        from secateurs.progress import set_quiet
+
+        set_quiet(bool(value))
+        return value
+
+    return click.option(
+        "--quiet", "-q", is_flag=True, callback=set_quiet, help="No progress lines, bars or summary table."
+    )(f)
+
+
 def model_options(f):
     f = click.option(
         "--weights",
@@ -215,9 +229,6 @@ def out_option(f):
     return click.option(
         "--out", type=click.Path(path_type=Path), help="Output directory [default: artifacts/<model>]."
     )(f)
-
-
-quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress lines and no summary table.")
 
 
 def default_out(model: str) -> Path:

@@ -1,0 +1,1 @@
+"""Commands beyond the pipeline stages, one module each; cli.py registers them."""
