@@ -250,6 +250,22 @@ def config_from(opts: dict, **fixed) -> RunConfig:
     return RunConfig(**{k: v for k, v in opts.items() if v is not None})
 
 
+def choose_amount(cfg: RunConfig, quiet: bool) -> RunConfig:
+    """--auto: bisect on the PyTorch model, then the normal run re-checks the gate on model.onnx."""
+    from dataclasses import replace
+
+    from secateurs.tuning.sweep import auto_amount_for
+
+    source = click.get_current_context().get_parameter_source("amount")
+    if source is not click.core.ParameterSource.DEFAULT:
+        raise UsageError("--auto chooses the amount itself; drop --amount")
+    if cfg.max_accuracy_drop is None and cfg.min_agreement is None:
+        raise UsageError("--auto needs a budget: --max-accuracy-drop and/or --min-agreement")
+    amount, probes = auto_amount_for(cfg)
+    _progress(quiet)(f"--auto: amount {amount} ({len(probes)} probes, resolution 0.01)")
+    return replace(cfg, amount=amount)
+
+
 def _progress(quiet: bool):
     return (lambda _m: None) if quiet else (lambda m: click.echo(f"secateurs: {m}", err=True))
 
@@ -270,7 +286,13 @@ def _finish(ctx_obj, data: dict, quiet: bool) -> None:
 @eval_options
 @out_option
 @quiet_option
-def run(quiet, **opts):
+@click.option(
+    "--auto",
+    is_flag=True,
+    help="Choose --amount: the largest uniform amount within --max-accuracy-drop/--min-agreement"
+    " on --eval DATA (bisection, resolution 0.01), then run at it.",
+)
+def run(quiet, auto, **opts):
     """Run every stage on MODEL: load, prune, export, validate, report.
 
     MODEL is builtin:NAME, package.module:factory, or a model file (.pt2; TorchScript or
@@ -288,6 +310,8 @@ def run(quiet, **opts):
     from secateurs.pipeline.runner import execute, run_stages
 
     cfg = config_from(opts)
+    if auto:
+        cfg = choose_amount(cfg, quiet)
     ctx, data = execute(cfg, run_stages(cfg), progress=_progress(quiet))
     _finish(ctx, data, quiet)
 
@@ -458,6 +482,15 @@ def inspect(file):
     ]
     headers = ["tensor", "dtype", "shape", "sparsity", "raw bytes", *encodings, "chosen"]
     click.echo(table(headers, rows))
+
+
+def _register_commands() -> None:
+    from secateurs.commands.sweep import sweep
+
+    main.add_command(sweep)
+
+
+_register_commands()
 
 
 if __name__ == "__main__":

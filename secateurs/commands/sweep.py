@@ -1,0 +1,202 @@
+"""`secateurs sweep`: metrics and artifact sizes over a list of pruning amounts.
+
+Writes sweep.json (schema ``secateurs.sweep/1``), sweep.md (the table) and sweep.png
+into --out, and prints the table. The model, data and dense outputs are loaded once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import click
+
+SCOPES = ("layer", "global")
+EXPORTERS = ("torchscript", "dynamo")
+
+
+def parse_amounts(ctx, param, value: str) -> tuple[float, ...]:
+    """'0.1,0.5,0.9' -> sorted unique amounts; anything outside [0, 1] is rejected."""
+    amounts = []
+    for part in value.split(","):
+        try:
+            a = float(part)
+        except ValueError:
+            raise click.BadParameter(f"{part.strip()!r} is not a number in [0, 1]") from None
+        if not math.isfinite(a) or not 0.0 <= a <= 1.0:
+            raise click.BadParameter(f"{part.strip()!r} is not a number in [0, 1]")
+        amounts.append(a)
+    return tuple(sorted(set(amounts)))
+
+
+def parse_input_shape(ctx, param, value):
+    from secateurs.config import parse_shape
+    from secateurs.errors import SecateursError
+
+    if value is None:
+        return None
+    try:
+        return parse_shape(value)
+    except SecateursError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def _set_quiet(ctx, param, value):
+    from secateurs.progress import set_quiet
+
+    set_quiet(bool(value))
+    return value
+
+
+@click.command()
+@click.argument("model")
+@click.option(
+    "--weights", type=click.Path(path_type=Path, dir_okay=False), help="state_dict to load strictly."
+)
+@click.option("--input-shape", callback=parse_input_shape, metavar="N,C,H,W", help="Example input shape.")
+@click.option("--trust-model-code", is_flag=True, help="Allow model files that run code when loaded.")
+@click.option(
+    "--amounts",
+    default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.95",
+    show_default=True,
+    callback=parse_amounts,
+    help="Comma-separated amounts in [0, 1].",
+)
+@click.option("--scope", type=click.Choice(SCOPES), default="layer", show_default=True)
+@click.option("--exclude", metavar="REGEX", help="Skip Conv2d modules whose name matches REGEX.")
+@click.option(
+    "--eval", "eval_spec", required=True, metavar="DATA", help="builtin:digits, random:N or a .npz."
+)
+@click.option("--max-accuracy-drop", type=float, help="Budget line: accuracy drop (0.01 = 1 point).")
+@click.option("--min-agreement", type=float, help="Budget line: top-1 agreement with the dense model.")
+@click.option(
+    "--exporter",
+    type=click.Choice(EXPORTERS),
+    default="torchscript",
+    show_default=True,
+    help="ONNX exporter for the size column; torchscript is ~10x faster here, dynamo files are a few KiB larger.",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Output directory [default: artifacts/<model>-sweep]."
+)
+@click.option("--quiet", "-q", is_flag=True, callback=_set_quiet, help="No progress bar or table.")
+def sweep(
+    model,
+    weights,
+    input_shape,
+    trust_model_code,
+    amounts,
+    scope,
+    exclude,
+    eval_spec,
+    max_accuracy_drop,
+    min_agreement,
+    exporter,
+    out,
+    quiet,
+):
+    """Prune at each amount and tabulate sparsity, artifact sizes and every metric's delta.
+
+    \b
+    Example:
+      secateurs sweep builtin:resnet --eval builtin:digits --max-accuracy-drop 0.01 \\
+        --amounts 0.1,0.2,0.3,0.5,0.9 --out artifacts/resnet-sweep
+    """
+    from secateurs.errors import UsageError
+    from secateurs.pipeline import files
+    from secateurs.progress import progress
+    from secateurs.tuning import sweep as tuning
+    from secateurs.tuning.plots import plot_sweep
+
+    for name, value in (("--max-accuracy-drop", max_accuracy_drop), ("--min-agreement", min_agreement)):
+        if value is not None and not (math.isfinite(value) and 0 <= value <= 1):
+            raise UsageError(f"{name} must be a number in [0, 1], got {value}")
+    out = out or default_out(model)
+    files.check_out_dir(out)
+    t0 = time.perf_counter()
+    tuner = tuning.Tuner(model, eval_spec, weights, input_shape, trust_model_code, scope, exclude, exporter)
+    if max_accuracy_drop is not None:
+        tuning.check_budget(tuner, max_accuracy_drop, None)
+    t_load = time.perf_counter() - t0
+    with progress(total=len(amounts), label="sweep") as advance:
+        rows = tuning.sweep(tuner, amounts, advance=advance)
+    budget = {"max_accuracy_drop": max_accuracy_drop, "min_agreement": min_agreement}
+    if max_accuracy_drop is not None or min_agreement is not None:
+        for r in rows:
+            r["within_budget"] = tuning.within_budget(r, max_accuracy_drop, min_agreement)
+    timings = {"load_and_dense": round(t_load, 3), "total": round(time.perf_counter() - t0, 3)}
+    doc = document(tuner, rows, budget, exporter, timings)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        from secateurs.errors import OutputError
+
+        raise OutputError(f"{out}: cannot create the output directory ({e.strerror or e})") from e
+    text = render_table(doc)
+    files.write_json(out / "sweep.json", doc)
+    files.write_text(out / "sweep.md", render_table(doc, style="md") + "\n")
+    plot_sweep(rows, out / "sweep.png", doc["dense"], max_accuracy_drop, min_agreement)
+    if not quiet:
+        click.echo(text)
+    click.echo(f"secateurs: wrote {out} ({timings['total']:.1f} s)", err=True)
+
+
+def default_out(model: str) -> Path:
+    name = model.split(":", 1)[-1].rsplit(".", 1)[-1] if ":" in model else Path(model).stem
+    return Path("artifacts") / f"{name or 'model'}-sweep"
+
+
+def document(tuner, rows: list[dict], budget: dict, exporter: str, timings: dict) -> dict:
+    """sweep.json's content; non-finite numbers (an SNR of inf) become null."""
+    within = [r["amount"] for r in rows if r.get("within_budget")]
+    doc = {
+        "schema": "secateurs.sweep/1",
+        "model": tuner.info.spec,
+        "input_shape": list(tuner.info.input_shape),
+        "scope": tuner.scope,
+        "exclude": tuner.exclude,
+        "exporter": exporter,
+        "eval": {"data": tuner.data.source, "samples": tuner.data.n, "labels": tuner.labelled},
+        "dense": tuner.dense_metrics(),
+        "budget": budget,
+        "largest_amount_within_budget": max(within) if within else None,
+        "rows": rows,
+        "timings_s": timings,
+    }
+    return _finite(doc)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def render_table(doc: dict, style: str = "text") -> str:
+    """Amount, sparsity, each metric (with its delta against dense), each artifact's KiB."""
+    from secateurs.pipeline.tables import fmt_pct, table
+
+    rows = doc["rows"]
+    label_metrics = [m for m in ("accuracy", "macro_precision", "macro_recall") if m in doc["dense"]]
+    other = [m for m in ("top1_agreement", "cosine", "snr_db") if any(m in r["metrics"] for r in rows)]
+    sizes = sorted({f for r in rows for f in r.get("sizes", {})})
+    budget = any("within_budget" in r for r in rows)
+    headers = ["amount", "sparsity", *label_metrics, *other, *(f"{f} KiB" for f in sizes)]
+    headers += ["budget"] if budget else []
+    body = []
+    for r in rows:
+        m, d = r["metrics"], r["deltas"]
+        cells = [f"{r['amount']:g}", fmt_pct(r["sparsity"])]
+        cells += [f"{fmt_pct(m[k])} ({100 * d[k]:+.2f})" for k in label_metrics]
+        cells += [
+            "-" if m.get(k) is None else f"{m[k]:.4f}" if k != "snr_db" else f"{m[k]:.1f} dB" for k in other
+        ]
+        cells += [f"{r['sizes'][f] / 1024:.1f}" if f in r.get("sizes", {}) else "-" for f in sizes]
+        cells += ["ok" if r.get("within_budget") else "over"] if budget else []
+        body.append(cells)
+    return table(headers, body, style)

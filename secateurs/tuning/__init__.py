@@ -1,0 +1,1 @@
+"""Choosing how much to prune: sweeps over amounts and the bisection behind ``--auto``."""

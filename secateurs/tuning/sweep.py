@@ -1,0 +1,208 @@
+"""Sweep pruning amounts, and find the largest amount within an accuracy budget.
+
+A ``Tuner`` loads the model and the evaluation data once, keeps the dense weights and
+the dense model's outputs, and per amount only restores the weights, prunes, and runs
+the pruned model: a sweep of ten amounts costs one load and eleven forward passes.
+Artifact sizes come from the real exporters (``pipeline.export``) in a temp directory.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from secateurs.errors import UsageError
+
+SCHEMA = "secateurs.sweep/1"
+DEFAULT_AMOUNTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+LABEL_METRICS = ("accuracy", "macro_precision", "macro_recall")
+AGREEMENT_METRICS = ("top1_agreement", "top5_agreement", "cosine", "snr_db")
+
+
+class Tuner:
+    """The dense model, its outputs and the data, loaded once and shared by every probe."""
+
+    def __init__(
+        self,
+        model: str,
+        eval_spec: str,
+        weights: Path | None = None,
+        input_shape: tuple[int, ...] | None = None,
+        trust: bool = False,
+        scope: str = "layer",
+        exclude: str | None = None,
+        exporter: str = "torchscript",
+        seed: int = 0,
+    ) -> None:
+        from secateurs.evaluation.data import load_eval_data
+        from secateurs.pipeline import evaluate
+        from secateurs.pipeline.load import load_model
+
+        self.model, self.info = load_model(model, weights, input_shape, trust)
+        self.data = load_eval_data(eval_spec, self.info.input_shape, seed)
+        self.scope, self.exclude, self.exporter = scope, exclude, exporter
+        self._dense_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.dense_scores = evaluate.torch_scores(self.model, self.data.inputs)
+        self._pruned_as = None  # (amount, scope, exclude) the model currently holds
+        self._records: list = []
+        self._results: dict[tuple, dict] = {}
+
+    @property
+    def labelled(self) -> bool:
+        return self.data.labels is not None
+
+    def dense_metrics(self) -> dict:
+        """Label metrics of the dense model (empty without labels)."""
+        from secateurs.evaluation import metrics
+
+        if not self.labelled:
+            return {}
+        n = max(self.dense_scores.shape[1], int(self.data.labels.max()) + 1)
+        d = metrics.classification(self.dense_scores, self.data.labels, n)
+        return {k: d[k] for k in LABEL_METRICS}
+
+    def prune(self, amount: float, scope: str | None = None, exclude: str | None = None) -> list:
+        """Put the dense weights back, then prune them to ``amount``; no-op if already there."""
+        from secateurs.pipeline.prune import prune_model
+
+        key = (amount, scope or self.scope, exclude if exclude is not None else self.exclude)
+        if key != self._pruned_as:
+            self.model.load_state_dict(self._dense_state)
+            self._pruned_as = None
+            self._records, _ = prune_model(self.model, amount, key[1], key[2])
+            self._pruned_as = key
+        return self._records
+
+    def evaluate(self, amount: float, scope: str | None = None, exclude: str | None = None) -> dict:
+        """{amount, sparsity, metrics, deltas} of the model pruned to ``amount`` (cached)."""
+        from secateurs.config import check_amount
+        from secateurs.evaluation import metrics
+        from secateurs.pipeline import evaluate
+
+        key = (check_amount(amount), scope or self.scope, exclude if exclude is not None else self.exclude)
+        if key not in self._results:
+            records = self.prune(*key)
+            scores = evaluate.torch_scores(self.model, self.data.inputs)
+            self._results[key] = summarize(
+                amount, records, metrics.compare(self.dense_scores, scores, self.data.labels)
+            )
+        return dict(self._results[key])
+
+    def artifact_sizes(
+        self, amount: float, scope: str | None = None, exclude: str | None = None
+    ) -> dict[str, int]:
+        """Bytes of every artifact file at ``amount``, written by the real exporters."""
+        from secateurs.config import RunConfig
+        from secateurs.pipeline import export
+        from secateurs.pipeline.context import RunContext
+
+        records = self.prune(amount, scope, exclude)
+        with tempfile.TemporaryDirectory(prefix="secateurs-sweep-") as tmp:
+            cfg = RunConfig(
+                model=self.info.spec, out=Path(tmp) / "out", amount=amount, exporter=self.exporter
+            )
+            ctx = RunContext(cfg, Path(tmp))
+            ctx.model, ctx.info, ctx.layers = self.model, replace(self.info, notes=[]), records
+            export.run(ctx)
+            return {a.path.name: a.size for a in ctx.artifacts.values()}
+
+
+def summarize(amount: float, records: list, result: dict) -> dict:
+    """One sweep row from metrics.compare's result (per-class detail left out)."""
+    numel = sum(r.numel for r in records)
+    row = {
+        "amount": amount,
+        "sparsity": sum(r.zeros_after for r in records) / numel if numel else 0.0,
+        "metrics": {k: result["agreement"][k] for k in AGREEMENT_METRICS if k in result["agreement"]},
+        "deltas": {},
+    }
+    if "pruned" in result:
+        row["metrics"].update({k: result["pruned"][k] for k in LABEL_METRICS})
+        row["deltas"] = {k: result["delta"][k] for k in LABEL_METRICS}
+    return row
+
+
+def sweep(tuner: Tuner, amounts, sizes: bool = True, advance=None) -> list[dict]:
+    """One row per amount: sparsity, metrics with deltas, and (``sizes``) artifact bytes."""
+    rows = []
+    for amount in amounts:
+        t0 = time.perf_counter()
+        row = tuner.evaluate(amount)
+        if sizes:
+            row["sizes"] = tuner.artifact_sizes(amount)
+        row["seconds"] = round(time.perf_counter() - t0, 3)
+        rows.append(row)
+        if advance:
+            advance(1)
+    return rows
+
+
+def check_budget(tuner: Tuner, max_accuracy_drop: float | None, min_agreement: float | None) -> None:
+    if max_accuracy_drop is None and min_agreement is None:
+        raise UsageError("give a budget: --max-accuracy-drop X or --min-agreement Y")
+    if max_accuracy_drop is not None and not tuner.labelled:
+        raise UsageError(f"--max-accuracy-drop needs labelled data; {tuner.data.source} has no labels")
+
+
+def within_budget(row: dict, max_accuracy_drop: float | None, min_agreement: float | None) -> bool:
+    ok = True
+    if max_accuracy_drop is not None:
+        ok = ok and -row["deltas"]["accuracy"] <= max_accuracy_drop + 1e-12
+    if min_agreement is not None:
+        agree = row["metrics"].get("top1_agreement")
+        ok = ok and agree is not None and agree >= min_agreement
+    return ok
+
+
+def auto_amount(
+    tuner: Tuner,
+    max_accuracy_drop: float | None = None,
+    min_agreement: float | None = None,
+    resolution: float = 0.01,
+) -> tuple[float, list[dict]]:
+    """The largest amount on a ``resolution`` grid over [0, 1] within the budget, by bisection.
+
+    Assumes the metric gets no better as the amount grows (monotone), which magnitude
+    pruning makes likely but not certain; a non-monotone model may hide a larger good
+    amount. Judges the pruned PyTorch model; the run at the chosen amount re-checks
+    the gate on model.onnx too. Returns (amount, probes in the order run).
+    """
+    check_budget(tuner, max_accuracy_drop, min_agreement)
+    steps = round(1 / resolution) if math.isfinite(resolution) and 0 < resolution <= 1 else 0
+    if steps < 1 or abs(steps * resolution - 1) > 1e-9:
+        raise UsageError(f"resolution must divide 1 (e.g. 0.01), got {resolution}")
+    probes: list[dict] = []
+
+    def ok(step: int) -> bool:
+        row = tuner.evaluate(round(step / steps, 10))
+        row["within_budget"] = within_budget(row, max_accuracy_drop, min_agreement)
+        probes.append(row)
+        return row["within_budget"]
+
+    lo, hi = 0, steps  # invariant: lo is within budget (amount 0 changes nothing); hi is not
+    if ok(hi):
+        return 1.0, probes
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return round(lo / steps, 10), probes
+
+
+def auto_amount_for(cfg, resolution: float = 0.01) -> tuple[float, list[dict]]:
+    """``secateurs run --auto``: the amount for a RunConfig's model, data, scope and budget."""
+    if not cfg.eval:
+        raise UsageError("--auto needs --eval DATA")
+    tuner = Tuner(
+        cfg.model,
+        cfg.eval,
+        cfg.weights,
+        cfg.input_shape,
+        cfg.trust_model_code,
+        cfg.scope,
+        cfg.exclude,
+        seed=cfg.seed,
+    )
+    return auto_amount(tuner, cfg.max_accuracy_drop, cfg.min_agreement, resolution)
