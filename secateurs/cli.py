@@ -147,6 +147,11 @@ def prune_options(f):
     f = click.option(
         "--allow-noop", is_flag=True, help="A model without Conv2d is exported and validated unpruned."
     )(f)
+    f = click.option(
+        "--recipe",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Per-layer amounts (recipe.json from `secateurs sensitivity --budget`); unlisted layers use --amount.",
+    )(f)
     return click.option("--exclude", metavar="REGEX", help="Skip Conv2d modules whose name matches REGEX.")(f)
 
 
@@ -485,9 +490,11 @@ def inspect(file):
 
 
 def _register_commands() -> None:
+    from secateurs.commands.sensitivity import sensitivity
     from secateurs.commands.sweep import sweep
 
     main.add_command(sweep)
+    main.add_command(sensitivity)
 
 
 _register_commands()

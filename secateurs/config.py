@@ -40,6 +40,7 @@ class RunConfig:
     max_accuracy_drop: float | None = None  # absolute, e.g. 0.01 = one point
     min_agreement: float | None = None  # top-1 agreement with the dense model
     seed: int = 0
+    recipe: Path | None = None  # per-layer amounts (secateurs.recipe/1), layer scope only
 
     def __post_init__(self) -> None:
         check_amount(self.amount)
@@ -59,6 +60,8 @@ class RunConfig:
                     raise UsageError(f"{name} must be a number in [0, 1], got {value}")
                 if not self.eval:
                     raise UsageError(f"{name} needs --eval DATA")
+        if self.recipe is not None and self.scope != "layer":
+            raise UsageError(f"--recipe gives per-layer amounts and needs --scope layer, got {self.scope}")
         if self.input_shape is not None and (not self.input_shape or any(d < 1 for d in self.input_shape)):
             raise UsageError(f"--input-shape must be positive integers, got {self.input_shape}")
 
@@ -68,6 +71,7 @@ class RunConfig:
         data["weights"] = str(self.weights) if self.weights else None
         data["input_shape"] = list(self.input_shape) if self.input_shape else None
         data["formats"] = list(self.formats)
+        data["recipe"] = str(self.recipe) if self.recipe else None
         return data
 
     @classmethod
@@ -77,6 +81,7 @@ class RunConfig:
         data["weights"] = Path(data["weights"]) if data.get("weights") else None
         data["input_shape"] = tuple(data["input_shape"]) if data.get("input_shape") else None
         data["formats"] = tuple(data["formats"])
+        data["recipe"] = Path(data["recipe"]) if data.get("recipe") else None
         return cls(**data)
 
 

@@ -13,14 +13,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from secateurs.errors import InputError
+from secateurs.errors import InputError, UsageError
 from secateurs.pipeline.context import LayerRecord, RunContext
 from secateurs.pipeline.conv_targets import find_conv_weights
 
 
 def run(ctx: RunContext) -> None:
     cfg = ctx.config
-    ctx.layers, notes = prune_model(ctx.model, cfg.amount, cfg.scope, cfg.exclude, cfg.allow_noop)
+    amount, layer_amounts = cfg.amount, None
+    if cfg.recipe is not None:
+        from secateurs.tuning.recipe import read_recipe
+
+        layer_amounts, default = read_recipe(cfg.recipe)
+        if default is not None:
+            amount = default
+            ctx.info.notes.append(f"recipe {cfg.recipe.name}: unlisted layers use its default {default}")
+    ctx.layers, notes = prune_model(
+        ctx.model, amount, cfg.scope, cfg.exclude, cfg.allow_noop, layer_amounts=layer_amounts
+    )
     ctx.info.notes.extend(notes)
     ctx.param_counts = count_params(ctx.model, ctx.layers)
 
@@ -45,12 +55,33 @@ def smallest(values: np.ndarray, k: int) -> np.ndarray:
 
 
 def prune_model(
-    model, amount: float, scope: str = "layer", exclude: str | None = None, allow_noop: bool = False
+    model,
+    amount: float,
+    scope: str = "layer",
+    exclude: str | None = None,
+    allow_noop: bool = False,
+    layer_amounts: dict[str, float] | None = None,
 ):
-    """Prune every selected Conv2d in place; return (per-layer records, notes)."""
+    """Prune every selected Conv2d in place; return (per-layer records, notes).
+
+    ``layer_amounts`` (a recipe, layer scope only) gives listed layers their own amount;
+    the rest get ``amount``. A name that is not a selected conv layer is an error, so a
+    stale recipe or a typo never leaves a layer silently unpruned.
+    """
     import torch
 
     chosen, notes = find_conv_weights(model, exclude)
+    if layer_amounts is not None:
+        if scope != "layer":
+            raise UsageError(f"a per-layer recipe needs --scope layer, got --scope {scope}")
+        unknown = sorted(set(layer_amounts) - {c.layer for c in chosen})
+        if unknown:
+            raise UsageError(
+                "recipe names layers that are not prunable Conv2d layers"
+                + (f" (after --exclude {exclude!r})" if exclude else "")
+                + f": {', '.join(unknown)}"
+            )
+    targets = [layer_amounts.get(c.layer, amount) if layer_amounts else amount for c in chosen]
     if not chosen:
         if allow_noop:
             return [], notes + ["no Conv2d weights found; nothing pruned (--allow-noop)"]
@@ -64,7 +95,7 @@ def prune_model(
         if not np.isfinite(s).all():
             raise InputError(f"{c.param} contains NaN or Inf; magnitude pruning is undefined")
     if scope == "layer":
-        cuts = [smallest(s, round(amount * s.size)) for s in all_scores]
+        cuts = [smallest(s, round(a * s.size)) for s, a in zip(all_scores, targets)]
     else:
         flat = np.concatenate(all_scores)
         picked = np.sort(smallest(flat, round(amount * flat.size)))
@@ -75,7 +106,7 @@ def prune_model(
         ]
     records = []
     with torch.no_grad():
-        for c, s, cut in zip(chosen, all_scores, cuts):
+        for c, s, cut, target in zip(chosen, all_scores, cuts, targets):
             w = c.weight
             if not w.data.is_contiguous():
                 w.data = w.data.contiguous()
@@ -89,7 +120,7 @@ def prune_model(
                     shape=list(w.shape),
                     numel=int(s.size),
                     dtype=str(w.dtype).removeprefix("torch."),
-                    target=amount,
+                    target=target,
                     pruned=int(len(cut)),
                     zeros_before=int(np.count_nonzero(s == 0)),
                     zeros_after=int((flat_w == 0).sum()),

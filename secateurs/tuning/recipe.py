@@ -1,0 +1,85 @@
+"""Per-layer pruning recipes: ``{"schema": "secateurs.recipe/1", "default": 0.0, "layers": {name: amount}}``.
+
+``secateurs sensitivity --budget`` writes one; ``secateurs run --recipe FILE`` prunes each
+listed layer by its own amount. ``default`` (optional) is the amount for layers the
+recipe does not list; without it the run's ``--amount`` applies. A recipe is JSON, which
+is also valid YAML; ``.yaml``/``.yml`` files are read with PyYAML when it is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from secateurs.errors import InputError
+
+SCHEMA = "secateurs.recipe/1"
+
+
+def _amount(path: Path, where: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"{path}: {where} must be a finite number in [0, 1], got {value!r}")
+    if not 0.0 <= value <= 1.0:
+        raise InputError(f"{path}: {where} must be in [0, 1], got {value}")
+    return float(value)
+
+
+def _parse(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: recipe file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read recipe ({e})") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise InputError(f"{path}: YAML recipes need PyYAML (pip install pyyaml); or use JSON") from None
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise InputError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from None
+
+
+def read_recipe(path: Path) -> tuple[dict[str, float], float | None]:
+    """(layer amounts, default amount or None), every value checked; InputError names the file."""
+    path = Path(path)
+    data = _parse(path)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a recipe must be an object with a 'layers' mapping")
+    if data.get("schema", SCHEMA) != SCHEMA:
+        raise InputError(f"{path}: unknown recipe schema {data.get('schema')!r}, expected {SCHEMA!r}")
+    layers = data.get("layers")
+    if not isinstance(layers, dict) or not layers:
+        raise InputError(f"{path}: 'layers' must be a non-empty mapping of layer name to amount")
+    amounts = {}
+    for name, value in layers.items():
+        if not isinstance(name, str) or not name:
+            raise InputError(f"{path}: layer names must be non-empty strings, got {name!r}")
+        amounts[name] = _amount(path, f"layers[{name!r}]", value)
+    default = data.get("default")
+    return amounts, None if default is None else _amount(path, "'default'", default)
+
+
+def load_recipe(path: Path) -> dict[str, float]:
+    """The layer amounts of a recipe file (see ``read_recipe`` for the default)."""
+    return read_recipe(path)[0]
+
+
+def write_recipe(path: Path, layers: dict[str, float], default: float | None = None, **meta) -> None:
+    """Write a recipe atomically; ``meta`` (budget, measured drop ...) goes under "meta"."""
+    from secateurs.pipeline.files import write_json
+
+    data: dict = {"schema": SCHEMA}
+    if default is not None:
+        data["default"] = float(default)
+    data["layers"] = {name: float(a) for name, a in layers.items()}
+    if meta:
+        data["meta"] = meta
+    write_json(Path(path), data)
