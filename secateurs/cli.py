@@ -1,12 +1,12 @@
 """The `secateurs` command line: `run` for the whole pipeline, one command per stage.
 
-Only this module reads click; it builds a RunConfig and hands it to the runner.
+Only the CLI (this module and secateurs/commands/) reads click; it builds a RunConfig
+and hands it to the runner.
 Errors print one line on stderr and exit with the code documented in the README.
 """
 
 from __future__ import annotations
 
-import math
 import signal
 import sys
 import traceback
@@ -15,47 +15,23 @@ from pathlib import Path
 import click
 
 from secateurs import __version__
-from secateurs.config import (
-    DEFAULT_ATOL,
-    DEFAULT_FORMATS,
-    DEFAULT_RTOL,
-    EXPORTERS,
-    SCOPES,
-    RunConfig,
-    parse_shape,
+from secateurs.commands.options import (
+    default_out,
+    eval_options,
+    export_options,
+    formats_tuple,
+    model_options,
+    out_option,
+    prune_options,
+    quiet_option,
+    validate_options,
 )
+from secateurs.config import DEFAULT_FORMATS, RunConfig
 from secateurs.errors import EXIT_CODES, SecateursError, UsageError
 
 EXIT_CODE_HELP = "\b\nExit codes:\n" + "\n".join(
     f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items()
 )
-
-
-class Amount(click.ParamType):
-    """A float in [0, 1]; NaN, inf and out-of-range values are usage errors (exit 2)."""
-
-    name = "FLOAT"
-
-    def convert(self, value, param, ctx):
-        try:
-            amount = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number in [0, 1]", param, ctx)
-        if not math.isfinite(amount) or not 0.0 <= amount <= 1.0:
-            self.fail(f"{value!r} is not a number in [0, 1]", param, ctx)
-        return amount
-
-
-class Shape(click.ParamType):
-    name = "N,C,H,W"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        try:
-            return parse_shape(value)
-        except SecateursError as e:
-            self.fail(str(e), param, ctx)
 
 
 class SecateursGroup(click.Group):
@@ -94,157 +70,6 @@ def main(ctx, debug):
     """
     ctx.obj = {"debug": debug}
     signal.signal(signal.SIGTERM, _sigterm)
-
-
-def quiet_option(f):
-    """--quiet: no progress lines, bars or summary table."""
-
-    def set_quiet(ctx, param, value):
-        from secateurs.progress import set_quiet
-
-        set_quiet(bool(value))
-        return value
-
-    return click.option(
-        "--quiet", "-q", is_flag=True, callback=set_quiet, help="No progress lines, bars or summary table."
-    )(f)
-
-
-def model_options(f):
-    f = click.option(
-        "--weights",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="state_dict to load strictly (.pt/.pth with weights_only=True, or .safetensors).",
-    )(f)
-    f = click.option(
-        "--input-shape",
-        type=Shape(),
-        help="Example input shape, e.g. 1,3,224,224. Required unless the model declares input_shape.",
-    )(f)
-    f = click.option(
-        "--trust-model-code",
-        is_flag=True,
-        help="Allow TorchScript archives and pickled nn.Module files, which run code when loaded.",
-    )(f)
-    return click.argument("model")(f)
-
-
-def prune_options(f):
-    f = click.option(
-        "--amount",
-        type=Amount(),
-        default=0.3,
-        show_default=True,
-        help="Fraction of each Conv2d weight to zero, in [0, 1].",
-    )(f)
-    f = click.option(
-        "--scope",
-        type=click.Choice(SCOPES),
-        default="layer",
-        show_default=True,
-        help="layer: round(amount*numel) per tensor (YOLOv5); global: one threshold over all Conv2d weights.",
-    )(f)
-    f = click.option(
-        "--allow-noop", is_flag=True, help="A model without Conv2d is exported and validated unpruned."
-    )(f)
-    f = click.option(
-        "--recipe",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="Per-layer amounts (recipe.json from `secateurs sensitivity --budget`); unlisted layers use --amount.",
-    )(f)
-    return click.option("--exclude", metavar="REGEX", help="Skip Conv2d modules whose name matches REGEX.")(f)
-
-
-def export_options(f, defaults: bool = True):
-    f = click.option(
-        "--exporter",
-        type=click.Choice(EXPORTERS),
-        default="auto" if defaults else None,
-        show_default=defaults,
-        help="torch.onnx exporter. auto: dynamo (torch.export, the supported path), or torchscript"
-        " for TorchScript archives; torchscript: the legacy exporter, ~3x faster.",
-    )(f)
-    f = click.option(
-        "--dynamic-hw",
-        is_flag=True,
-        default=None,
-        help="Also make height and width dynamic (fails, exit 4, where the model fixes them).",
-    )(f)
-    f = click.option(
-        "--external-data",
-        is_flag=True,
-        default=None,
-        hidden=True,
-        envvar="SECATEURS_FORCE_EXTERNAL_DATA",
-        help="Write tensors to model.onnx.data even below 2 GB (for testing the >2 GB path).",
-    )(f)
-    f = click.option(
-        "--onnx-strict",
-        is_flag=True,
-        default=None,
-        help="model.sparse.onnx: int64 indices only (what onnx.checker accepts), not the narrowest type.",
-    )(f)
-    return click.option(
-        "--formats",
-        metavar="NAMES",
-        default=",".join(DEFAULT_FORMATS) if defaults else None,
-        show_default=defaults,
-        help="Comma-separated artifact formats: onnx, safetensors, sparse-onnx, bitmask-onnx, spz, npz.",
-    )(f)
-
-
-def validate_options(f, defaults: bool = True):
-    f = click.option(
-        "--atol",
-        type=float,
-        default=DEFAULT_ATOL if defaults else None,
-        show_default=defaults,
-        help="Absolute tolerance for ONNX vs PyTorch outputs.",
-    )(f)
-    return click.option(
-        "--rtol",
-        type=float,
-        default=DEFAULT_RTOL if defaults else None,
-        show_default=defaults,
-        help="Relative tolerance: an element fails where |a-b| > atol + rtol*|b|.",
-    )(f)
-
-
-def eval_options(f):
-    f = click.option(
-        "--eval",
-        "eval",
-        metavar="DATA",
-        help="Evaluate dense vs pruned (PyTorch and model.onnx) on builtin:digits, random:N or a .npz"
-        " with 'inputs' (and 'labels').",
-    )(f)
-    f = click.option(
-        "--max-accuracy-drop",
-        type=float,
-        help="Fail (exit 6) if top-1 accuracy drops by more than this (absolute, 0.01 = 1 point).",
-    )(f)
-    return click.option(
-        "--min-agreement",
-        type=float,
-        help="Fail (exit 6) if top-1 agreement with the dense model is below this (e.g. 0.99).",
-    )(f)
-
-
-def out_option(f):
-    return click.option(
-        "--out", type=click.Path(path_type=Path), help="Output directory [default: artifacts/<model>]."
-    )(f)
-
-
-def default_out(model: str) -> Path:
-    name = model.split(":", 1)[-1].rsplit(".", 1)[-1] if ":" in model else Path(model).stem
-    return Path("artifacts") / (name or "model")
-
-
-def formats_tuple(text: str | None) -> tuple[str, ...] | None:
-    if text is None:
-        return None
-    return tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
 
 
 def config_from(opts: dict, **fixed) -> RunConfig:
@@ -399,102 +224,14 @@ def report(directory):
     click.echo(report_stage.render_terminal(data))
 
 
-def _spz_out(source: Path, out: Path | None, suffix_add: str | None) -> Path:
-    if out is None:
-        if suffix_add:
-            out = source.with_name(source.name + suffix_add)
-        elif source.name.endswith(".spz"):
-            out = source.with_name(source.name[: -len(".spz")])
-        else:
-            raise UsageError(f"{source}: name does not end in .spz; give the output with -o")
-    if out.resolve() == source.resolve():
-        raise UsageError(f"{out}: output would overwrite the input")
-    return out
-
-
-@main.command(epilog=EXIT_CODE_HELP)
-@click.argument("onnx_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="[default: ONNX_FILE.spz]"
-)
-@click.option("--level", type=click.IntRange(1, 22), default=3, show_default=True, help="zstd level.")
-def pack(onnx_file, output, level):
-    """Pack any ONNX file (and its external data) into the smallest .spz container.
-
-    Every tensor is stored in its smallest exact encoding; `secateurs unpack` restores
-    the original bytes (same sha256). Works on ONNX files from any exporter.
-
-    \b
-    Example:
-      secateurs pack model.onnx -o model.onnx.spz
-    """
-    from secateurs import spz
-    from secateurs.pipeline.tables import fmt_bytes
-
-    output = _spz_out(onnx_file, output, ".spz")
-    stats = spz.pack(onnx_file, output, level=level)
-    click.echo(
-        f"{output}: {fmt_bytes(stats.output_bytes)} from {fmt_bytes(stats.input_bytes)}"
-        f" ({stats.ratio:.3f}), {stats.tensors} tensors, {stats.seconds:.2f} s"
-    )
-
-
-@main.command(epilog=EXIT_CODE_HELP)
-@click.argument("spz_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="[default: SPZ_FILE without .spz]"
-)
-def unpack(spz_file, output):
-    """Restore the exact ONNX file (and external data files beside it) from a .spz container.
-
-    \b
-    Example:
-      secateurs unpack model.onnx.spz -o model.onnx && sha256sum model.onnx
-    """
-    from secateurs import spz
-
-    output = _spz_out(spz_file, output, None)
-    click.echo(str(spz.unpack(spz_file, output)))
-
-
-@main.command(epilog=EXIT_CODE_HELP)
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-def inspect(file):
-    """Per tensor of an .onnx or .spz file: shape, sparsity, and the bytes each encoding takes.
-
-    For an .onnx it shows what `pack` would choose; for an .spz, what it chose.
-
-    \b
-    Example:
-      secateurs inspect artifacts/resnet/model.onnx
-    """
-    from secateurs import spz
-    from secateurs.pipeline.tables import fmt_pct, table
-
-    infos = spz.inspect(file)
-    encodings = sorted({e for i in infos for e in i.sizes})
-    rows = [
-        [
-            i.name + (f" [{i.file}]" if i.file else ""),
-            i.dtype,
-            "x".join(map(str, i.shape)),
-            fmt_pct(i.sparsity),
-            f"{i.nbytes:,}",
-            *[f"{i.sizes[e]:,}" if e in i.sizes else "" for e in encodings],
-            i.encoding,
-        ]
-        for i in infos
-    ]
-    headers = ["tensor", "dtype", "shape", "sparsity", "raw bytes", *encodings, "chosen"]
-    click.echo(table(headers, rows))
-
-
 def _register_commands() -> None:
     from secateurs.commands.sensitivity import sensitivity
+    from secateurs.commands.spz import inspect, pack, unpack
     from secateurs.commands.sweep import sweep
 
-    main.add_command(sweep)
-    main.add_command(sensitivity)
+    for command in (pack, unpack, inspect, sweep, sensitivity):
+        command.epilog = EXIT_CODE_HELP
+        main.add_command(command)
 
 
 _register_commands()

@@ -196,6 +196,7 @@ def test_split_stages_match_run(cli, tmp_path):
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [
         "manifest.json",
         "pruned.safetensors",
+        "report.html",
         "report.json",
         "report.md",
     ]
@@ -210,7 +211,7 @@ def test_split_stages_match_run(cli, tmp_path):
     result = cli("report", "w")
     assert result.exit_code == 0 and "Per-layer sparsity" in result.output
     listed = {f["path"] for f in manifest_of(tmp_path / "w")["files"]}
-    assert listed == ARTIFACTS | {"report.json", "report.md"}
+    assert listed == ARTIFACTS | {"report.json", "report.md", "report.html"}
 
 
 def test_split_validate_failure_goes_to_failed_dir(cli, tmp_path):

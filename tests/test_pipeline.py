@@ -39,7 +39,12 @@ def test_zoo_exports_and_validates(tmp_path, factory, exporter):
     assert [i.name for i in model.graph.input] == ["input"]
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # dynamic batch
     assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
-    assert {p.name for p in out.iterdir()} == ARTIFACTS | {"report.json", "report.md", "manifest.json"}
+    assert {p.name for p in out.iterdir()} == ARTIFACTS | {
+        "report.json",
+        "report.md",
+        "report.html",
+        "manifest.json",
+    }
 
 
 def test_manifest_lists_every_file_with_hash(tmp_path):
@@ -47,7 +52,7 @@ def test_manifest_lists_every_file_with_hash(tmp_path):
     execute(RunConfig(model="tests.models:plain", out=out), ALL)
     manifest = json.loads((out / "manifest.json").read_text())
     listed = {f["path"]: f for f in manifest["files"]}
-    assert set(listed) == ARTIFACTS | {"report.json", "report.md"}
+    assert set(listed) == ARTIFACTS | {"report.json", "report.md", "report.html"}
     for name, entry in listed.items():
         assert entry["sha256"] == files.sha256(out / name)
         assert entry["size"] == (out / name).stat().st_size

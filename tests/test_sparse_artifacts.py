@@ -89,6 +89,7 @@ def test_formats_can_be_selected_and_derived_need_onnx(tmp_path):
         "model.onnx.spz",
         "report.json",
         "report.md",
+        "report.html",
         "manifest.json",
     }
     from secateurs.errors import UsageError

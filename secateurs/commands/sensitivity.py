@@ -6,50 +6,17 @@ from pathlib import Path
 
 import click
 
-
-def _floats(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        return tuple(float(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated numbers like 0.25,0.5, got {value!r}") from None
-
-
-def _shape(ctx, param, value):
-    from secateurs.config import parse_shape
-    from secateurs.errors import SecateursError
-
-    try:
-        return None if value is None else parse_shape(value)
-    except SecateursError as e:
-        raise click.BadParameter(str(e)) from None
-
-
-def _quiet(ctx, param, value):
-    from secateurs.progress import set_quiet
-
-    set_quiet(bool(value))
-    return value
+from secateurs.commands.options import AmountList, default_out, model_options, quiet_option
 
 
 @click.command("sensitivity")
-@click.argument("model")
-@click.option(
-    "--weights", type=click.Path(path_type=Path, dir_okay=False), help="state_dict to load strictly."
-)
-@click.option(
-    "--input-shape", callback=_shape, metavar="N,C,H,W", help="Example input shape, e.g. 1,3,224,224."
-)
-@click.option(
-    "--trust-model-code", is_flag=True, help="Allow TorchScript archives and pickled nn.Module files."
-)
+@model_options
 @click.option(
     "--eval", "eval_spec", required=True, metavar="DATA", help="builtin:digits, random:N or a .npz."
 )
 @click.option(
     "--amounts",
-    callback=_floats,
+    type=AmountList(),
     default="0.25,0.5,0.75,0.9",
     show_default=True,
     help="Amounts to try per layer.",
@@ -65,7 +32,7 @@ def _quiet(ctx, param, value):
     type=click.Path(path_type=Path),
     help="Output directory [default: artifacts/<model>-sensitivity].",
 )
-@click.option("--quiet", "-q", is_flag=True, callback=_quiet, help="No progress bars or table.")
+@quiet_option
 def sensitivity(
     model, weights, input_shape, trust_model_code, eval_spec, amounts, exclude, budget, out, quiet
 ):
@@ -84,9 +51,7 @@ def sensitivity(
     """
     from secateurs.tuning.sensitivity import run_sensitivity
 
-    if out is None:
-        name = model.split(":", 1)[-1].rsplit(".", 1)[-1] if ":" in model else Path(model).stem
-        out = Path("artifacts") / f"{name or 'model'}-sensitivity"
+    out = out or default_out(model, "-sensitivity")
     data = run_sensitivity(
         model, eval_spec, out, amounts, budget, weights, input_shape, trust_model_code, exclude
     )

@@ -12,55 +12,19 @@ from pathlib import Path
 
 import click
 
-SCOPES = ("layer", "global")
+from secateurs.commands.options import AmountList, default_out, model_options, quiet_option
+from secateurs.config import SCOPES
+
 EXPORTERS = ("torchscript", "dynamo")
 
 
-def parse_amounts(ctx, param, value: str) -> tuple[float, ...]:
-    """'0.1,0.5,0.9' -> sorted unique amounts; anything outside [0, 1] is rejected."""
-    amounts = []
-    for part in value.split(","):
-        try:
-            a = float(part)
-        except ValueError:
-            raise click.BadParameter(f"{part.strip()!r} is not a number in [0, 1]") from None
-        if not math.isfinite(a) or not 0.0 <= a <= 1.0:
-            raise click.BadParameter(f"{part.strip()!r} is not a number in [0, 1]")
-        amounts.append(a)
-    return tuple(sorted(set(amounts)))
-
-
-def parse_input_shape(ctx, param, value):
-    from secateurs.config import parse_shape
-    from secateurs.errors import SecateursError
-
-    if value is None:
-        return None
-    try:
-        return parse_shape(value)
-    except SecateursError as e:
-        raise click.BadParameter(str(e)) from None
-
-
-def _set_quiet(ctx, param, value):
-    from secateurs.progress import set_quiet
-
-    set_quiet(bool(value))
-    return value
-
-
 @click.command()
-@click.argument("model")
-@click.option(
-    "--weights", type=click.Path(path_type=Path, dir_okay=False), help="state_dict to load strictly."
-)
-@click.option("--input-shape", callback=parse_input_shape, metavar="N,C,H,W", help="Example input shape.")
-@click.option("--trust-model-code", is_flag=True, help="Allow model files that run code when loaded.")
+@model_options
 @click.option(
     "--amounts",
     default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.95",
     show_default=True,
-    callback=parse_amounts,
+    type=AmountList(),
     help="Comma-separated amounts in [0, 1].",
 )
 @click.option("--scope", type=click.Choice(SCOPES), default="layer", show_default=True)
@@ -80,7 +44,7 @@ def _set_quiet(ctx, param, value):
 @click.option(
     "--out", type=click.Path(path_type=Path), help="Output directory [default: artifacts/<model>-sweep]."
 )
-@click.option("--quiet", "-q", is_flag=True, callback=_set_quiet, help="No progress bar or table.")
+@quiet_option
 def sweep(
     model,
     weights,
@@ -112,7 +76,7 @@ def sweep(
     for name, value in (("--max-accuracy-drop", max_accuracy_drop), ("--min-agreement", min_agreement)):
         if value is not None and not (math.isfinite(value) and 0 <= value <= 1):
             raise UsageError(f"{name} must be a number in [0, 1], got {value}")
-    out = out or default_out(model)
+    out = out or default_out(model, "-sweep")
     files.check_out_dir(out)
     t0 = time.perf_counter()
     tuner = tuning.Tuner(model, eval_spec, weights, input_shape, trust_model_code, scope, exclude, exporter)
@@ -140,11 +104,6 @@ def sweep(
     if not quiet:
         click.echo(text)
     click.echo(f"secateurs: wrote {out} ({timings['total']:.1f} s)", err=True)
-
-
-def default_out(model: str) -> Path:
-    name = model.split(":", 1)[-1].rsplit(".", 1)[-1] if ":" in model else Path(model).stem
-    return Path("artifacts") / f"{name or 'model'}-sweep"
 
 
 def document(tuner, rows: list[dict], budget: dict, exporter: str, timings: dict) -> dict:

@@ -20,6 +20,7 @@ from secateurs.config import RunConfig
 from secateurs.errors import GateFailed, InputError, OutputError, ValidationFailed
 from secateurs.pipeline import evaluate, export, files, load, prune, report, validate
 from secateurs.pipeline.context import Artifact, LayerRecord, ModelInfo, RunContext
+from secateurs.pipeline.report_html import render_html
 from secateurs.sparse.records import TensorEncoding
 from secateurs.validators.results import ValidationResult
 
@@ -33,6 +34,7 @@ STAGES: dict[str, Callable[[RunContext], None]] = {
 }
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
 
 
 def run_stages(cfg: RunConfig) -> list[str]:
@@ -101,6 +103,7 @@ def write_reports(ctx: RunContext, status: str) -> dict:
     ctx.timings["report"] = data["timings_s"]["report"] = round(time.perf_counter() - t0, 4)
     files.write_json(ctx.workdir / REPORT_JSON, data)
     files.write_text(ctx.workdir / REPORT_MD, report.render_markdown(data))
+    files.write_text(ctx.workdir / REPORT_HTML, render_html(data))
     return data
 
 

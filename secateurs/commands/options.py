@@ -1,0 +1,203 @@
+"""Click options shared by every command, so each flag is defined and validated once."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+
+from secateurs.config import DEFAULT_ATOL, DEFAULT_FORMATS, DEFAULT_RTOL, EXPORTERS, SCOPES, parse_shape
+from secateurs.errors import SecateursError
+
+
+class Amount(click.ParamType):
+    """A float in [0, 1]; NaN, inf and out-of-range values are usage errors (exit 2)."""
+
+    name = "FLOAT"
+
+    def convert(self, value, param, ctx):
+        try:
+            amount = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number in [0, 1]", param, ctx)
+        if not math.isfinite(amount) or not 0.0 <= amount <= 1.0:
+            self.fail(f"{value!r} is not a number in [0, 1]", param, ctx)
+        return amount
+
+
+class Shape(click.ParamType):
+    name = "N,C,H,W"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_shape(value)
+        except SecateursError as e:
+            self.fail(str(e), param, ctx)
+
+
+class AmountList(click.ParamType):
+    """'0.1,0.5,0.9' -> sorted unique amounts, each a number in [0, 1]."""
+
+    name = "A,B,..."
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        return tuple(
+            sorted({Amount().convert(part.strip(), param, ctx) for part in value.split(",") if part.strip()})
+        )
+
+
+def quiet_option(f):
+    """--quiet: no progress lines, bars or summary table."""
+
+    def set_quiet(ctx, param, value):
+        from secateurs.progress import set_quiet
+
+        set_quiet(bool(value))
+        return value
+
+    return click.option(
+        "--quiet", "-q", is_flag=True, callback=set_quiet, help="No progress lines, bars or summary table."
+    )(f)
+
+
+def model_options(f):
+    f = click.option(
+        "--weights",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="state_dict to load strictly (.pt/.pth with weights_only=True, or .safetensors).",
+    )(f)
+    f = click.option(
+        "--input-shape",
+        type=Shape(),
+        help="Example input shape, e.g. 1,3,224,224. Required unless the model declares input_shape.",
+    )(f)
+    f = click.option(
+        "--trust-model-code",
+        is_flag=True,
+        help="Allow TorchScript archives and pickled nn.Module files, which run code when loaded.",
+    )(f)
+    return click.argument("model")(f)
+
+
+def prune_options(f):
+    f = click.option(
+        "--amount",
+        type=Amount(),
+        default=0.3,
+        show_default=True,
+        help="Fraction of each Conv2d weight to zero, in [0, 1].",
+    )(f)
+    f = click.option(
+        "--scope",
+        type=click.Choice(SCOPES),
+        default="layer",
+        show_default=True,
+        help="layer: round(amount*numel) per tensor (YOLOv5); global: one threshold over all Conv2d weights.",
+    )(f)
+    f = click.option(
+        "--allow-noop", is_flag=True, help="A model without Conv2d is exported and validated unpruned."
+    )(f)
+    f = click.option(
+        "--recipe",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Per-layer amounts (recipe.json from `secateurs sensitivity --budget`); unlisted layers use --amount.",
+    )(f)
+    return click.option("--exclude", metavar="REGEX", help="Skip Conv2d modules whose name matches REGEX.")(f)
+
+
+def export_options(f, defaults: bool = True):
+    f = click.option(
+        "--exporter",
+        type=click.Choice(EXPORTERS),
+        default="auto" if defaults else None,
+        show_default=defaults,
+        help="torch.onnx exporter. auto: dynamo (torch.export, the supported path), or torchscript"
+        " for TorchScript archives; torchscript: the legacy exporter, ~3x faster.",
+    )(f)
+    f = click.option(
+        "--dynamic-hw",
+        is_flag=True,
+        default=None,
+        help="Also make height and width dynamic (fails, exit 4, where the model fixes them).",
+    )(f)
+    f = click.option(
+        "--external-data",
+        is_flag=True,
+        default=None,
+        hidden=True,
+        envvar="SECATEURS_FORCE_EXTERNAL_DATA",
+        help="Write tensors to model.onnx.data even below 2 GB (for testing the >2 GB path).",
+    )(f)
+    f = click.option(
+        "--onnx-strict",
+        is_flag=True,
+        default=None,
+        help="model.sparse.onnx: int64 indices only (what onnx.checker accepts), not the narrowest type.",
+    )(f)
+    return click.option(
+        "--formats",
+        metavar="NAMES",
+        default=",".join(DEFAULT_FORMATS) if defaults else None,
+        show_default=defaults,
+        help="Comma-separated artifact formats: onnx, safetensors, sparse-onnx, bitmask-onnx, spz, npz.",
+    )(f)
+
+
+def validate_options(f, defaults: bool = True):
+    f = click.option(
+        "--atol",
+        type=float,
+        default=DEFAULT_ATOL if defaults else None,
+        show_default=defaults,
+        help="Absolute tolerance for ONNX vs PyTorch outputs.",
+    )(f)
+    return click.option(
+        "--rtol",
+        type=float,
+        default=DEFAULT_RTOL if defaults else None,
+        show_default=defaults,
+        help="Relative tolerance: an element fails where |a-b| > atol + rtol*|b|.",
+    )(f)
+
+
+def eval_options(f):
+    f = click.option(
+        "--eval",
+        "eval",
+        metavar="DATA",
+        help="Evaluate dense vs pruned (PyTorch and model.onnx) on builtin:digits, random:N or a .npz"
+        " with 'inputs' (and 'labels').",
+    )(f)
+    f = click.option(
+        "--max-accuracy-drop",
+        type=float,
+        help="Fail (exit 6) if top-1 accuracy drops by more than this (absolute, 0.01 = 1 point).",
+    )(f)
+    return click.option(
+        "--min-agreement",
+        type=float,
+        help="Fail (exit 6) if top-1 agreement with the dense model is below this (e.g. 0.99).",
+    )(f)
+
+
+def out_option(f):
+    return click.option(
+        "--out", type=click.Path(path_type=Path), help="Output directory [default: artifacts/<model>]."
+    )(f)
+
+
+def default_out(model: str, suffix: str = "") -> Path:
+    """artifacts/<model name><suffix>: builtin:resnet -> artifacts/resnet."""
+    name = model.split(":", 1)[-1].rsplit(".", 1)[-1] if ":" in model else Path(model).stem
+    return Path("artifacts") / f"{name or 'model'}{suffix}"
+
+
+def formats_tuple(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))

@@ -1,0 +1,143 @@
+"""report.html: self-contained, escaped, and showing the same numbers as report.md."""
+
+import json
+import re
+import shutil
+import subprocess
+from html import escape
+from pathlib import Path
+
+import pytest
+
+from secateurs.config import RunConfig
+from secateurs.pipeline.report_html import render_html
+from secateurs.pipeline.runner import execute
+from secateurs.pipeline.tables import fmt_pct
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def residual(tmp_path_factory):
+    out = tmp_path_factory.mktemp("residual") / "out"
+    _, report = execute(
+        RunConfig(model="tests.models:residual", out=out, amount=0.5), ["load", "prune", "export", "validate"]
+    )
+    return out, report
+
+
+@pytest.fixture(scope="module")
+def resnet_eval(tmp_path_factory):
+    out = tmp_path_factory.mktemp("resnet") / "out"
+    cfg = RunConfig(model="builtin:resnet", out=out, eval="builtin:digits", max_accuracy_drop=0.5)
+    stages = ["load", "reference", "prune", "export", "validate", "evaluate"]
+    _, report = execute(cfg, stages)
+    return out, report
+
+
+def page_of(out: Path) -> str:
+    """report.html as the runner wrote it, or rendered from report.json until write_reports does."""
+    html = out / "report.html"
+    return html.read_text() if html.exists() else render_html(json.loads((out / "report.json").read_text()))
+
+
+def md_cells(md: str) -> set[str]:
+    """Every cell of every markdown table in report.md."""
+    cells = set()
+    for line in md.splitlines():
+        if line.startswith("|") and not line.startswith("|---"):
+            cells |= {c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])}
+    return {c for c in cells if c and "`" not in c}
+
+
+@pytest.mark.parametrize("which", ["residual", "resnet_eval"])
+def test_html_is_written_listed_and_self_contained(request, which):
+    out, report = request.getfixturevalue(which)
+    page = page_of(out)
+    assert "http://" not in page and "https://" not in page
+    assert "<script" not in page and "<link" not in page and "@import" not in page
+    assert all(src.startswith("data:") for src in re.findall(r'src="([^"]*)"', page))
+    assert "PASSED" in page and report["performance_note"] in page
+
+
+@pytest.mark.parametrize("which", ["residual", "resnet_eval"])
+def test_html_holds_the_numbers_of_report_md(request, which):
+    out, report = request.getfixturevalue(which)
+    page = page_of(out)
+    md = (out / "report.md").read_text()
+    for key in ("pruned_tensors", "all_parameters"):
+        pct = fmt_pct(report["sparsity"][key]["sparsity"])
+        assert pct in md and pct in page
+        assert f"{report['sparsity'][key]['numel']:,}" in page
+    for a in report["artifacts"]:
+        assert a["file"] in page
+    for c in report["validation"]["checks"]:
+        assert escape(c["name"]) in page
+    missing = [cell for cell in md_cells(md) if f">{escape(cell)}</t" not in page]
+    assert not missing  # every markdown table cell is an HTML table cell with the same text
+
+
+def test_runner_writes_html_into_the_manifest(residual):
+    out, _ = residual
+    if not (out / "report.html").exists():
+        pytest.skip("runner.write_reports does not write report.html yet (see docs/REPORT_CHECK.md)")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "report.html" in {f["path"] for f in manifest["files"]}
+
+
+def test_html_shows_evaluation_and_gates(resnet_eval):
+    out, report = resnet_eval
+    page = page_of(out)
+    assert "Task evaluation" in page and "not run (--eval DATA)" not in page
+    delta = report["evaluation"]["results"]["onnx"]["delta"]["accuracy"]
+    assert f"{delta:+.4f}" in page
+    gate = report["evaluation"]["gates"][0]
+    assert escape(gate["detail"]) in page and 'class="PASS">gate PASS' in page
+
+
+def test_html_escapes_untrusted_text(residual):
+    _, report = residual
+    evil = "<script>alert(1)</script>"
+    bad = json.loads(json.dumps(report))
+    bad["model"]["spec"] = f"evil.py:{evil}"
+    bad["model"]["notes"] = [evil]
+    bad["artifacts"][0]["description"] = evil
+    bad["validation"]["checks"][0]["detail"] = evil
+    bad["layers"][0]["name"] = evil
+    page = render_html(bad, {evil: b"\x89PNG fake"})
+    assert "<script" not in page
+    assert page.count("&lt;script&gt;") >= 6
+
+
+def test_extra_images_are_inlined(residual):
+    _, report = residual
+    page = render_html(report, {"sweep: sparsity vs accuracy": b"\x89PNG\r\n\x1a\n"})
+    assert "Sweep and sensitivity" in page
+    assert 'src="data:image/png;base64,iVBORw0KGgo="' in page
+    assert "Sweep and sensitivity" not in render_html(report)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)")
+def test_headless_chromium_renders_the_page(resnet_eval, tmp_path):
+    out, _ = resnet_eval
+    page = tmp_path / "report.html"
+    page.write_text(page_of(out))
+    png = tmp_path / "report.png"
+    cmd = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={png}",
+        "--window-size=1280,2400",
+        page.resolve().as_uri(),
+    ]
+    subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+    assert png.is_file() and png.stat().st_size > 50_000  # a blank page is a few KB
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
