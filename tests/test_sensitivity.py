@@ -136,5 +136,9 @@ def test_run_accepts_a_recipe(cli, tmp_path):
         and layers["stem"]["target"] == 0.3
     )
     assert layers["body"]["zeros_after"] == round(0.8 * layers["body"]["numel"])
+    assert "data:image/png" not in (tmp_path / "o/report.html").read_text()
+    (tmp_path / "sensitivity.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)  # beside the recipe
+    assert cli("run", "tests.models:residual", "--recipe", recipe, "--out", "o", "-q").exit_code == 0
+    assert "data:image/png" in (tmp_path / "o/report.html").read_text()
     bad = cli("run", "tests.models:residual", "--recipe", recipe, "--scope", "global", "--out", "o2")
     assert bad.exit_code == 2

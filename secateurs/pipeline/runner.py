@@ -103,8 +103,18 @@ def write_reports(ctx: RunContext, status: str) -> dict:
     ctx.timings["report"] = data["timings_s"]["report"] = round(time.perf_counter() - t0, 4)
     files.write_json(ctx.workdir / REPORT_JSON, data)
     files.write_text(ctx.workdir / REPORT_MD, report.render_markdown(data))
-    files.write_text(ctx.workdir / REPORT_HTML, render_html(data))
+    files.write_text(ctx.workdir / REPORT_HTML, render_html(data, plots_for(ctx.config)))
     return data
+
+
+def plots_for(cfg: RunConfig) -> dict[str, bytes]:
+    """Plots behind this run's settings: the sensitivity heat-map beside a --recipe file."""
+    plots = {}
+    if cfg.recipe is not None:
+        heatmap = Path(cfg.recipe).parent / "sensitivity.png"
+        if heatmap.is_file():
+            plots[f"per-layer sensitivity behind {Path(cfg.recipe).name}"] = heatmap.read_bytes()
+    return plots
 
 
 def _relocate(ctx: RunContext, out: Path) -> None:
