@@ -52,6 +52,8 @@ def test_sweep_writes_json_table_and_plot(tmp_path):
     assert doc["largest_amount_within_budget"] == 0.1
     assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| amount |" in (out / "sweep.md").read_text()
+    page = (out / "report.html").read_text()
+    assert "data:image/png;base64," in page and "model.onnx.spz" in page and "http" not in page
 
 
 @pytest.mark.parametrize("amounts", ["0.1,1.5", "0.1,nan", "x"])

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from secateurs.commands.options import AmountList, default_out, model_options, quiet_option
+from secateurs.pipeline.report_html import write_plots_page
 
 
 @click.command("sensitivity")
@@ -55,23 +56,32 @@ def sensitivity(
     data = run_sensitivity(
         model, eval_spec, out, amounts, budget, weights, input_shape, trust_model_code, exclude
     )
+    write_plots_page(out, f"secateurs sensitivity: {model}", render(data, "md"), out / "sensitivity.png")
     if not quiet:
         click.echo(render(data))
     click.echo(f"secateurs: wrote {out}", err=True)
 
 
-def render(data: dict) -> str:
+def render(data: dict, style: str = "text") -> str:
     """The drop table (points) and, with a budget, recipe vs uniform."""
-    width = max(len(n) for n in data["layers"] + ["layer"])
-    head = f"{'layer':<{width}}  {'numel':>8}  " + "  ".join(f"{a:>6g}" for a in data["amounts"])
-    lines = [f"{data['metric']} (points) per layer pruned alone, {data['samples']} samples", head]
-    for name, numel, row in zip(data["layers"], data["numel"], data["drop"]):
-        lines.append(f"{name:<{width}}  {numel:>8}  " + "  ".join(f"{d * 100:>6.1f}" for d in row))
+    from secateurs.pipeline.tables import table
+
+    headers = ["layer", "numel", *(f"{a:g}" for a in data["amounts"])]
+    rows = [
+        [name, str(numel), *(f"{d * 100:.1f}" for d in row)]
+        for name, numel, row in zip(data["layers"], data["numel"], data["drop"])
+    ]
+    lines = [
+        f"{data['metric']} (points) per layer pruned alone, {data['samples']} samples",
+        "",
+        table(headers, rows, style),
+    ]
     if "recipe" in data:
         r, u = data["recipe"], data["uniform"]
         lines += [
+            "",
             f"budget {data['budget']} ({data['budget'] * 100:g} points):",
-            f"  recipe:  sparsity {r['sparsity']:.1%}, measured drop {r['drop'] * 100:.2f} points",
-            f"  uniform: amount {u['amount']:g}, sparsity {u['sparsity']:.1%}, drop {u['drop'] * 100:.2f} points",
+            f"recipe: sparsity {r['sparsity']:.1%}, measured drop {r['drop'] * 100:.2f} points",
+            f"uniform: amount {u['amount']:g}, sparsity {u['sparsity']:.1%}, drop {u['drop'] * 100:.2f} points",
         ]
     return "\n".join(lines)

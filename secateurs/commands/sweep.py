@@ -14,6 +14,7 @@ import click
 
 from secateurs.commands.options import AmountList, default_out, model_options, quiet_option
 from secateurs.config import SCOPES
+from secateurs.pipeline.report_html import write_plots_page
 
 EXPORTERS = ("torchscript", "dynamo")
 
@@ -101,6 +102,7 @@ def sweep(
     files.write_json(out / "sweep.json", doc)
     files.write_text(out / "sweep.md", render_table(doc, style="md") + "\n")
     plot_sweep(rows, out / "sweep.png", doc["dense"], max_accuracy_drop, min_agreement)
+    write_plots_page(out, f"secateurs sweep: {model}", render_table(doc, style="md"), out / "sweep.png")
     if not quiet:
         click.echo(text)
     click.echo(f"secateurs: wrote {out} ({timings['total']:.1f} s)", err=True)

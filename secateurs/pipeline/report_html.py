@@ -65,9 +65,28 @@ def render_html(report: dict, extra_images: dict[str, bytes] | None = None) -> s
         _section("Versions", _md(body["Versions"])),
     ]
     spec = (report.get("model") or {}).get("spec", "?")
+    return _page(f"secateurs report: {spec}", parts)
+
+
+def render_plots_page(title: str, table_md: str, images: dict[str, bytes]) -> str:
+    """A self-contained page for `sweep` and `sensitivity`: their table and their plots."""
+    return _page(
+        title,
+        [f"<h1>{escape(title)}</h1>", _section("Plots", _images(images)), _section("Table", _md(table_md))],
+    )
+
+
+def write_plots_page(out, title: str, table_md: str, png) -> None:
+    """report.html for `sweep`/`sensitivity`: their table and plot in one self-contained file."""
+    from secateurs.pipeline import files
+
+    files.write_text(out / "report.html", render_plots_page(title, table_md, {png.name: png.read_bytes()}))
+
+
+def _page(title: str, parts: list[str]) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>secateurs report: {escape(spec)}</title><style>{CSS}</style></head>"
+        f"<title>{escape(title)}</title><style>{CSS}</style></head>"
         "<body><main>\n" + "\n".join(parts) + "\n</main></body></html>\n"
     )
 
