@@ -29,7 +29,10 @@ def test_version(cli):
     assert result.exit_code == 0 and __version__ in result.output
 
 
-@pytest.mark.parametrize("command", ["run", "prune", "export", "validate", "report"])
+@pytest.mark.parametrize(
+    "command",
+    ["run", "prune", "export", "validate", "report", "pack", "unpack", "inspect", "sweep", "sensitivity"],
+)
 def test_every_command_has_help_with_examples(cli, command):
     result = cli(command, "--help")
     assert result.exit_code == 0

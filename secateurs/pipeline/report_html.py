@@ -11,7 +11,7 @@ import base64
 import re
 from html import escape
 
-from secateurs.pipeline import report as rpt
+from secateurs.pipeline import report_sections as rpt
 from secateurs.pipeline.tables import fmt_pct
 
 CSS = """
