@@ -154,6 +154,16 @@ def not_a_module():
     return 42
 
 
+# What a default run writes besides report.json, report.md, report.html and manifest.json.
+ARTIFACTS = {
+    "model.onnx",
+    "pruned.safetensors",
+    "model.sparse.onnx",
+    "model.bitmask.onnx",
+    "model.onnx.spz",
+    "weights.npz",
+}
+
 ZOO = [plain, grouped, depthwise, dilated_strided, padding_modes, no_bias_bn, residual, two_outputs, tied]
 
 

@@ -9,15 +9,7 @@ from safetensors.torch import save_file
 
 from secateurs import __version__
 from tests import models
-
-ARTIFACTS = {
-    "model.onnx",
-    "pruned.safetensors",
-    "model.sparse.onnx",
-    "model.bitmask.onnx",
-    "model.onnx.spz",
-    "weights.npz",
-}
+from tests.models import ARTIFACTS
 
 
 def manifest_of(path):

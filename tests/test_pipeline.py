@@ -9,16 +9,9 @@ from secateurs.config import RunConfig
 from secateurs.pipeline import files
 from secateurs.pipeline.runner import execute
 from tests import models
+from tests.models import ARTIFACTS
 
 ALL = ["load", "prune", "export", "validate"]
-ARTIFACTS = {
-    "model.onnx",
-    "pruned.safetensors",
-    "model.sparse.onnx",
-    "model.bitmask.onnx",
-    "model.onnx.spz",
-    "weights.npz",
-}
 
 
 @pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])

@@ -32,6 +32,7 @@ from secateurs.sparse.records import (
     dense_record,
     neg_zero_note,
     nonzero_stats,
+    record,
 )
 
 if TYPE_CHECKING:
@@ -162,17 +163,7 @@ def to_bitmask_initializers(
             continue
         consts.commit(pending)
         accepted.append((name, arr, nodes, inits))
-        records[name] = TensorEncoding(
-            name=name,
-            shape=tuple(int(d) for d in arr.shape),
-            dtype=str(arr.dtype),
-            numel=int(arr.size),
-            nnz=nnz,
-            dense_bytes=int(arr.nbytes),
-            stored_bytes=stored,
-            encoding="bitmask",
-            note=neg_zero_note(neg_zeros),
-        )
+        records[name] = record(name, arr, nnz, stored, "bitmask", neg_zero_note(neg_zeros))
     if not accepted:
         return copy_model(model), list(records.values())
     why = raise_default_opset(out, MIN_OPSET)

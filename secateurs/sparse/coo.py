@@ -21,6 +21,7 @@ from secateurs.sparse.records import (
     dense_record,
     neg_zero_note,
     nonzero_stats,
+    record,
 )
 
 if TYPE_CHECKING:
@@ -76,19 +77,7 @@ def to_sparse_initializers(
         indices = numpy_helper.from_array(positions.astype(itype), fresh(f"{name}_indices"))
         graph.sparse_initializer.append(helper.make_sparse_tensor(values, indices, list(arr.shape)))
         drop.append(idx)
-        records.append(
-            TensorEncoding(
-                name=name,
-                shape=tuple(int(d) for d in arr.shape),
-                dtype=str(arr.dtype),
-                numel=int(arr.size),
-                nnz=nnz,
-                dense_bytes=int(arr.nbytes),
-                stored_bytes=stored,
-                encoding=f"coo-{itype.name}",
-                note=neg_zero_note(neg_zeros),
-            )
-        )
+        records.append(record(name, arr, nnz, stored, f"coo-{itype.name}", neg_zero_note(neg_zeros)))
     for idx in sorted(drop, reverse=True):
         del graph.initializer[idx]
     return out, records

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from secateurs.errors import ExportError, InputError, OutputError
-from secateurs.sparse.records import TensorEncoding, neg_zero_note, nonzero_stats
+from secateurs.sparse.records import TensorEncoding, neg_zero_note, nonzero_stats, record
 
 if TYPE_CHECKING:
     import scipy.sparse
@@ -73,16 +73,8 @@ def save_csr_npz(weights: dict[str, np.ndarray], path: str | os.PathLike) -> lis
         meta.append({"name": name, "shape": list(arr.shape), "dtype": str(arr.dtype)})
         stored = sum(v.nbytes for v in parts.values())
         records.append(
-            TensorEncoding(
-                name=name,
-                shape=tuple(int(d) for d in arr.shape),
-                dtype=str(arr.dtype),
-                numel=int(arr.size),
-                nnz=nnz,
-                dense_bytes=int(arr.nbytes),
-                stored_bytes=int(stored),
-                encoding=f"csr-{parts['indices'].dtype.name}",
-                note=neg_zero_note(neg_zeros),
+            record(
+                name, arr, nnz, int(stored), f"csr-{parts['indices'].dtype.name}", neg_zero_note(neg_zeros)
             )
         )
     arrays["__meta__"] = np.array(json.dumps({"format": FORMAT, "weights": meta}))

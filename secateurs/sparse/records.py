@@ -57,8 +57,10 @@ def nonzero_stats(flat: np.ndarray) -> tuple[np.ndarray, int]:
     return keep, neg_zeros
 
 
-def dense_record(name: str, arr: np.ndarray, nnz: int, note: str) -> TensorEncoding:
-    """Record for a tensor left dense, with the reason."""
+def record(
+    name: str, arr: np.ndarray, nnz: int, stored: int, encoding: str, note: str = ""
+) -> TensorEncoding:
+    """Record for ``arr`` stored in ``stored`` bytes as ``encoding``."""
     return TensorEncoding(
         name=name,
         shape=tuple(int(d) for d in arr.shape),
@@ -66,10 +68,15 @@ def dense_record(name: str, arr: np.ndarray, nnz: int, note: str) -> TensorEncod
         numel=int(arr.size),
         nnz=nnz,
         dense_bytes=int(arr.nbytes),
-        stored_bytes=int(arr.nbytes),
-        encoding="dense",
+        stored_bytes=int(stored),
+        encoding=encoding,
         note=note,
     )
+
+
+def dense_record(name: str, arr: np.ndarray, nnz: int, note: str) -> TensorEncoding:
+    """Record for a tensor left dense, with the reason."""
+    return record(name, arr, nnz, arr.nbytes, "dense", note)
 
 
 def neg_zero_note(count: int) -> str:
