@@ -80,7 +80,7 @@ def config_from(opts: dict, **fixed) -> RunConfig:
     return RunConfig(**{k: v for k, v in opts.items() if v is not None})
 
 
-def choose_amount(cfg: RunConfig, quiet: bool) -> RunConfig:
+def choose_amount(cfg: RunConfig, quiet: bool) -> tuple[RunConfig, tuple[str, ...]]:
     """--auto: bisect on the PyTorch model, then the normal run re-checks the gate on model.onnx."""
     from dataclasses import replace
 
@@ -92,8 +92,9 @@ def choose_amount(cfg: RunConfig, quiet: bool) -> RunConfig:
     if cfg.max_accuracy_drop is None and cfg.min_agreement is None:
         raise UsageError("--auto needs a budget: --max-accuracy-drop and/or --min-agreement")
     amount, probes = auto_amount_for(cfg)
-    _progress(quiet)(f"--auto: amount {amount} ({len(probes)} probes, resolution 0.01)")
-    return replace(cfg, amount=amount)
+    note = f"--auto chose amount {amount}: largest within the budget, {len(probes)} probes, resolution 0.01"
+    _progress(quiet)(note)
+    return replace(cfg, amount=amount), (note,)
 
 
 def _progress(quiet: bool):
@@ -140,9 +141,10 @@ def run(quiet, auto, **opts):
     from secateurs.pipeline.runner import execute, run_stages
 
     cfg = config_from(opts)
+    notes = ()
     if auto:
-        cfg = choose_amount(cfg, quiet)
-    ctx, data = execute(cfg, run_stages(cfg), progress=_progress(quiet))
+        cfg, notes = choose_amount(cfg, quiet)
+    ctx, data = execute(cfg, run_stages(cfg), progress=_progress(quiet), notes=notes)
     _finish(ctx, data, quiet)
 
 

@@ -151,3 +151,38 @@ def test_eval_usage_errors(cli, tmp_path, args, message):
     result = cli("run", "tests.models:residual", *args, "--out", "o")
     assert result.exit_code == 2, result.output
     assert message in result.stderr
+
+
+def test_run_auto_chooses_the_amount_and_says_so(cli, tmp_path):
+    result = cli(
+        "run",
+        "builtin:resnet",
+        "--auto",
+        "--eval",
+        "builtin:digits",
+        "--max-accuracy-drop",
+        "0.01",
+        "--out",
+        "o",
+        "-q",
+    )
+    assert result.exit_code == 0, result.output
+    report = report_of(tmp_path / "o")
+    assert 0 < report["config"]["amount"] < 0.5
+    assert any(n.startswith("--auto chose amount") for n in report["model"]["notes"])
+    assert all(g["passed"] for g in report["evaluation"]["gates"])
+    assert (
+        cli(
+            "run",
+            "builtin:resnet",
+            "--auto",
+            "--amount",
+            "0.2",
+            "--eval",
+            "builtin:digits",
+            "--max-accuracy-drop",
+            "0.01",
+        ).exit_code
+        == 2
+    )
+    assert cli("run", "builtin:resnet", "--auto", "--eval", "builtin:digits").exit_code == 2

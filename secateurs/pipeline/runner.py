@@ -52,6 +52,7 @@ def execute(
     stages: list[str],
     resume: Path | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
+    notes: tuple[str, ...] = (),
 ) -> tuple[RunContext, dict]:
     """Run ``stages``; return (context, report). Raise ValidationFailed after writing <out>.failed."""
     staging = files.make_staging(cfg.out)
@@ -65,6 +66,8 @@ def execute(
             STAGES[name](ctx)
             ctx.timings[name] = time.perf_counter() - t0
         progress(f"[{len(stages) + 1}/{len(stages) + 1}] report")
+        if ctx.info is not None:
+            ctx.info.notes.extend(notes)  # e.g. how --auto chose the amount
         valid = ctx.validation is None or bool(ctx.validation)
         within_budget = evaluate.gates_passed(ctx.evaluation)
         passed = valid and within_budget
