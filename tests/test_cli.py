@@ -230,3 +230,19 @@ def test_stale_staging_from_killed_run_is_cleaned(cli, tmp_path):
     (stale / "model.onnx").write_text("half")
     assert cli("run", "tests.models:plain", "--out", "o", "-q").exit_code == 0
     assert not stale.exists()
+
+
+def test_reexport_voids_stale_verdicts_and_derived_files(cli, tmp_path):
+    assert cli("run", "tests.models:residual", "--out", "w", "-q").exit_code == 0
+    assert cli("export", "w", "--formats", "onnx,spz", "-q").exit_code == 0
+    report = json.loads((tmp_path / "w/report.json").read_text())
+    assert report["status"] == "unvalidated" and report["validation"] is None
+    assert {a["file"] for a in report["artifacts"]} == {
+        "model.onnx",
+        "model.onnx.spz",
+        "pruned.safetensors",
+        "weights.npz",
+    }
+    assert not (tmp_path / "w/model.bitmask.onnx").exists()
+    assert cli("validate", "w", "-q").exit_code == 0
+    assert json.loads((tmp_path / "w/report.json").read_text())["status"] == "passed"

@@ -23,6 +23,7 @@ def run(ctx: RunContext) -> None:
     if derived and "onnx" not in ctx.config.formats and "onnx" not in ctx.artifacts:
         raise UsageError(f"--formats {','.join(derived)} is derived from model.onnx; add onnx to --formats")
     chosen.sort(key=lambda e: e.name != "onnx")  # stable: onnx first, the rest as given
+    forget_stale(ctx, {e.name for e in chosen})
     for exporter in chosen:
         tmp = ctx.workdir / f".export-{exporter.name}"
         try:
@@ -38,3 +39,17 @@ def run(ctx: RunContext) -> None:
         ctx.artifacts[exporter.name] = Artifact(
             exporter.name, ctx.workdir / exporter.filename, exporter.description, exporter.accepted_by
         )
+
+
+def forget_stale(ctx: RunContext, exporting: set[str]) -> None:
+    """New artifacts void earlier verdicts; a new model.onnx voids the files derived from it."""
+    ctx.validation = None
+    ctx.evaluation = None
+    if "onnx" not in exporting:
+        return
+    for name in [n for n in ctx.artifacts if n not in exporting]:
+        exporter = exporters.get(name)
+        if getattr(exporter, "needs_onnx", False):
+            for path in ctx.artifacts.pop(name).files:
+                path.unlink(missing_ok=True)
+            ctx.encodings.pop(name, None)
