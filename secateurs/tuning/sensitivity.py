@@ -43,12 +43,9 @@ class Probe:
         """(drop, sparsity over the conv weights) with these amounts and 0 elsewhere."""
         from secateurs.evaluation import metrics
         from secateurs.pipeline.evaluate import torch_scores
-        from secateurs.pipeline.prune import prune_model
 
         t = self.tuner
-        t.model.load_state_dict(t._dense_state)
-        t._pruned_as = None  # the Tuner must restore before its own next probe
-        records, _ = prune_model(t.model, 0.0, "layer", t.exclude, layer_amounts=layer_amounts)
+        records = t.prune_layers(layer_amounts)
         result = metrics.compare(t.dense_scores, torch_scores(t.model, t.data.inputs), t.data.labels)
         self.evaluations += 1
         sparsity = sum(r.zeros_after for r in records) / sum(r.numel for r in records)

@@ -76,6 +76,15 @@ class Tuner:
             self._pruned_as = key
         return self._records
 
+    def prune_layers(self, layer_amounts: dict[str, float]) -> list:
+        """Put the dense weights back, then prune only the listed layers, each to its amount."""
+        from secateurs.pipeline.prune import prune_model
+
+        self.model.load_state_dict(self._dense_state)
+        self._pruned_as = None  # not a uniform amount: the next prune() restores first
+        records, _ = prune_model(self.model, 0.0, "layer", self.exclude, layer_amounts=layer_amounts)
+        return records
+
     def evaluate(self, amount: float, scope: str | None = None, exclude: str | None = None) -> dict:
         """{amount, sparsity, metrics, deltas} of the model pruned to ``amount`` (cached)."""
         from secateurs.config import check_amount
