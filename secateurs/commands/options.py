@@ -117,7 +117,7 @@ def export_options(f, defaults: bool = True):
         default="auto" if defaults else None,
         show_default=defaults,
         help="torch.onnx exporter. auto: dynamo (torch.export, the supported path), or torchscript"
-        " for TorchScript archives; torchscript: the legacy exporter, ~3x faster.",
+        " for TorchScript archives; torchscript: the legacy exporter, ~10x faster.",
     )(f)
     f = click.option(
         "--dynamic-hw",

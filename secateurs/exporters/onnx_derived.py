@@ -26,9 +26,8 @@ def pruned_initializers(ctx, model=None) -> list[str]:
 
 
 def load_dense(ctx):
-    import onnx
-
-    return onnx.load(str(dense_onnx_path(ctx)))
+    dense_onnx_path(ctx)  # a clear error if model.onnx was not exported first
+    return ctx.dense_onnx()
 
 
 def load_dense_with_pruned(ctx):

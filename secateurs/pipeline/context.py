@@ -93,6 +93,22 @@ class RunContext:
     dense_outputs: Any = None  # the dense model's scores on eval_data, computed before pruning
     evaluation: dict | None = None  # metrics and gates (pipeline.evaluate)
     timings: dict[str, float] = field(default_factory=dict)
+    _dense_onnx: tuple | None = field(default=None, repr=False)
+
+    def dense_onnx(self):
+        """model.onnx parsed once per run (exporters, validators and the ledger all read it).
+
+        The cache is keyed by path, size and mtime, so a re-exported file is parsed again.
+        Callers must not modify the returned ModelProto (the sparse encoders copy it).
+        """
+        import onnx
+
+        path = self.artifacts["onnx"].path
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if self._dense_onnx is None or self._dense_onnx[0] != key:
+            self._dense_onnx = (key, onnx.load(str(path)))
+        return self._dense_onnx[1]
 
     def artifact_path(self, filename: str) -> Path:
         return self.workdir / filename

@@ -65,12 +65,11 @@ def encoded_weights(ctx) -> dict[str, np.ndarray]:
     onnx_artifact = ctx.artifacts.get("onnx")
     if not onnx_artifact or not onnx_artifact.path.exists():
         return weights
-    import onnx
     from onnx import numpy_helper
 
     from secateurs.exporters.onnx_derived import pruned_initializers
 
-    model = onnx.load(str(onnx_artifact.path))
+    model = ctx.dense_onnx()
     pruned_initializers(ctx, model)
     inits = {t.name: t for t in model.graph.initializer}
     for layer, init in ctx.onnx_weights.items():

@@ -55,7 +55,6 @@ def torch_outputs(model, inputs: list[np.ndarray], names: list[str]) -> list[dic
 
 
 def validate(ctx: RunContext) -> ValidationResult:
-    import onnx
 
     cfg = ctx.config
     shapes = input_shapes(ctx.info.input_shape, cfg.dynamic_hw)
@@ -72,7 +71,7 @@ def validate(ctx: RunContext) -> ValidationResult:
     )
     weights = ctx.pruned_weights()
     dense = ctx.artifacts.get("onnx")
-    dense_model = onnx.load(str(dense.path)) if dense else None
+    dense_model = ctx.dense_onnx() if dense else None
     dense_outputs = run_all(dense.path, inputs) if dense else None
     for name, artifact in ctx.artifacts.items():
         path = artifact.path
