@@ -105,7 +105,7 @@ def _finish(ctx_obj, data: dict, quiet: bool) -> None:
     from secateurs.pipeline import report
 
     if not quiet:
-        click.echo(report.render_terminal(data))
+        click.echo(report.render_terminal(data, ctx_obj.timings))
     click.echo(f"secateurs: wrote {ctx_obj.config.out}", err=True)
 
 
@@ -216,14 +216,19 @@ def report(directory):
     Example:
       secateurs report work/ >> "$GITHUB_STEP_SUMMARY"
     """
+    from secateurs import manifest
     from secateurs.pipeline import files
     from secateurs.pipeline import report as report_stage
     from secateurs.pipeline.runner import REPORT_MD, read_report
 
     data = read_report(directory)
+    try:
+        run_block = manifest.read(directory).get("run", {})
+    except manifest.ManifestError:
+        run_block = {}
     files.write_text(directory / REPORT_MD, report_stage.render_markdown(data))
-    files.write_manifest(directory)
-    click.echo(report_stage.render_terminal(data))
+    files.write_manifest(directory, run_block)
+    click.echo(report_stage.render_terminal(data, run_block.get("timings_s")))
 
 
 def _register_commands() -> None:

@@ -40,6 +40,7 @@ class RunConfig:
     max_accuracy_drop: float | None = None  # absolute, e.g. 0.01 = one point
     min_agreement: float | None = None  # top-1 agreement with the dense model
     seed: int = 0
+    provider: str = "CPUExecutionProvider"  # onnxruntime execution provider for validation
     recipe: Path | None = None  # per-layer amounts (secateurs.recipe/1), layer scope only
 
     def __post_init__(self) -> None:
@@ -65,9 +66,11 @@ class RunConfig:
         if self.input_shape is not None and (not self.input_shape or any(d < 1 for d in self.input_shape)):
             raise UsageError(f"--input-shape must be positive integers, got {self.input_shape}")
 
-    def to_json(self) -> dict:
+    def to_json(self, with_out: bool = True) -> dict:
         data = asdict(self)
         data["out"] = str(self.out)
+        if not with_out:
+            del data["out"]
         data["weights"] = str(self.weights) if self.weights else None
         data["input_shape"] = list(self.input_shape) if self.input_shape else None
         data["formats"] = list(self.formats)
@@ -77,7 +80,7 @@ class RunConfig:
     @classmethod
     def from_json(cls, data: dict, **overrides) -> RunConfig:
         data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
-        data["out"] = Path(data["out"])
+        data["out"] = Path(data.get("out") or ".")  # reports omit it: they live in out
         data["weights"] = Path(data["weights"]) if data.get("weights") else None
         data["input_shape"] = tuple(data["input_shape"]) if data.get("input_shape") else None
         data["formats"] = tuple(data["formats"])

@@ -47,7 +47,7 @@ def test_manifest_lists_every_file_with_hash(tmp_path):
     listed = {f["path"]: f for f in manifest["files"]}
     assert set(listed) == ARTIFACTS | {"report.json", "report.md", "report.html"}
     for name, entry in listed.items():
-        assert entry["sha256"] == files.sha256(out / name)
+        assert entry["sha256"] == manifest.sha256(out / name)
         assert entry["size"] == (out / name).stat().st_size
 
 

@@ -38,7 +38,7 @@ def run(ctx: RunContext) -> None:
     judged = {"pytorch": torch_scores(ctx.model, data.inputs)}
     onnx_artifact = ctx.artifacts.get("onnx")
     if onnx_artifact is not None:
-        judged["onnx"] = onnx_scores(onnx_artifact.path, data.inputs)
+        judged["onnx"] = onnx_scores(onnx_artifact.path, data.inputs, ctx.config.provider)
     results = {
         name: metrics.compare(ctx.dense_outputs, scores, data.labels) for name, scores in judged.items()
     }
@@ -106,10 +106,10 @@ def torch_scores(model, inputs: np.ndarray, progress: Callable[[int], None] | No
     return np.concatenate(parts)
 
 
-def onnx_scores(path, inputs: np.ndarray) -> np.ndarray:
+def onnx_scores(path, inputs: np.ndarray, provider: str = "CPUExecutionProvider") -> np.ndarray:
     from secateurs.validators.onnxruntime_run import session
 
-    sess = session(path)
+    sess = session(path, provider)
     name = sess.get_inputs()[0].name
     return np.concatenate(
         [sess.run(None, {name: inputs[s : s + BATCH]})[0] for s in range(0, len(inputs), BATCH)]

@@ -9,14 +9,15 @@ A previous good ``<out>`` is never touched until the new one is complete.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from secateurs import manifest
 from secateurs.errors import OutputError
+from secateurs.manifest import MANIFEST
 
 STAGING_TAG = ".staging-"
 
@@ -107,17 +108,6 @@ def write_json(path: Path, data: dict) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-MANIFEST = "manifest.json"
-
-
 def _file_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
@@ -132,15 +122,8 @@ def finalize_modes(directory: Path) -> None:
             os.chmod(p, mode)
 
 
-def write_manifest(directory: Path) -> dict:
-    """sha256 and size of every file in ``directory`` (the manifest itself excluded); written last."""
-    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST)
-    manifest = {
-        "schema": "secateurs.manifest/1",
-        "files": [
-            {"path": p.relative_to(directory).as_posix(), "size": p.stat().st_size, "sha256": sha256(p)}
-            for p in files
-        ],
-    }
-    write_json(directory / MANIFEST, manifest)
-    return manifest
+def write_manifest(directory: Path, run: dict | None = None) -> dict:
+    """Hash every file in ``directory`` into manifest.json (see secateurs.manifest); written last."""
+    data = manifest.build(directory, run)
+    write_json(directory / MANIFEST, data)
+    return data

@@ -1,5 +1,7 @@
 """Stage 5, report: one versioned dict, rendered as report.json, report.md and a terminal table.
 
+The report describes what was made, so it is byte-identical across identical runs; the
+wall-clock timings of a run live in manifest.json's ``run`` block, outside every hashed file.
 Every sparsity figure names its denominator: over the pruned Conv2d tensors, or over
 every parameter of the model (what YOLOv5's ``sparsity()`` prints).
 """
@@ -28,7 +30,7 @@ def build(ctx: RunContext, status: str) -> dict:
             "schema": SCHEMA,
             "secateurs_version": __version__,
             "status": status,
-            "config": ctx.config.to_json(),
+            "config": ctx.config.to_json(with_out=False),  # the report lives in out
             "model": ctx.info.to_json() if ctx.info else None,
             "sparsity": {
                 "pruned_tensors": _ratio(
@@ -58,7 +60,6 @@ def build(ctx: RunContext, status: str) -> dict:
             "encodings": {k: [r.to_dict() for r in v] for k, v in ctx.encodings.items()},
             "validation": ctx.validation.to_json() if ctx.validation is not None else None,
             "evaluation": ctx.evaluation,
-            "timings_s": {k: round(v, 4) for k, v in ctx.timings.items()},
             "versions": versions(),
             "performance_note": PERFORMANCE_NOTE,
         }
@@ -97,17 +98,18 @@ def versions() -> dict[str, str]:
     return found
 
 
-def render_markdown(report: dict) -> str:
+def render_markdown(report: dict, timings: dict[str, float] | None = None) -> str:
+    """report.md (no timings: it is hashed); the CI step summary passes this run's timings."""
     out = [f"# secateurs report: {report['model']['spec']} ({report['status']})", ""]
-    for title, body in sections(report, "md"):
+    for title, body in sections(report, "md", timings):
         if title == "Summary":
             body = "\n".join(f"- {line}" for line in body.splitlines())
         out += [f"## {title}", "", body, ""]
     return "\n".join(out)
 
 
-def render_terminal(report: dict) -> str:
+def render_terminal(report: dict, timings: dict[str, float] | None = None) -> str:
     out = []
-    for title, body in sections(report, "text"):
+    for title, body in sections(report, "text", timings):
         out += [f"== {title} ==", body, ""]
     return "\n".join(out)

@@ -181,7 +181,13 @@ def _num(x) -> str:
     return "" if x is None else f"{x:.4f}"
 
 
-def sections(report: dict, style: str) -> list[tuple[str, str]]:
+TIMINGS_ELSEWHERE = (
+    "Stage timings are in manifest.json (run.timings_s), outside the hashed files,"
+    " so that identical runs write identical reports."
+)
+
+
+def sections(report: dict, style: str, timings: dict[str, float] | None = None) -> list[tuple[str, str]]:
     """(title, body) pairs shared by the markdown and terminal renderings."""
     validation = report.get("validation")
     ev = report.get("evaluation")
@@ -190,7 +196,7 @@ def sections(report: dict, style: str) -> list[tuple[str, str]]:
         [a["file"], fmt_bytes(a["size"]), a["description"], a.get("accepted_by", "")]
         for a in report["artifacts"]
     ]
-    timings = [[k, f"{v:.2f} s"] for k, v in report["timings_s"].items()]
+    timing_rows = [[k, f"{v:.2f} s"] for k, v in (timings or {}).items()]
     versions_row = ", ".join(f"{k} {v}" for k, v in report["versions"].items())
     return [
         (
@@ -202,6 +208,6 @@ def sections(report: dict, style: str) -> list[tuple[str, str]]:
         ("Size ledger", size_section(report.get("sizes"), style)),
         ("Validation", validation_section(report, style) if validation else "not run"),
         ("Task evaluation", evaluation_section(ev, style) if ev else "not run (--eval DATA)"),
-        ("Stage timings", table(["stage", "time"], timings, style)),
+        ("Stage timings", table(["stage", "time"], timing_rows, style) if timings else TIMINGS_ELSEWHERE),
         ("Versions", versions_row),
     ]

@@ -14,6 +14,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from secateurs.config import RunConfig
@@ -77,7 +78,7 @@ def execute(
             status = "passed" if passed else ("failed" if not valid else "gate-failed")
         data = write_reports(ctx, status)
         files.finalize_modes(staging)
-        files.write_manifest(staging)
+        files.write_manifest(staging, run_record(ctx))
         files.promote(staging, cfg.out if passed else failed_dir(cfg.out))
     except BaseException:
         files.discard(staging)
@@ -103,11 +104,28 @@ def write_reports(ctx: RunContext, status: str) -> dict:
     t0 = time.perf_counter()
     ctx.timings.pop("report", None)
     data = report.build(ctx, status)
-    ctx.timings["report"] = data["timings_s"]["report"] = round(time.perf_counter() - t0, 4)
     files.write_json(ctx.workdir / REPORT_JSON, data)
     files.write_text(ctx.workdir / REPORT_MD, report.render_markdown(data))
     files.write_text(ctx.workdir / REPORT_HTML, render_html(data, plots_for(ctx.config)))
+    ctx.timings["report"] = time.perf_counter() - t0
     return data
+
+
+def run_record(ctx: RunContext) -> dict:
+    """manifest.json's ``run`` block: when and how long, kept out of every hashed file."""
+    return {
+        "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timings_s": {k: round(v, 4) for k, v in ctx.timings.items()},
+    }
+
+
+def read_timings(directory: Path) -> dict[str, float]:
+    """The stage timings an earlier command recorded in ``directory``'s manifest (empty if none)."""
+    try:
+        timings = json.loads((directory / files.MANIFEST).read_text()).get("run", {}).get("timings_s", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return timings if isinstance(timings, dict) else {}
 
 
 def plots_for(cfg: RunConfig) -> dict[str, bytes]:
@@ -149,7 +167,7 @@ def restore(ctx: RunContext, source: Path) -> None:
             _link_or_copy(item, ctx.workdir / item.name)
     ctx.info = ModelInfo.from_json(data["model"])
     ctx.layers = [LayerRecord.from_json(r) for r in data["layers"]]
-    ctx.timings = dict(data.get("timings_s", {}))
+    ctx.timings = read_timings(source)
     ctx.timings.pop("report", None)
     ctx.param_counts = {
         "pruned_tensors_numel": data["sparsity"]["pruned_tensors"]["numel"],

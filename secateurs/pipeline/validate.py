@@ -4,17 +4,20 @@ Inputs are seeded: several at the export shape plus one at another batch size, s
 dynamic batch axis is exercised. Every ONNX artifact runs in onnxruntime against the
 PyTorch outputs with the same comparator; the sparse ONNX forms must also be
 bit-identical to model.onnx, and every encoding must decode bit-exact. Results are
-objects; the runner decides the exit code.
+objects; the runner decides the exit code. The inputs and PyTorch's outputs are kept as
+reference.npz, so `secateurs verify` can repeat the onnxruntime checks without PyTorch.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from secateurs import reference
 from secateurs.pipeline.context import RunContext
+from secateurs.pipeline.files import write_bytes
 from secateurs.pipeline.load import named_outputs
 from secateurs.sparse.pruned_map import match_pruned
-from secateurs.validators import encodings, onnx_structure
+from secateurs.validators import encodings, onnx_structure, tolerances
 from secateurs.validators.onnxruntime_run import compare_with_reference, run_all
 from secateurs.validators.results import Check, ValidationResult
 
@@ -55,10 +58,13 @@ def torch_outputs(model, inputs: list[np.ndarray], names: list[str]) -> list[dic
 
 
 def validate(ctx: RunContext) -> ValidationResult:
-
     cfg = ctx.config
     shapes = input_shapes(ctx.info.input_shape, cfg.dynamic_hw)
-    result = ValidationResult(shapes=sorted({"x".join(map(str, s)) for s in shapes}))
+    provided = tolerances.table(cfg.atol, cfg.rtol)
+    atol, rtol = tolerances.for_provider(provided, cfg.provider)
+    result = ValidationResult(
+        shapes=sorted({"x".join(map(str, s)) for s in shapes}), provider=cfg.provider, tolerances=provided
+    )
     inputs = make_inputs(shapes, cfg.seed)
     refs = torch_outputs(ctx.model, inputs, ctx.info.output_names)
     for x, ref in zip(inputs, refs):
@@ -69,10 +75,14 @@ def validate(ctx: RunContext) -> ValidationResult:
         [x for x, r in zip(inputs, refs) if not isinstance(r, str)],
         [r for r in refs if not isinstance(r, str)],
     )
+    write_bytes(
+        ctx.workdir / reference.FILENAME,
+        reference.encode(inputs, refs, ctx.info.output_names, provided),
+    )
     weights = ctx.pruned_weights()
     dense = ctx.artifacts.get("onnx")
     dense_model = ctx.dense_onnx() if dense else None
-    dense_outputs = run_all(dense.path, inputs) if dense else None
+    dense_outputs = run_all(dense.path, inputs, cfg.provider) if dense else None
     for name, artifact in ctx.artifacts.items():
         path = artifact.path
         if name == "onnx":
@@ -95,8 +105,8 @@ def validate(ctx: RunContext) -> ValidationResult:
         elif name == "safetensors":
             result.add(state_dict_round_trip(path, ctx.model))
         if path.suffix == ".onnx":
-            outputs = dense_outputs if name == "onnx" else run_all(path, inputs)
-            result.checks.extend(compare_with_reference(path, inputs, outputs, refs, cfg.atol, cfg.rtol))
+            outputs = dense_outputs if name == "onnx" else run_all(path, inputs, cfg.provider)
+            result.checks.extend(compare_with_reference(path, inputs, outputs, refs, atol, rtol))
             if name != "onnx" and dense_outputs is not None:
                 result.add(identical_to_dense(path, outputs, dense_outputs))
     return result

@@ -79,7 +79,7 @@ def npz_round_trip(path: Path, pruned: dict[str, np.ndarray]) -> Check:
 
 def spz_round_trip(path: Path, onnx_path: Path) -> Check:
     """Unpack into a scratch folder; model.onnx and any external-data file must match by sha256."""
-    from secateurs.pipeline.files import sha256
+    from secateurs.manifest import sha256
     from secateurs.spz import unpack
 
     label = "unpacks to model.onnx (sha256)"

@@ -20,10 +20,14 @@ def session(path: Path, provider: str = "CPUExecutionProvider"):
     return ort.InferenceSession(str(path), opts, providers=[provider])
 
 
-def run_all(path: Path, inputs: list[np.ndarray]) -> list[dict[str, np.ndarray]] | str:
-    """Outputs per input, or an error string if the session cannot be built or run."""
+def run_all(
+    path: Path, inputs: list[np.ndarray], provider: str = "CPUExecutionProvider"
+) -> list[dict[str, np.ndarray]] | str:
+    """Outputs per input, or an error string if the session cannot be built, run, or use ``provider``."""
     try:
-        sess = session(path)
+        sess = session(path, provider)
+        if sess.get_providers()[0] != provider:
+            return f"onnxruntime could not use {provider} (it fell back to {sess.get_providers()[0]})"
         input_name = sess.get_inputs()[0].name
         names = [o.name for o in sess.get_outputs()]
         return [dict(zip(names, sess.run(None, {input_name: x}))) for x in inputs]

@@ -50,6 +50,8 @@ class Check:
 class ValidationResult:
     checks: list[Check] = field(default_factory=list)
     shapes: list[str] = field(default_factory=list)  # input shapes run, e.g. "1x3x224x224"
+    provider: str = "CPUExecutionProvider"  # the onnxruntime execution provider the artifacts ran on
+    tolerances: dict = field(default_factory=dict)  # provider -> {"atol", "rtol"} (validators.tolerances)
 
     def __bool__(self) -> bool:
         return bool(self.checks) and all(self.checks)
@@ -67,9 +69,16 @@ class ValidationResult:
             "n_checks": len(self.checks),
             "n_failed": len(self.failures),
             "shapes": self.shapes,
+            "provider": self.provider,
+            "tolerances": self.tolerances,
             "checks": [c.to_json() for c in self.checks],
         }
 
     @classmethod
     def from_json(cls, data: dict) -> ValidationResult:
-        return cls([Check.from_json(c) for c in data.get("checks", [])], data.get("shapes", []))
+        return cls(
+            [Check.from_json(c) for c in data.get("checks", [])],
+            data.get("shapes", []),
+            data.get("provider", "CPUExecutionProvider"),
+            data.get("tolerances", {}),
+        )
