@@ -12,7 +12,7 @@ OUT        ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install export test lint format bench bench-size train clean
+.PHONY: install export test verify-runtime lint format bench bench-size train clean
 
 install: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[export,dev]"
 	touch $(STAMP)
 
 export: $(STAMP)
@@ -28,6 +28,17 @@ export: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The deploy side: a fresh venv with `secateurs[runtime]` only (no PyTorch) verifies $(OUT).
+RUNTIME_VENV ?= .venv-runtime
+verify-runtime:
+	test -n "$(OUT)" || { echo "usage: make verify-runtime OUT=artifacts/<dir>"; exit 2; }
+	rm -rf $(RUNTIME_VENV)
+	$(PYTHON) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet ".[runtime]"
+	! $(RUNTIME_VENV)/bin/python -c "import torch" 2>/dev/null
+	$(RUNTIME_VENV)/bin/secateurs verify $(OUT) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

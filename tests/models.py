@@ -154,8 +154,10 @@ def not_a_module():
     return 42
 
 
-# What a default run writes besides report.json, report.md, report.html and manifest.json.
+# What a default run writes besides report.json, report.md, report.html and manifest.json
+# (reference.npz: the validation inputs and PyTorch outputs, for `secateurs verify`).
 ARTIFACTS = {
+    "reference.npz",
     "model.onnx",
     "pruned.safetensors",
     "model.sparse.onnx",

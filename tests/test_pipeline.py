@@ -6,7 +6,7 @@ import onnx
 import pytest
 
 from secateurs.config import RunConfig
-from secateurs.pipeline import files
+from secateurs import manifest
 from secateurs.pipeline.runner import execute
 from tests import models
 from tests.models import ARTIFACTS
@@ -43,12 +43,14 @@ def test_zoo_exports_and_validates(tmp_path, factory, exporter):
 def test_manifest_lists_every_file_with_hash(tmp_path):
     out = tmp_path / "out"
     execute(RunConfig(model="tests.models:plain", out=out), ALL)
-    manifest = json.loads((out / "manifest.json").read_text())
-    listed = {f["path"]: f for f in manifest["files"]}
+    data = json.loads((out / "manifest.json").read_text())
+    listed = {f["path"]: f for f in data["files"]}
     assert set(listed) == ARTIFACTS | {"report.json", "report.md", "report.html"}
     for name, entry in listed.items():
         assert entry["sha256"] == manifest.sha256(out / name)
         assert entry["size"] == (out / name).stat().st_size
+    assert data["digest"] == manifest.digest(data) and len(data["digest"]) == 64
+    assert set(data["run"]["timings_s"]) == {"load", "prune", "export", "validate", "report"}
 
 
 def test_report_names_both_denominators(tmp_path):
@@ -61,7 +63,7 @@ def test_report_names_both_denominators(tmp_path):
     assert "pruned Conv2d" in s["pruned_tensors"]["denominator"]
     assert "every parameter" in s["all_parameters"]["denominator"]
     assert report["schema"] == "secateurs.report/1"
-    assert set(report["timings_s"]) == {"load", "prune", "export", "validate", "report"}
+    assert "timings_s" not in report and "out" not in report["config"]  # nothing run-specific
     assert set(report["versions"]) >= {"torch", "onnx", "onnxruntime"}
     md = (out / "report.md").read_text()
     assert "## Per-layer sparsity" in md and "## Validation" in md and "onnxruntime" in md

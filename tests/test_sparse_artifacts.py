@@ -87,6 +87,7 @@ def test_formats_can_be_selected_and_derived_need_onnx(tmp_path):
     assert {p.name for p in out.iterdir()} == {
         "model.onnx",
         "model.onnx.spz",
+        "reference.npz",
         "report.json",
         "report.md",
         "report.html",

@@ -51,6 +51,31 @@ class AmountList(click.ParamType):
         )
 
 
+class Provider(click.ParamType):
+    """An onnxruntime execution provider, short ('cuda') or full ('CUDAExecutionProvider')."""
+
+    name = "NAME"
+
+    def convert(self, value, param, ctx):
+        from secateurs.validators.providers import resolve
+
+        try:
+            return resolve(value)
+        except SecateursError as e:
+            self.fail(str(e).removeprefix(f"--provider {value}: "), param, ctx)
+
+
+def provider_option(f, default: str | None = "cpu"):
+    return click.option(
+        "--provider",
+        type=Provider(),
+        default=default,
+        show_default=default is not None,
+        help="onnxruntime execution provider to validate on: cpu, cuda, tensorrt, rocm, dml, coreml,"
+        " openvino or a full name. Accelerators are judged with 10x --atol/--rtol (both are reported).",
+    )(f)
+
+
 def quiet_option(f):
     """--quiet: no progress lines, bars or summary table."""
 
@@ -149,12 +174,13 @@ def export_options(f, defaults: bool = True):
 
 
 def validate_options(f, defaults: bool = True):
+    f = provider_option(f, "cpu" if defaults else None)
     f = click.option(
         "--atol",
         type=float,
         default=DEFAULT_ATOL if defaults else None,
         show_default=defaults,
-        help="Absolute tolerance for ONNX vs PyTorch outputs.",
+        help="Absolute tolerance for ONNX vs PyTorch outputs (on the CPU provider).",
     )(f)
     return click.option(
         "--rtol",

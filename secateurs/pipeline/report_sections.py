@@ -127,8 +127,17 @@ def size_section(sizes: dict | None, style: str) -> str:
 def validation_section(report: dict, style: str) -> str:
     v = report["validation"]
     shapes = ", ".join(v.get("shapes", [])) or "?"
-    tol = f"atol {report['config']['atol']}, rtol {report['config']['rtol']}"
-    return f"input shapes: {shapes}; tolerance: {tol}\n\n" + table(CHECK_HEADERS, check_rows(report), style)
+    provider = v.get("provider", "CPUExecutionProvider")
+    tolerances = v.get("tolerances") or {provider: report["config"]}
+    used = tolerances.get(provider) or tolerances.get("accelerator", report["config"])
+    per_provider = "; ".join(
+        f"{name}: atol {t['atol']:g}, rtol {t['rtol']:g}" for name, t in tolerances.items()
+    )
+    head = (
+        f"input shapes: {shapes}; onnxruntime provider: {provider};"
+        f" tolerance used: atol {used['atol']:g}, rtol {used['rtol']:g} (per provider: {per_provider})"
+    )
+    return f"{head}\n\n" + table(CHECK_HEADERS, check_rows(report), style)
 
 
 def evaluation_section(ev: dict, style: str) -> str:

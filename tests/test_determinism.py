@@ -1,0 +1,62 @@
+"""Identical runs write identical bytes: every hashed file, and the manifest apart from its run block."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from secateurs import manifest
+from secateurs.config import RunConfig
+from secateurs.pipeline.runner import execute, run_stages
+
+
+def hashed_part(directory):
+    data = json.loads((directory / "manifest.json").read_text())
+    assert set(data) == {"schema", "files", "digest", "run"}
+    return {k: v for k, v in data.items() if k != "run"}
+
+
+def assert_identical(a, b):
+    assert hashed_part(a) == hashed_part(b)
+    for entry in hashed_part(a)["files"]:
+        assert (a / entry["path"]).read_bytes() == (b / entry["path"]).read_bytes(), entry["path"]
+
+
+@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
+def test_two_runs_are_byte_identical(tmp_path, exporter):
+    outs = [tmp_path / "first", tmp_path / "elsewhere" / "second"]  # different --out paths too
+    for out in outs:
+        cfg = RunConfig(
+            model="tests.models:residual", out=out, amount=0.4, exporter=exporter, eval="random:32"
+        )
+        execute(cfg, run_stages(cfg))
+    assert_identical(*outs)
+    runs = [json.loads((out / "manifest.json").read_text())["run"] for out in outs]
+    assert all(set(r) == {"created_at", "timings_s"} for r in runs)
+    listed = {e["path"] for e in hashed_part(outs[0])["files"]}
+    assert {"model.onnx", "model.onnx.spz", "weights.npz", "reference.npz", "report.json"} <= listed
+
+
+def test_separate_processes_agree(tmp_path):
+    """A fresh interpreter each time: no state carried between runs inside one process."""
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out in outs:
+        subprocess.run(
+            [sys.executable, "-m", "secateurs.cli", "run", "builtin:lenet", "--out", str(out), "-q"],
+            check=True,
+            capture_output=True,
+        )
+    assert_identical(*outs)
+
+
+def test_a_different_setting_changes_the_digest(tmp_path):
+    digests = []
+    for amount in (0.3, 0.5):
+        cfg = RunConfig(
+            model="tests.models:plain", out=tmp_path / str(amount), amount=amount, formats=("onnx",)
+        )
+        execute(cfg, run_stages(cfg))
+        digests.append(hashed_part(cfg.out)["digest"])
+    assert digests[0] != digests[1]
+    assert all(d == manifest.digest(hashed_part(tmp_path / str(a))) for d, a in zip(digests, (0.3, 0.5)))
