@@ -7,6 +7,12 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _no_step_summary(monkeypatch):
+    """Runs under GitHub Actions must not append every test's report to the job summary."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
 @pytest.fixture
 def cli(tmp_path, monkeypatch):
     """Invoke the CLI in-process from inside tmp_path; returns click's Result."""

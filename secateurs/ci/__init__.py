@@ -1,0 +1,1 @@
+"""CI integration: JUnit XML for test reporters and the GitHub Actions step summary."""
