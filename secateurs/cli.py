@@ -27,7 +27,7 @@ from secateurs.commands.options import (
     validate_options,
 )
 from secateurs.config import DEFAULT_FORMATS, RunConfig
-from secateurs.errors import EXIT_CODES, SecateursError, UsageError
+from secateurs.errors import EXIT_CODES, EXIT_USAGE, SecateursError, UsageError
 
 EXIT_CODE_HELP = "\b\nExit codes:\n" + "\n".join(
     f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items()
@@ -48,6 +48,24 @@ class SecateursGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("secateurs: interrupted; no outputs were promoted", err=True)
             ctx.exit(130)
+        except ModuleNotFoundError as e:
+            missing = (e.name or "").split(".")[0]
+            if missing not in EXPORT_EXTRA_MODULES:
+                raise
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            command = ctx.invoked_subcommand or "this command"
+            click.echo(
+                f"secateurs: error: `secateurs {command}` needs {missing}, which is not installed;"
+                " install the export extra: pip install 'secateurs[export]'"
+                " (verify, unpack and inspect work without it)",
+                err=True,
+            )
+            ctx.exit(EXIT_USAGE)
+
+
+# Imported only by commands that load, prune or export a model (pyproject's [export] extra).
+EXPORT_EXTRA_MODULES = {"torch", "onnxscript", "scipy", "safetensors", "sklearn", "matplotlib"}
 
 
 def _sigterm(signum, frame):
@@ -57,8 +75,16 @@ def _sigterm(signum, frame):
 @click.group(cls=SecateursGroup, epilog=EXIT_CODE_HELP)
 @click.version_option(__version__, prog_name="secateurs")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Settings: a secateurs.toml, or a pyproject.toml with [tool.secateurs]. Flags override it."
+    " [default: the nearest one from here up to the repository root]",
+)
+@click.option("--no-config", is_flag=True, help="Read no settings file.")
 @click.pass_context
-def main(ctx, debug):
+def main(ctx, debug, config_file, no_config):
     """Prune a PyTorch CNN's Conv2d weights, export small sparse artifacts, and prove they match.
 
     \b
@@ -68,13 +94,20 @@ def main(ctx, debug):
       secateurs prune builtin:lenet --amount 0.5 --out work && secateurs export work \\
         && secateurs validate work && secateurs report work
     """
+    from secateurs.settings_file import use
+
     ctx.obj = {"debug": debug}
     signal.signal(signal.SIGTERM, _sigterm)
+    ctx.obj["settings"] = use(ctx, config_file, no_config)
 
 
 def config_from(opts: dict, **fixed) -> RunConfig:
     """A RunConfig from click options; unset flags (None) keep the RunConfig default."""
-    opts = {**opts, **fixed}
+    from secateurs.settings_file import from_file
+
+    ctx = click.get_current_context()
+    opts = {**opts, **fixed, "settings_file": ctx.obj.get("settings")}
+    opts["settings_from_file"] = from_file(ctx, opts)
     opts["formats"] = formats_tuple(opts.get("formats"))
     opts["out"] = opts.get("out") or default_out(opts["model"])
     return RunConfig(**{k: v for k, v in opts.items() if v is not None})
@@ -87,6 +120,8 @@ def choose_amount(cfg: RunConfig, quiet: bool) -> tuple[RunConfig, tuple[str, ..
     from secateurs.tuning.sweep import auto_amount_for
 
     source = click.get_current_context().get_parameter_source("amount")
+    if source is click.core.ParameterSource.DEFAULT_MAP:
+        raise UsageError(f"--auto chooses the amount itself; remove amount from {cfg.settings_file}")
     if source is not click.core.ParameterSource.DEFAULT:
         raise UsageError("--auto chooses the amount itself; drop --amount")
     if cfg.max_accuracy_drop is None and cfg.min_agreement is None:
@@ -109,6 +144,50 @@ def _finish(ctx_obj, data: dict, quiet: bool) -> None:
     click.echo(f"secateurs: wrote {ctx_obj.config.out}", err=True)
 
 
+junit_option = click.option(
+    "--junit",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the checks and accuracy gates as JUnit XML to FILE, whether they pass or fail.",
+)
+
+
+def _execute_reported(cfg: RunConfig, stages: list[str], junit: Path | None, **kwargs):
+    """execute(), then --junit and $GITHUB_STEP_SUMMARY from the run's report, passed or failed."""
+    from secateurs.errors import GateFailed, ValidationFailed
+    from secateurs.pipeline.runner import execute, failed_dir, read_report, read_timings
+
+    try:
+        ctx, data = execute(cfg, stages, **kwargs)
+    except (ValidationFailed, GateFailed):
+        failed = failed_dir(cfg.out)
+        try:
+            _ci_outputs(read_report(failed), read_timings(failed), junit)
+        except SecateursError as e:  # the verdict (and its exit code) matters more than its paperwork
+            click.echo(f"secateurs: error: {e}", err=True)
+        raise
+    _ci_outputs(data, ctx.timings, junit)
+    return ctx, data
+
+
+def _ci_outputs(data: dict, timings: dict, junit: Path | None) -> None:
+    import os
+
+    from secateurs.pipeline import report
+    from secateurs.validators.results import ValidationResult
+
+    if junit is not None:
+        from secateurs.ci.junit import write_junit
+
+        checks = ValidationResult.from_json(data.get("validation") or {}).checks
+        gates = (data.get("evaluation") or {}).get("gates")
+        write_junit(junit, f"secateurs {(data.get('model') or {}).get('spec', '')}".strip(), checks, gates)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        from secateurs.ci import step_summary
+
+        step_summary.append(Path(summary), report.render_markdown(data, timings))
+
+
 @main.command(epilog=EXIT_CODE_HELP)
 @model_options
 @prune_options
@@ -117,13 +196,14 @@ def _finish(ctx_obj, data: dict, quiet: bool) -> None:
 @eval_options
 @out_option
 @quiet_option
+@junit_option
 @click.option(
     "--auto",
     is_flag=True,
     help="Choose --amount: the largest uniform amount within --max-accuracy-drop/--min-agreement"
     " on --eval DATA (bisection, resolution 0.01), then run at it.",
 )
-def run(quiet, auto, **opts):
+def run(quiet, auto, junit, **opts):
     """Run every stage on MODEL: load, prune, export, validate, report.
 
     MODEL is builtin:NAME, package.module:factory, or a model file (.pt2; TorchScript or
@@ -138,13 +218,13 @@ def run(quiet, auto, **opts):
       secateurs run mypkg.models:make_net --weights net.pt --input-shape 1,3,64,64 --exclude '^stem'
       secateurs run exported.pt2 --dynamic-hw
     """
-    from secateurs.pipeline.runner import execute, run_stages
+    from secateurs.pipeline.runner import run_stages
 
     cfg = config_from(opts)
     notes = ()
     if auto:
         cfg, notes = choose_amount(cfg, quiet)
-    ctx, data = execute(cfg, run_stages(cfg), progress=_progress(quiet), notes=notes)
+    ctx, data = _execute_reported(cfg, run_stages(cfg), junit, progress=_progress(quiet), notes=notes)
     _finish(ctx, data, quiet)
 
 
@@ -174,7 +254,8 @@ directory_argument = click.argument("directory", type=click.Path(path_type=Path,
 @directory_argument
 @lambda f: export_options(f, defaults=False)
 @quiet_option
-def export(directory, quiet, formats, **opts):
+@click.pass_context
+def export(ctx, directory, quiet, formats, **opts):
     """Stage: export the pruned model in DIRECTORY (from `secateurs prune`) to ONNX and friends.
 
     \b
@@ -182,9 +263,10 @@ def export(directory, quiet, formats, **opts):
       secateurs export work/ --formats onnx,spz
     """
     from secateurs.pipeline.runner import execute, resumed_config
+    from secateurs.settings_file import recorded
 
     formats = formats_tuple(formats) or tuple(f for f in DEFAULT_FORMATS if f != "safetensors")
-    cfg = resumed_config(directory, formats=formats, **opts)
+    cfg = recorded(resumed_config(directory, formats=formats, **opts), ctx, [*opts, "formats"])
     ctx, data = execute(cfg, ["export"], resume=directory, progress=_progress(quiet))
     _finish(ctx, data, quiet)
 
@@ -193,17 +275,20 @@ def export(directory, quiet, formats, **opts):
 @directory_argument
 @lambda f: validate_options(f, defaults=False)
 @quiet_option
-def validate(directory, quiet, **opts):
+@junit_option
+@click.pass_context
+def validate(ctx, directory, quiet, junit, **opts):
     """Stage: validate every artifact in DIRECTORY against the pruned PyTorch model (exit 1 on failure).
 
     \b
     Example:
       secateurs validate work/ --atol 1e-5
     """
-    from secateurs.pipeline.runner import execute, resumed_config
+    from secateurs.pipeline.runner import resumed_config
+    from secateurs.settings_file import recorded
 
-    cfg = resumed_config(directory, **opts)
-    ctx, data = execute(cfg, ["validate"], resume=directory, progress=_progress(quiet))
+    cfg = recorded(resumed_config(directory, **opts), ctx, opts)
+    ctx, data = _execute_reported(cfg, ["validate"], junit, resume=directory, progress=_progress(quiet))
     _finish(ctx, data, quiet)
 
 
@@ -235,8 +320,9 @@ def _register_commands() -> None:
     from secateurs.commands.sensitivity import sensitivity
     from secateurs.commands.spz import inspect, pack, unpack
     from secateurs.commands.sweep import sweep
+    from secateurs.commands.verify import verify
 
-    for command in (pack, unpack, inspect, sweep, sensitivity):
+    for command in (pack, unpack, inspect, sweep, sensitivity, verify):
         command.epilog = EXIT_CODE_HELP
         main.add_command(command)
 

@@ -42,6 +42,8 @@ class RunConfig:
     seed: int = 0
     provider: str = "CPUExecutionProvider"  # onnxruntime execution provider for validation
     recipe: Path | None = None  # per-layer amounts (secateurs.recipe/1), layer scope only
+    settings_file: str | None = None  # secateurs.toml or pyproject.toml used, relative to the cwd
+    settings_from_file: tuple[str, ...] = ()  # the fields above whose value came from it
 
     def __post_init__(self) -> None:
         check_amount(self.amount)
@@ -75,6 +77,7 @@ class RunConfig:
         data["input_shape"] = list(self.input_shape) if self.input_shape else None
         data["formats"] = list(self.formats)
         data["recipe"] = str(self.recipe) if self.recipe else None
+        data["settings_from_file"] = list(self.settings_from_file)
         return data
 
     @classmethod
@@ -85,6 +88,7 @@ class RunConfig:
         data["input_shape"] = tuple(data["input_shape"]) if data.get("input_shape") else None
         data["formats"] = tuple(data["formats"])
         data["recipe"] = Path(data["recipe"]) if data.get("recipe") else None
+        data["settings_from_file"] = tuple(data.get("settings_from_file") or ())
         return cls(**data)
 
 

@@ -5,8 +5,8 @@ import json
 import onnx
 import pytest
 
-from secateurs.config import RunConfig
 from secateurs import manifest
+from secateurs.config import RunConfig
 from secateurs.pipeline.runner import execute
 from tests import models
 from tests.models import ARTIFACTS

@@ -49,8 +49,12 @@ def check_rows(report: dict) -> list[list[str]]:
 def summary_lines(report: dict) -> list[str]:
     s = report["sparsity"]
     cfg = report["config"]
+    given = ", ".join(cfg.get("settings_from_file") or ()) or "no values"
+    file = cfg.get("settings_file")
+    settings = [f"settings: {file} gave {given}; flags override it"] if file else []
     return [
         f"model {report['model']['spec']}  amount {cfg['amount']}  scope {cfg['scope']}  exporter {cfg['exporter']}",
+        *settings,
         f"sparsity over pruned Conv2d weights: {fmt_pct(s['pruned_tensors']['sparsity'])}"
         f" ({s['pruned_tensors']['zeros']:,} / {s['pruned_tensors']['numel']:,}; {s['pruned_tensors']['denominator']})",
         f"sparsity over all parameters:        {fmt_pct(s['all_parameters']['sparsity'])}"

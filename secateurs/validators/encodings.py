@@ -77,26 +77,40 @@ def npz_round_trip(path: Path, pruned: dict[str, np.ndarray]) -> Check:
     return _verdict(path, decoded, pruned)
 
 
-def spz_round_trip(path: Path, onnx_path: Path) -> Check:
-    """Unpack into a scratch folder; model.onnx and any external-data file must match by sha256."""
+def spz_round_trip(
+    path: Path,
+    onnx_path: Path,
+    scratch_dir: Path | None = None,
+    expected_sha256: dict[str, str] | None = None,
+) -> Check:
+    """Unpack into a scratch folder; model.onnx and any external-data file must match by sha256.
+
+    The scratch folder goes in ``scratch_dir`` (default: beside ``path``; `verify` uses the
+    system temp dir, as a deployed artifact directory may be read-only). The unpacked files
+    are compared with the files beside ``onnx_path``, or, when ``expected_sha256`` is given,
+    with those hashes (name relative to ``onnx_path``'s folder -> sha256, e.g. the manifest's).
+    """
     from secateurs.manifest import sha256
     from secateurs.spz import unpack
 
+    def matches(name: str, restored: Path) -> bool:
+        if expected_sha256 is not None:
+            return expected_sha256.get(name) == sha256(restored)
+        original = onnx_path.parent / name
+        return original.is_file() and sha256(restored) == sha256(original)
+
     label = "unpacks to model.onnx (sha256)"
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".unpack-") as tmp:
+    scratch = path.parent if scratch_dir is None else scratch_dir
+    with tempfile.TemporaryDirectory(dir=scratch, prefix=".unpack-") as tmp:
         try:
             unpack(path, Path(tmp) / onnx_path.name)
         except SecateursError as e:
             return Check(path.name, label, False, str(e))
         restored = sorted(p for p in Path(tmp).rglob("*") if p.is_file())
         names = [p.relative_to(tmp).as_posix() for p in restored]
-        wrong = [
-            n
-            for n, p in zip(names, restored)
-            if not (onnx_path.parent / n).is_file() or sha256(p) != sha256(onnx_path.parent / n)
-        ]
+        wrong = [n for n, p in zip(names, restored) if not matches(n, p)]
     if onnx_path.name not in names:
-        return Check(path.name, label, False, "model.onnx missing from the container")
+        return Check(path.name, label, False, f"{onnx_path.name} missing from the container")
     if wrong:
         return Check(path.name, label, False, f"sha256 differs for {', '.join(wrong)}")
     return Check(path.name, label, True, f"{len(names)} file(s), sha256 equal")

@@ -1,0 +1,101 @@
+"""`verify`: check an artifact directory before deploying it, without PyTorch."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from secateurs.errors import ValidationFailed
+from secateurs.validators.results import ValidationResult
+
+
+@click.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--provider",
+    metavar="NAME",
+    default="cpu",
+    show_default=True,
+    help="onnxruntime execution provider: cpu, cuda, tensorrt, ... or a full name; its recorded tolerance applies.",
+)
+@click.option(
+    "--expect-digest",
+    metavar="HEX",
+    callback=lambda ctx, param, value: _hex_digest(value),
+    help="Also require this manifest digest (pins the artifact set even against a recomputed manifest).",
+)
+@click.option(
+    "--junit", type=click.Path(path_type=Path, dir_okay=False), help="Write every check as JUnit XML."
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the result (checks, verdict, digest) as JSON.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but the error line on failure.")
+def verify(directory, provider, expect_digest, junit, json_out, quiet):
+    """Check DIRECTORY from `secateurs run` before deploying it; PyTorch need not be installed.
+
+    Every file must match manifest.json (size and sha256) and nothing unlisted may be
+    there; the manifest must match its digest (and --expect-digest, when given);
+    report.json must say the run passed; every ONNX artifact must reproduce the
+    PyTorch outputs stored in reference.npz within the tolerance recorded for the
+    provider; model.onnx.spz must unpack to model.onnx's listed sha256. Nothing is
+    written into DIRECTORY. Exit 0 when every check passes, 1 otherwise.
+
+    \b
+    Examples:
+      secateurs verify artifacts/resnet
+      secateurs verify artifacts/resnet --expect-digest "$(cat resnet.digest)" --junit reports/verify.xml
+      secateurs verify /models/current --provider cuda --json verify.json
+    """
+    from secateurs.validators.providers import resolve
+    from secateurs.verify import computed_digest, verify_directory
+
+    full = resolve(provider)
+    result = verify_directory(directory, full, expect_digest)
+    digest = computed_digest(directory)
+    if junit is not None:
+        from secateurs.ci.junit import write_junit
+
+        write_junit(junit, f"secateurs verify {directory}", result.checks)
+    if json_out is not None:
+        from secateurs.pipeline.files import write_json
+
+        write_json(json_out, {**result.to_json(), "directory": str(directory), "digest": digest})
+    failures = result.failures
+    if not quiet:
+        for c in failures:
+            click.echo(_one_line(f"secateurs: verify: {c.artifact}: {c.name}: {c.detail}"), err=True)
+        verdict = (
+            f"{len(failures)} of {len(result.checks)} checks failed"
+            if failures
+            else f"{len(result.checks)} checks passed"
+        )
+        click.echo(f"{directory}: {verdict} on {full}; digest {digest or 'unknown'}")
+    if failures:
+        raise ValidationFailed(_reason(result))
+
+
+def _hex_digest(value: str | None) -> str | None:
+    """A manifest digest is 64 hex digits; anything else is a usage error, not a failed check."""
+    if value is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise click.BadParameter(f"{value!r} is not a sha256 digest (64 hex digits, from manifest.json)")
+    return value and value.lower()
+
+
+def _reason(result: ValidationResult) -> str:
+    first, rest = result.failures[0], result.failures[1:]
+    others = sorted({c.artifact for c in rest} - {first.artifact})
+    also = f"; also {', '.join(others[:3])}" + (" ..." if len(others) > 3 else "") if others else ""
+    n = len(result.failures)
+    return _one_line(
+        f"verify failed ({n} of {len(result.checks)} checks): {first.artifact}: {first.name}: {first.detail}{also}"
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())

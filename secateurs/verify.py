@@ -1,0 +1,209 @@
+"""`secateurs verify`: re-check an artifact directory where PyTorch is not installed.
+
+A deploy job trusts a directory only if every file is the one the manifest lists (size
+and sha256), nothing else is there, the manifest is unedited (its digest, optionally
+pinned with ``expect_digest``), the run passed validation, and every ONNX artifact still
+reproduces the stored PyTorch outputs in onnxruntime within the recorded tolerances.
+Every problem is a failed Check, never an exception: the caller decides the exit code.
+Torch-free: stdlib, numpy, onnxruntime, zstandard and torch-free secateurs modules only.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from secateurs import manifest
+from secateurs.validators.results import Check, ValidationResult
+
+REFERENCE = "reference.npz"
+REPORT = "report.json"
+ORT_LABEL = "onnxruntime vs reference.npz"
+FILE_CHECK = "size and sha256 as listed"
+
+
+def verify_directory(
+    directory: Path, provider: str = "CPUExecutionProvider", expect_digest: str | None = None
+) -> ValidationResult:
+    """Every check on ``directory`` (see the module docstring); bool(result) is the verdict."""
+    directory = Path(directory)
+    result = ValidationResult(provider=provider)
+    if not directory.is_dir():
+        cause = "not a directory" if directory.exists() else "not found"
+        result.add(Check(str(directory), "artifact directory exists", False, cause))
+        return result
+    try:
+        data = manifest.read(directory)
+    except manifest.ManifestError as e:
+        result.add(Check(manifest.MANIFEST, "readable", False, _after_path(str(e))))
+        return result
+    result.add(Check(manifest.MANIFEST, "readable", True, f"{len(data['files'])} files listed"))
+    _check_digest(result, data, expect_digest)
+    entries = {e["path"]: e for e in data["files"]}
+    safe = _check_files(result, directory, data["files"])
+    _check_unlisted(result, directory, entries)
+    _check_report(result, directory, safe)
+    _check_values(result, directory, safe, provider)
+    _check_spz(result, directory, entries, safe)
+    return result
+
+
+def computed_digest(directory: Path) -> str | None:
+    """The digest of what manifest.json lists (None if it cannot be read)."""
+    try:
+        return manifest.digest(manifest.read(Path(directory)))
+    except manifest.ManifestError:
+        return None
+
+
+def _after_path(message: str) -> str:
+    """ManifestError names the full path; the Check already names manifest.json."""
+    return message.split(": ", 1)[-1]
+
+
+def _check_digest(result: ValidationResult, data: dict, expect_digest: str | None) -> None:
+    computed, recorded = manifest.digest(data), data.get("digest")
+    same = computed == recorded
+    detail = computed if same else f"recorded {str(recorded)[:16]}... != {computed[:16]}... of its contents"
+    result.add(Check(manifest.MANIFEST, "digest matches its contents", same, detail))
+    if expect_digest is not None:
+        pinned = computed == expect_digest.lower()
+        detail = "" if pinned else f"{computed[:16]}... != expected {expect_digest[:16]}..."
+        result.add(Check(manifest.MANIFEST, "digest is --expect-digest", pinned, detail))
+
+
+def _check_files(result: ValidationResult, directory: Path, listed: list[dict]) -> dict[str, Path]:
+    """One Check per listed file; returns the listed paths that are safe to open."""
+    safe, seen = {}, set()
+    for entry in listed:
+        rel = entry["path"]
+        problem = "listed twice" if rel in seen else _unsafe(directory, rel)
+        seen.add(rel)
+        if problem is None:
+            path = directory.joinpath(*PurePosixPath(rel).parts)
+            safe[rel] = path
+            problem = _content_problem(path, entry)
+        result.add(Check(rel, FILE_CHECK, problem is None, problem or entry["sha256"]))
+    return safe
+
+
+def _unsafe(directory: Path, rel: str) -> str | None:
+    """Why a manifest path must not be opened: absolute, '..', the manifest itself, a symlink."""
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or "\\" in rel or ":" in parts[0]:
+        return "path escapes the directory (absolute)"
+    if any(p in ("", ".", "..") for p in parts):
+        return "path escapes the directory ('..' or empty part)"
+    if rel == manifest.MANIFEST:
+        return "the manifest lists itself"
+    for i in range(1, len(parts) + 1):
+        if directory.joinpath(*parts[:i]).is_symlink():
+            return "is a symlink" if i == len(parts) else f"goes through a symlink ({'/'.join(parts[:i])})"
+    return None
+
+
+def _content_problem(path: Path, entry: dict) -> str | None:
+    if not path.exists():
+        return "missing"
+    if not path.is_file():
+        return "not a regular file"
+    size = path.stat().st_size
+    if size != entry["size"]:
+        return f"size {size} != {entry['size']} listed"
+    try:
+        digest = manifest.sha256(path)
+    except OSError as e:
+        return f"unreadable ({e.strerror or e})"
+    return None if digest == entry["sha256"] else "sha256 differs"
+
+
+def _check_unlisted(result: ValidationResult, directory: Path, entries: dict) -> None:
+    present = [p.relative_to(directory).as_posix() for p in manifest.listed_files(directory)]
+    extra = [p for p in present if p not in entries]
+    if not extra:
+        result.add(Check(manifest.MANIFEST, "every file is listed", True, f"{len(present)} files"))
+        return
+    names = ", ".join(extra[:5]) + (f" (+{len(extra) - 5} more)" if len(extra) > 5 else "")
+    result.add(Check(names, "listed in the manifest", False, f"{len(extra)} file(s) present but not listed"))
+
+
+def _check_report(result: ValidationResult, directory: Path, safe: dict[str, Path]) -> None:
+    name = "run status is passed"
+    if REPORT not in safe:
+        result.add(Check(REPORT, name, False, "not listed in the manifest"))
+        return
+    try:
+        status = json.loads(safe[REPORT].read_text()).get("status")
+    except FileNotFoundError:
+        result.add(Check(REPORT, name, False, "missing"))
+        return
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as e:
+        result.add(Check(REPORT, name, False, f"unreadable ({type(e).__name__})"))
+        return
+    detail = f"status {status!r}" + ("" if status == "passed" else "; only a passed run may deploy")
+    result.add(Check(REPORT, name, status == "passed", detail))
+
+
+def _check_values(result: ValidationResult, directory: Path, safe: dict[str, Path], provider: str) -> None:
+    """Each listed *.onnx in onnxruntime on reference.npz's inputs, at the recorded tolerance."""
+    from secateurs import reference
+    from secateurs.validators.onnxruntime_run import compare_with_reference, run_all
+    from secateurs.validators.tolerances import for_provider
+
+    models = [rel for rel in safe if rel.endswith(".onnx")]
+    if not models:
+        result.add(Check(manifest.MANIFEST, "lists an ONNX artifact", False, "no *.onnx file listed"))
+    if REFERENCE not in safe:
+        result.add(Check(REFERENCE, "readable", False, "not listed in the manifest"))
+        return
+    try:
+        ref = reference.read(safe[REFERENCE])
+        atol, rtol = for_provider(ref.tolerances, provider)
+    except reference.ReferenceError as e:
+        result.add(Check(REFERENCE, "readable", False, _after_path(str(e))))
+        return
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        result.add(Check(REFERENCE, "readable", False, f"no tolerance recorded for {provider} ({e})"))
+        return
+    result.tolerances = ref.tolerances
+    result.shapes = ["x".join(map(str, x.shape)) for x in ref.inputs]
+    result.add(Check(REFERENCE, "readable", True, f"{len(ref.inputs)} inputs, atol {atol:g}, rtol {rtol:g}"))
+    for rel in models:
+        path = safe[rel]
+        outputs = run_all(path, ref.inputs, provider) if path.is_file() else "missing"
+        checks = compare_with_reference(path, ref.inputs, outputs, ref.outputs, atol, rtol, ORT_LABEL)
+        for check in checks:
+            check.artifact = rel
+            result.add(check)
+
+
+def _check_spz(result: ValidationResult, directory: Path, entries: dict, safe: dict[str, Path]) -> None:
+    """Each listed X.spz unpacks (in the system temp dir) to the sha256 the manifest lists for X."""
+    from secateurs.validators.encodings import spz_round_trip
+
+    for rel in [r for r in safe if r.endswith(".spz")]:
+        target = rel[: -len(".spz")]
+        label = f"unpacks to {PurePosixPath(target).name} (sha256)"
+        if target not in entries:
+            result.add(Check(rel, label, False, f"{target} is not listed in the manifest"))
+            continue
+        folder = PurePosixPath(rel).parent
+        expected = {
+            PurePosixPath(p).relative_to(folder).as_posix(): e["sha256"]
+            for p, e in entries.items()
+            if PurePosixPath(p).parent == folder
+        }
+        try:
+            check = spz_round_trip(
+                safe[rel],
+                directory / target,
+                scratch_dir=Path(tempfile.gettempdir()),
+                expected_sha256=expected,
+            )
+        except Exception as e:  # a corrupt container must be a failed check, whatever the decoder raised
+            check = Check(
+                rel, label, False, f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+            )
+        check.artifact = rel
+        result.add(check)

@@ -1,0 +1,115 @@
+"""The deploy-side commands (verify, unpack, inspect) work where PyTorch is not installed.
+
+Each command runs in a fresh interpreter whose import system refuses torch and the other
+export-side dependencies, as on a machine with only the base install.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from secateurs import manifest
+from secateurs.cli import main
+
+BLOCKED = ("torch", "scipy", "safetensors", "sklearn", "matplotlib", "onnxscript")
+
+# Runs secateurs.cli.main with argv; at exit prints which blocked modules were imported.
+SCRIPT = f"""
+import atexit, sys
+
+BLOCKED = {BLOCKED!r}
+
+
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Refuse())
+atexit.register(
+    lambda: print(
+        "IMPORTED:" + ",".join(sorted(m for m in sys.modules if m.partition(".")[0] in BLOCKED)),
+        file=sys.stderr,
+    )
+)
+from secateurs.cli import main
+
+main(sys.argv[1:], prog_name="secateurs")
+"""
+
+
+def without_torch(*args, cwd: Path) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-c", SCRIPT, *map(str, args)]
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def imported(proc: subprocess.CompletedProcess) -> list[str]:
+    line = [ln for ln in proc.stderr.splitlines() if ln.startswith("IMPORTED:")]
+    assert line, proc.stderr
+    return [m for m in line[-1].removeprefix("IMPORTED:").split(",") if m]
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("torch_free") / "lenet"
+    result = CliRunner().invoke(
+        main, ["run", "builtin:lenet", "--exporter", "torchscript", "--out", str(out), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_verify_without_torch(artifacts, tmp_path):
+    digest = manifest.read(artifacts)["digest"]
+    proc = without_torch("verify", artifacts, "--expect-digest", digest, "--json", "v.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert imported(proc) == []
+    data = json.loads((tmp_path / "v.json").read_text())
+    assert data["passed"] and any(
+        c["name"].startswith("onnxruntime vs reference.npz") for c in data["checks"]
+    )
+
+
+def test_verify_failure_without_torch(artifacts, tmp_path):
+    art = Path(shutil.copytree(artifacts, tmp_path / "art"))
+    data = bytearray((art / "model.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (art / "model.onnx").write_bytes(bytes(data))
+    proc = without_torch("verify", art, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "model.onnx: size and sha256 as listed: sha256 differs" in proc.stderr
+    assert "Traceback" not in proc.stderr and imported(proc) == []
+
+
+def test_unpack_and_inspect_without_torch(artifacts, tmp_path):
+    proc = without_torch("unpack", artifacts / "model.onnx.spz", "-o", tmp_path / "model.onnx", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert manifest.sha256(tmp_path / "model.onnx") == manifest.sha256(artifacts / "model.onnx")
+    assert imported(proc) == []
+    for file in (artifacts / "model.onnx.spz", artifacts / "model.onnx"):
+        proc = without_torch("inspect", file, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert "sparsity" in proc.stdout and imported(proc) == []
+
+
+def test_help_without_torch(tmp_path):
+    proc = without_torch("--help", cwd=tmp_path)
+    assert proc.returncode == 0 and "verify" in proc.stdout, proc.stderr
+    assert imported(proc) == []
+
+
+def test_run_without_torch_names_the_missing_extra(tmp_path):
+    proc = without_torch("run", "builtin:lenet", "--out", tmp_path / "out", cwd=tmp_path)
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("secateurs: error: ")]
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    assert len(errors) == 1 and "pip install" in errors[0] and "torch" in errors[0]
