@@ -49,6 +49,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_verify.py
 
 bench-size: $(STAMP)
 	$(BIN)/python benchmarks/bench_size.py
