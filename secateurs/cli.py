@@ -267,8 +267,8 @@ def export(ctx, directory, quiet, formats, **opts):
 
     formats = formats_tuple(formats) or tuple(f for f in DEFAULT_FORMATS if f != "safetensors")
     cfg = recorded(resumed_config(directory, formats=formats, **opts), ctx, [*opts, "formats"])
-    ctx, data = execute(cfg, ["export"], resume=directory, progress=_progress(quiet))
-    _finish(ctx, data, quiet)
+    done, data = execute(cfg, ["export"], resume=directory, progress=_progress(quiet))
+    _finish(done, data, quiet)
 
 
 @main.command(epilog=EXIT_CODE_HELP)
@@ -288,8 +288,8 @@ def validate(ctx, directory, quiet, junit, **opts):
     from secateurs.settings_file import recorded
 
     cfg = recorded(resumed_config(directory, **opts), ctx, opts)
-    ctx, data = _execute_reported(cfg, ["validate"], junit, resume=directory, progress=_progress(quiet))
-    _finish(ctx, data, quiet)
+    done, data = _execute_reported(cfg, ["validate"], junit, resume=directory, progress=_progress(quiet))
+    _finish(done, data, quiet)
 
 
 @main.command(epilog=EXIT_CODE_HELP)

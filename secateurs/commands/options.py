@@ -71,8 +71,8 @@ def provider_option(f, default: str | None = "cpu"):
         type=Provider(),
         default=default,
         show_default=default is not None,
-        help="onnxruntime execution provider to validate on: cpu, cuda, tensorrt, rocm, dml, coreml,"
-        " openvino or a full name. Accelerators are judged with 10x --atol/--rtol (both are reported).",
+        help="onnxruntime execution provider: cpu, cuda, tensorrt, rocm, dml, coreml, openvino or a full"
+        " name. Accelerators are judged with 10x the CPU tolerances (both are recorded).",
     )(f)
 
 

@@ -7,19 +7,14 @@ from pathlib import Path
 
 import click
 
+from secateurs.commands.options import provider_option
 from secateurs.errors import ValidationFailed
 from secateurs.validators.results import ValidationResult
 
 
 @click.command()
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option(
-    "--provider",
-    metavar="NAME",
-    default="cpu",
-    show_default=True,
-    help="onnxruntime execution provider: cpu, cuda, tensorrt, ... or a full name; its recorded tolerance applies.",
-)
+@provider_option
 @click.option(
     "--expect-digest",
     metavar="HEX",
@@ -52,11 +47,9 @@ def verify(directory, provider, expect_digest, junit, json_out, quiet):
       secateurs verify artifacts/resnet --expect-digest "$(cat resnet.digest)" --junit reports/verify.xml
       secateurs verify /models/current --provider cuda --json verify.json
     """
-    from secateurs.validators.providers import resolve
     from secateurs.verify import computed_digest, verify_directory
 
-    full = resolve(provider)
-    result = verify_directory(directory, full, expect_digest)
+    result = verify_directory(directory, provider, expect_digest)
     digest = computed_digest(directory)
     if junit is not None:
         from secateurs.ci.junit import write_junit
@@ -75,7 +68,7 @@ def verify(directory, provider, expect_digest, junit, json_out, quiet):
             if failures
             else f"{len(result.checks)} checks passed"
         )
-        click.echo(f"{directory}: {verdict} on {full}; digest {digest or 'unknown'}")
+        click.echo(f"{directory}: {verdict} on {provider}; digest {digest or 'unknown'}")
     if failures:
         raise ValidationFailed(_reason(result))
 
