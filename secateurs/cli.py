@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from secateurs import __version__
+from secateurs.commands.ci_outputs import execute_reported, junit_option
 from secateurs.commands.options import (
     default_out,
     eval_options,
@@ -144,50 +145,6 @@ def _finish(ctx_obj, data: dict, quiet: bool) -> None:
     click.echo(f"secateurs: wrote {ctx_obj.config.out}", err=True)
 
 
-junit_option = click.option(
-    "--junit",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write the checks and accuracy gates as JUnit XML to FILE, whether they pass or fail.",
-)
-
-
-def _execute_reported(cfg: RunConfig, stages: list[str], junit: Path | None, **kwargs):
-    """execute(), then --junit and $GITHUB_STEP_SUMMARY from the run's report, passed or failed."""
-    from secateurs.errors import GateFailed, ValidationFailed
-    from secateurs.pipeline.runner import execute, failed_dir, read_report, read_timings
-
-    try:
-        ctx, data = execute(cfg, stages, **kwargs)
-    except (ValidationFailed, GateFailed):
-        failed = failed_dir(cfg.out)
-        try:
-            _ci_outputs(read_report(failed), read_timings(failed), junit)
-        except SecateursError as e:  # the verdict (and its exit code) matters more than its paperwork
-            click.echo(f"secateurs: error: {e}", err=True)
-        raise
-    _ci_outputs(data, ctx.timings, junit)
-    return ctx, data
-
-
-def _ci_outputs(data: dict, timings: dict, junit: Path | None) -> None:
-    import os
-
-    from secateurs.pipeline import report
-    from secateurs.validators.results import ValidationResult
-
-    if junit is not None:
-        from secateurs.ci.junit import write_junit
-
-        checks = ValidationResult.from_json(data.get("validation") or {}).checks
-        gates = (data.get("evaluation") or {}).get("gates")
-        write_junit(junit, f"secateurs {(data.get('model') or {}).get('spec', '')}".strip(), checks, gates)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        from secateurs.ci import step_summary
-
-        step_summary.append(Path(summary), report.render_markdown(data, timings))
-
-
 @main.command(epilog=EXIT_CODE_HELP)
 @model_options
 @prune_options
@@ -224,7 +181,7 @@ def run(quiet, auto, junit, **opts):
     notes = ()
     if auto:
         cfg, notes = choose_amount(cfg, quiet)
-    ctx, data = _execute_reported(cfg, run_stages(cfg), junit, progress=_progress(quiet), notes=notes)
+    ctx, data = execute_reported(cfg, run_stages(cfg), junit, progress=_progress(quiet), notes=notes)
     _finish(ctx, data, quiet)
 
 
@@ -288,7 +245,7 @@ def validate(ctx, directory, quiet, junit, **opts):
     from secateurs.settings_file import recorded
 
     cfg = recorded(resumed_config(directory, **opts), ctx, opts)
-    done, data = _execute_reported(cfg, ["validate"], junit, resume=directory, progress=_progress(quiet))
+    done, data = execute_reported(cfg, ["validate"], junit, resume=directory, progress=_progress(quiet))
     _finish(done, data, quiet)
 
 

@@ -181,6 +181,12 @@ def test_run_writes_junit_and_step_summary(cli, tmp_path, monkeypatch):
     assert not (tmp_path / "o/j.xml").exists()
 
 
+def test_junit_inside_out_is_refused_before_anything_runs(cli, tmp_path):
+    result = cli("run", "tests.models:plain", *FAST, "--out", "o", "--junit", "o/reports/j.xml")
+    assert result.exit_code == 2 and "write it outside --out" in result.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_failed_validation_still_writes_junit_and_summary(cli, tmp_path, monkeypatch):
     """Outputs shifted by 1 fail every onnxruntime comparison, whatever the platform's rounding."""
     from secateurs.validators import onnxruntime_run

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from secateurs.commands.ci_outputs import junit_option
 from secateurs.commands.options import provider_option
 from secateurs.errors import ValidationFailed
 from secateurs.validators.results import ValidationResult
@@ -21,9 +22,7 @@ from secateurs.validators.results import ValidationResult
     callback=lambda ctx, param, value: _hex_digest(value),
     help="Also require this manifest digest (pins the artifact set even against a recomputed manifest).",
 )
-@click.option(
-    "--junit", type=click.Path(path_type=Path, dir_okay=False), help="Write every check as JUnit XML."
-)
+@junit_option
 @click.option(
     "--json",
     "json_out",
