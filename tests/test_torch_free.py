@@ -113,3 +113,4 @@ def test_run_without_torch_names_the_missing_extra(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 2, proc.stderr
     assert len(errors) == 1 and "pip install" in errors[0] and "torch" in errors[0]
+    assert "[1/" not in proc.stderr and not list(tmp_path.iterdir())  # no progress, nothing staged

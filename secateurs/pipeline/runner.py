@@ -56,6 +56,8 @@ def execute(
     notes: tuple[str, ...] = (),
 ) -> tuple[RunContext, dict]:
     """Run ``stages``; return (context, report). Raise ValidationFailed after writing <out>.failed."""
+    import torch  # noqa: F401  (without the [export] extra, fail here: before any progress line or staging)
+
     staging = files.make_staging(cfg.out)
     try:
         ctx = RunContext(cfg, staging)
