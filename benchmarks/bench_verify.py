@@ -24,10 +24,10 @@ TORCH_FREE = """
 import sys, importlib.abc
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in {"torch", "scipy", "safetensors", "sklearn", "matplotlib", "onnxscript"}:
+        if name.split(".")[0] in EXPORT_EXTRA_MODULES:
             raise ModuleNotFoundError(name, name=name)
+from secateurs.cli import EXPORT_EXTRA_MODULES, main  # imports no torch itself
 sys.meta_path.insert(0, Block())
-from secateurs.cli import main
 main(["verify", sys.argv[1], "-q"])
 """
 

@@ -258,16 +258,12 @@ def report(directory):
     Example:
       secateurs report work/ >> "$GITHUB_STEP_SUMMARY"
     """
-    from secateurs import manifest
     from secateurs.pipeline import files
     from secateurs.pipeline import report as report_stage
-    from secateurs.pipeline.runner import REPORT_MD, read_report
+    from secateurs.pipeline.runner import REPORT_MD, read_report, read_run_record
 
     data = read_report(directory)
-    try:
-        run_block = manifest.read(directory).get("run", {})
-    except manifest.ManifestError:
-        run_block = {}
+    run_block = read_run_record(directory)
     files.write_text(directory / REPORT_MD, report_stage.render_markdown(data))
     files.write_manifest(directory, run_block)
     click.echo(report_stage.render_terminal(data, run_block.get("timings_s")))

@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from secateurs import manifest
-from secateurs.cli import main
+from secateurs.cli import EXPORT_EXTRA_MODULES, main
 
-BLOCKED = ("torch", "scipy", "safetensors", "sklearn", "matplotlib", "onnxscript")
+BLOCKED = tuple(sorted(EXPORT_EXTRA_MODULES))
 
 # Runs secateurs.cli.main with argv; at exit prints which blocked modules were imported.
 SCRIPT = f"""

@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from secateurs import manifest
 from secateurs.config import RunConfig
 from secateurs.errors import GateFailed, InputError, OutputError, ValidationFailed
 from secateurs.pipeline import evaluate, export, files, load, prune, report, validate
@@ -121,13 +122,17 @@ def run_record(ctx: RunContext) -> dict:
     }
 
 
-def read_timings(directory: Path) -> dict[str, float]:
-    """The stage timings an earlier command recorded in ``directory``'s manifest (empty if none)."""
+def read_run_record(directory: Path) -> dict:
+    """The ``run`` block an earlier command wrote into ``directory``'s manifest (empty if none)."""
     try:
-        timings = json.loads((directory / files.MANIFEST).read_text()).get("run", {}).get("timings_s", {})
-    except (OSError, ValueError, AttributeError):
+        run = manifest.read(directory).get("run")
+    except manifest.ManifestError:
         return {}
-    return timings if isinstance(timings, dict) else {}
+    return run if isinstance(run, dict) and isinstance(run.get("timings_s", {}), dict) else {}
+
+
+def read_timings(directory: Path) -> dict[str, float]:
+    return dict(read_run_record(directory).get("timings_s", {}))
 
 
 def plots_for(cfg: RunConfig) -> dict[str, bytes]:
