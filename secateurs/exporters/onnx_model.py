@@ -57,13 +57,15 @@ def weight_bytes(model) -> int:
 
 
 def dynamic_axes(info, dynamic_hw: bool) -> dict[str, dict[int, str]]:
-    """Batch always; height and width of the input (and of 4-D outputs) with --dynamic-hw."""
+    """Batch (unless a .pt2 program fixes it); height and width of the input (and of 4-D
+    outputs) with --dynamic-hw."""
     spatial = {2: "height", 3: "width"} if dynamic_hw and len(info.input_shape) == 4 else {}
-    axes = {n: {0: "batch", **spatial} for n in info.input_names}
+    batch = {} if info.fixed_batch else {0: "batch"}
+    axes = {n: {**batch, **spatial} for n in info.input_names}
     for name, shape in zip(info.output_names, info.output_shapes):
         out_spatial = {2: "out_height", 3: "out_width"} if spatial and len(shape) == 4 else {}
-        axes[name] = {0: "batch", **out_spatial}
-    return axes
+        axes[name] = {**batch, **out_spatial}
+    return {n: a for n, a in axes.items() if a}
 
 
 def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False) -> None:
@@ -73,7 +75,7 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
     if dynamic_hw:
         check_spatial_freedom(model, info)
     example = torch.zeros(*info.input_shape)
-    if exporter == "dynamo" and example.shape[0] == 1:
+    if exporter == "dynamo" and example.shape[0] == 1 and not info.fixed_batch:
         # torch.export specialises size-1 dims; trace at batch 2 so batch stays symbolic.
         example = torch.zeros(2, *info.input_shape[1:])
     axes = dynamic_axes(info, dynamic_hw)
@@ -81,12 +83,14 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
     try:
         with quiet_exporters():
             if exporter == "dynamo":
-                dims = {0: torch.export.Dim("batch", min=1)}
+                dims = {} if info.fixed_batch else {0: torch.export.Dim("batch", min=1)}
                 if dynamic_hw and example.dim() == 4:
                     dims.update({2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC})
                 # Capture first, so a model that cannot honour the dynamic axes fails here
                 # instead of torch.onnx falling back to a looser capture strategy.
-                program = torch.export.export(model, (example,), dynamic_shapes=(dims,), strict=False)
+                program = torch.export.export(
+                    model, (example,), dynamic_shapes=(dims,) if dims else None, strict=False
+                )
                 torch.onnx.export(
                     program, (example,), str(path), dynamo=True, external_data=False, optimize=True,
                     verbose=False, **common,

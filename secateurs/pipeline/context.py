@@ -40,13 +40,14 @@ class ModelInfo:
     """Where the model came from and how it is called."""
 
     spec: str
-    source: str  # "builtin", "factory"
+    source: str  # "builtin", "factory", "exported-program", "torchscript", "pickled-module"
     input_shape: tuple[int, ...]
     input_names: list[str] = field(default_factory=lambda: ["input"])
     output_names: list[str] = field(default_factory=list)
     output_shapes: list[list[int]] = field(default_factory=list)
     weights: str | None = None
     exporter: str = ""  # the exporter actually used ("auto" resolved)
+    fixed_batch: bool = False  # a .pt2 program exported without a dynamic batch axis
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:

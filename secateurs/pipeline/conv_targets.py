@@ -34,7 +34,7 @@ def _module_convs(model):
 
     for name, module in model.named_modules():
         if isinstance(module, nn.Conv2d) or getattr(module, "original_name", None) == "Conv2d":
-            yield name, f"{name}.weight" if name else "weight", module
+            yield name, f"{name}.weight" if name else "weight"
 
 
 def _graph_convs(model):
@@ -47,7 +47,7 @@ def _graph_convs(model):
             if getattr(w, "op", None) == "get_attr":
                 param = get_param(model, w.target)
                 if param.dim() == 4:
-                    yield w.target.removesuffix(".weight"), w.target, None
+                    yield w.target.removesuffix(".weight"), w.target
 
 
 def find_conv_weights(model, exclude: str | None = None) -> tuple[list[ConvWeight], list[str]]:
@@ -60,11 +60,9 @@ def find_conv_weights(model, exclude: str | None = None) -> tuple[list[ConvWeigh
         raise UsageError(f"--exclude is not a valid regular expression: {e}") from None
     found = _graph_convs(model) if isinstance(model, torch.fx.GraphModule) else _module_convs(model)
     chosen, seen, notes = [], {}, []
-    for layer, param_name, module in found:
+    for layer, param_name in found:
         if pattern and pattern.search(layer):
             continue
-        if module is not None:
-            notes.extend(make_plain(layer, module))
         weight = get_param(model, param_name)
         if id(weight) in seen:
             notes.append(f"{param_name} is tied to {seen[id(weight)]}; pruned once")
@@ -72,20 +70,3 @@ def find_conv_weights(model, exclude: str | None = None) -> tuple[list[ConvWeigh
         seen[id(weight)] = param_name
         chosen.append(ConvWeight(layer, param_name, weight))
     return chosen, notes
-
-
-def make_plain(name: str, module) -> list[str]:
-    """Fold leftover torch.nn.utils.prune state or parametrizations into a plain weight."""
-    import torch.nn as nn
-    from torch.nn.utils import parametrize, prune
-
-    notes = []
-    if not isinstance(module, nn.Conv2d):  # TorchScript modules carry no prune state
-        return notes
-    if prune.is_pruned(module) and hasattr(module, "weight_orig"):
-        prune.remove(module, "weight")
-        notes.append(f"{name}: existing torch prune mask made permanent before pruning")
-    if parametrize.is_parametrized(module, "weight"):
-        parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
-        notes.append(f"{name}: weight parametrization removed (value kept) before pruning")
-    return notes

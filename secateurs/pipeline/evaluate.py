@@ -94,7 +94,7 @@ def torch_scores(model, inputs: np.ndarray, progress: Callable[[int], None] | No
     """The first output of ``model`` over ``inputs``, in batches."""
     import torch
 
-    from secateurs.pipeline.load import named_outputs
+    from secateurs.model.outputs import named_outputs
 
     parts = []
     with torch.no_grad():

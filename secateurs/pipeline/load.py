@@ -14,7 +14,10 @@ import re
 from pathlib import Path
 
 from secateurs.errors import InputError, UsageError
+from secateurs.model.outputs import named_outputs
+from secateurs.model.plain import HALF_DTYPES, has_lazy, make_plain, materialize, to_float32, unwrap
 from secateurs.pipeline.context import ModelInfo, RunContext
+from secateurs.pipeline.model_file import Loaded, load_model_file
 from secateurs.pipeline.weights_file import read_state_dict
 
 FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -26,25 +29,46 @@ def run(ctx: RunContext) -> None:
 
 
 def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | None, trust: bool = False):
-    """Build the model, load weights strictly, and run one forward pass to prove the shape."""
+    """Build the model as training left it and make it a plain eval-mode float32 module.
+
+    Order: build or read -> unwrap DataParallel/DDP/torch.compile -> eval -> materialize
+    lazy modules -> load weights strictly -> widen float16/bfloat16 to float32 -> fold
+    prune state, norm hooks and parametrizations (see ``secateurs.model.plain``) -> one
+    forward pass to prove the input shape and name the outputs. Returns (module, ModelInfo).
+    """
     import torch
 
-    model, source, declared_shape, notes = build(spec, trust)
-    if weights is None and source == "builtin":
+    loaded = build(spec, trust)
+    model, notes = loaded.module, loaded.notes
+    model, unwrapped = unwrap(model)
+    notes += unwrapped
+    if weights is None and loaded.source == "builtin":
         from secateurs.models import get_builtin
 
         weights = get_builtin(spec.split(":", 1)[1]).weights
+    shape = input_shape or loaded.input_shape or _declared_shape(model)
+    if loaded.source != "exported-program":  # a program is switched by model.program instead
+        model.eval()
+    if has_lazy(model):
+        if shape is None:
+            raise UsageError(f"{spec}: --input-shape is required to materialize the model's lazy modules")
+        notes += materialize(model, shape)
     if weights is not None:
         notes += load_weights(model, Path(weights))
-    shape = input_shape or declared_shape
+    notes += to_float32(model)
+    notes += make_plain(model)
     if shape is None:
         raise UsageError(
             f"{spec}: --input-shape is required (e.g. --input-shape 1,3,224,224);"
             " the model does not declare an input_shape attribute"
         )
-    if source != "exported-program":  # a torch.export program is already captured in eval mode
-        model.eval()
-    info = ModelInfo(spec=spec, source=source, input_shape=tuple(shape), notes=notes)
+    info = ModelInfo(spec=spec, source=loaded.source, input_shape=tuple(shape), notes=notes)
+    info.fixed_batch = loaded.fixed_batch
+    if loaded.fixed_batch and input_shape and loaded.input_shape and input_shape[0] != loaded.input_shape[0]:
+        raise UsageError(
+            f"{spec}: the program fixes its batch at {loaded.input_shape[0]};"
+            f" --input-shape asks for batch {input_shape[0]}"
+        )
     info.weights = str(weights) if weights else None
     torch.manual_seed(0)
     info.output_names, outputs = probe(model, torch.randn(*shape))
@@ -52,18 +76,21 @@ def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | N
     return model, info
 
 
-def build(spec: str, trust: bool = False):
-    """Return (module, source, declared input shape or None, notes)."""
+def _declared_shape(model) -> tuple[int, ...] | None:
+    declared = getattr(model, "input_shape", None)
+    return tuple(declared) if declared else None
+
+
+def build(spec: str, trust: bool = False) -> Loaded:
+    """Build or read the model named by ``spec`` (see the module docstring)."""
     import torch.nn as nn
 
     if spec.startswith("builtin:"):
         from secateurs.models import get_builtin
 
         builtin = get_builtin(spec.split(":", 1)[1])
-        return builtin.factory(), "builtin", builtin.input_shape, []
+        return Loaded(builtin.factory(), "builtin", builtin.input_shape)
     if Path(spec).exists() and not FACTORY_RE.match(spec):
-        from secateurs.pipeline.model_file import load_model_file
-
         return load_model_file(Path(spec), trust)
     if not FACTORY_RE.match(spec):
         raise UsageError(
@@ -88,14 +115,26 @@ def build(spec: str, trust: bool = False):
         raise InputError(f"{spec}: factory raised {type(e).__name__}: {e}") from e
     if not isinstance(model, nn.Module):
         raise InputError(f"{spec}: factory returned {type(model).__name__}, not a torch.nn.Module")
-    declared = getattr(model, "input_shape", None)
-    return model, "factory", tuple(declared) if declared else None, []
+    return Loaded(model, "factory", _declared_shape(model))
 
 
 def load_weights(model, path: Path) -> list[str]:
-    """Load a state_dict strictly; a mismatch lists missing, unexpected and mis-shaped keys."""
+    """Load a state_dict strictly; a mismatch lists missing, unexpected and mis-shaped keys.
+
+    Wrapper prefixes (``module.``, ``_orig_mod.``) are stripped where the model does not
+    expect them. A file saved from the plain model (e.g. secateurs' own pruned.safetensors)
+    also loads into a model still carrying weight_norm or prune state: the model is made
+    plain first.
+    """
     state, notes = read_state_dict(path)
     expected = model.state_dict()
+    state, stripped = strip_prefixes(state, expected, path)
+    notes += stripped
+    if set(state) != set(expected):
+        plain_notes = make_plain(model)
+        if plain_notes and set(state) == set(model.state_dict()):
+            notes += plain_notes
+        expected = model.state_dict()
     notes += fold_prune_masks(state, expected, path)
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -110,8 +149,28 @@ def load_weights(model, path: Path) -> list[str]:
             if keys:
                 parts.append(f"{label} ({len(keys)}): {_short(keys)}")
         raise InputError(f"{path}: weights do not match the model; " + "; ".join(parts))
+    halves = sorted({str(v.dtype).removeprefix("torch.") for v in state.values()} & set(HALF_DTYPES))
     model.load_state_dict(state, strict=True)
+    if halves:
+        notes.append(f"{path.name}: holds {'/'.join(halves)} tensors, loaded into the model's parameters")
     return notes
+
+
+# Key prefixes that wrappers add: DataParallel/DDP ("module.") and torch.compile ("_orig_mod.").
+WRAPPER_PREFIXES = {"module.": "the DataParallel/DDP prefix", "_orig_mod.": "torch.compile's prefix"}
+
+
+def strip_prefixes(state: dict, expected: dict, path: Path) -> tuple[dict, list[str]]:
+    """Strip wrapper prefixes, in any combination, that every key has and the model lacks."""
+    notes = []
+    while True:
+        for prefix, what in WRAPPER_PREFIXES.items():
+            if all(k.startswith(prefix) for k in state) and not any(k.startswith(prefix) for k in expected):
+                state = {k[len(prefix) :]: v for k, v in state.items()}
+                notes.append(f"{path.name}: stripped {what} {prefix!r}")
+                break
+        else:
+            return state, notes
 
 
 def fold_prune_masks(state: dict, expected: dict, path: Path) -> list[str]:
@@ -154,18 +213,7 @@ def probe(model, example) -> tuple[list[str], list]:
     finally:
         for h in hooks:
             h.remove()
-    names, outputs = named_outputs(out)
-    if not outputs or not all(isinstance(o, torch.Tensor) for o in outputs):
-        raise InputError("model output must be a tensor, a tuple/list of tensors or a dict of tensors")
-    return names, outputs
-
-
-def named_outputs(out) -> tuple[list[str], list]:
-    """Flatten a model's output to (ONNX output names, tensors): output, output_i, or dict keys."""
-    if isinstance(out, dict):
-        return [str(k) for k in out], list(out.values())
-    outs = list(out) if isinstance(out, (tuple, list)) else [out]
-    return (["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))]), outs
+    return named_outputs(out)
 
 
 def _short(keys: list[str], limit: int = 8) -> str:

@@ -9,9 +9,12 @@ arbitrary code when loaded, so they are refused unless the user passes
 from __future__ import annotations
 
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from secateurs.errors import InputError
+from secateurs.model.program import input_signature, to_inference
 from secateurs.pipeline.weights_file import first_line, sniff, unsafe_globals
 
 TRUST_FLAG = "--trust-model-code"
@@ -20,8 +23,19 @@ STATE_DICT_HINT = (
 )
 
 
-def load_model_file(path: Path, trust: bool):
-    """Return (module, source, declared input shape or None, notes)."""
+@dataclass
+class Loaded:
+    """A model as built or read, before weights, precision and plain-making are applied."""
+
+    module: Any  # torch.nn.Module (or a GraphModule / ScriptModule)
+    source: str  # "builtin", "factory", "exported-program", "torchscript", "pickled-module"
+    input_shape: tuple[int, ...] | None = None  # declared by the model or its file
+    notes: list[str] = field(default_factory=list)
+    fixed_batch: bool = False  # a .pt2 program exported without a dynamic batch axis
+
+
+def load_model_file(path: Path, trust: bool) -> Loaded:
+    """Read a whole-model file, detected by content (see the module docstring)."""
     kind = sniff(path) if path.is_file() else "directory"
     if kind == "pt2":
         return _load_pt2(path)
@@ -57,12 +71,15 @@ def _load_pt2(path: Path):
         raise InputError(
             f"{path}: unreadable torch.export program ({type(e).__name__}: {first_line(e)})"
         ) from e
+    shape, fixed = input_signature(program)
     module = program.module()
-    shape = None
-    args = program.example_inputs[0] if program.example_inputs else ()
-    if len(args) == 1 and isinstance(args[0], torch.Tensor):
-        shape = tuple(args[0].shape)
-    return module, "exported-program", shape, [f"loaded torch.export program {path.name}"]
+    notes = [f"loaded torch.export program {path.name}"] + to_inference(module, path)
+    if fixed and shape:
+        notes.append(
+            f"{path.name}: the program fixes its batch at {shape[0]} (exported without dynamic_shapes);"
+            f" model.onnx takes batch {shape[0]} only, and is validated at it"
+        )
+    return Loaded(module, "exported-program", shape, notes, fixed_batch=fixed)
 
 
 def _load_torchscript(path: Path):
@@ -76,7 +93,7 @@ def _load_torchscript(path: Path):
         ) from e
     shape = getattr(module, "input_shape", None)
     note = f"TRUSTED LOADING: TorchScript archive {path.name} loaded with {TRUST_FLAG}"
-    return module, "torchscript", tuple(shape) if shape else None, [note]
+    return Loaded(module, "torchscript", tuple(shape) if shape else None, [note])
 
 
 def _load_pickle(path: Path, trust: bool):
@@ -98,10 +115,29 @@ def _load_pickle(path: Path, trust: bool):
         obj = torch.load(str(path), map_location="cpu", weights_only=False)
     except Exception as e:  # arbitrary code ran; anything can come out
         raise InputError(f"{path}: loading failed ({type(e).__name__}: {first_line(e)})") from e
-    if isinstance(obj, dict):  # training checkpoints such as {"model": Module, "epoch": ...}
-        obj = next((obj[k] for k in ("ema", "model", "module") if isinstance(obj.get(k), nn.Module)), obj)
+    notes = [
+        f"TRUSTED LOADING: pickled module {path.name} loaded with {TRUST_FLAG} (torch.load weights_only=False)"
+    ]
+    if isinstance(obj, dict):
+        obj, notes = _checkpoint_module(obj, path, notes)
     if not isinstance(obj, nn.Module):
         raise InputError(f"{path}: unpickled a {type(obj).__name__}, not a torch.nn.Module")
     shape = getattr(obj, "input_shape", None)
-    note = f"TRUSTED LOADING: pickled module {path.name} loaded with {TRUST_FLAG} (torch.load weights_only=False)"
-    return obj, "pickled-module", tuple(shape) if shape else None, [note]
+    return Loaded(obj, "pickled-module", tuple(shape) if shape else None, notes)
+
+
+# Training checkpoints hold the module under one of these keys. "ema" first: YOLOv5 and
+# ultralytics keep the exponential moving average of the weights there, and their own
+# export and validation use it when present (YOLOv5's attempt_load: ckpt.get("ema") or ckpt["model"]).
+CHECKPOINT_MODULE_KEYS = ("ema", "model", "module")
+
+
+def _checkpoint_module(obj: dict, path: Path, notes: list[str]):
+    import torch.nn as nn
+
+    for key in CHECKPOINT_MODULE_KEYS:
+        if isinstance(obj.get(key), nn.Module):
+            others = [k for k in CHECKPOINT_MODULE_KEYS if k != key and isinstance(obj.get(k), nn.Module)]
+            also = f" (preferred over {', '.join(repr(k) for k in others)})" if others else ""
+            return obj[key], notes + [f"{path.name}: using the module under checkpoint key {key!r}{also}"]
+    return obj, notes

@@ -6,7 +6,8 @@ Three concerns stay apart:
             scope, as ``torch.nn.utils.prune.l1_unstructured``) or one count over all
             targets (``global`` scope, as ``prune.global_unstructured``);
   apply   - write zeros into the plain ``weight`` tensor in place.
-No masks, hooks, ``_orig`` copies or parametrizations are left behind.
+No masks, hooks, ``_orig`` copies or parametrizations are left behind, and one forward
+pass proves each pruned conv really receives its zeroed weight (``model.conv_calls``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 from secateurs.errors import InputError, UsageError
+from secateurs.model.conv_calls import check_pruned_weights_used
+from secateurs.model.plain import make_plain
 from secateurs.pipeline.context import LayerRecord, RunContext
-from secateurs.pipeline.conv_targets import find_conv_weights
+from secateurs.pipeline.conv_targets import find_conv_weights, get_param
 
 
 def run(ctx: RunContext) -> None:
+    import torch
+
     cfg = ctx.config
     amount, layer_amounts = cfg.amount, None
     if cfg.recipe is not None:
@@ -32,6 +37,8 @@ def run(ctx: RunContext) -> None:
         ctx.model, amount, cfg.scope, cfg.exclude, cfg.allow_noop, layer_amounts=layer_amounts
     )
     ctx.info.notes.extend(notes)
+    example = torch.randn(*ctx.info.input_shape, generator=torch.Generator().manual_seed(0))
+    check_pruned_weights_used(ctx.model, {r.name: get_param(ctx.model, r.param) for r in ctx.layers}, example)
     ctx.param_counts = count_params(ctx.model, ctx.layers)
 
 
@@ -70,7 +77,9 @@ def prune_model(
     """
     import torch
 
-    chosen, notes = find_conv_weights(model, exclude)
+    notes = make_plain(model)  # a no-op on models from load_model, which made them plain already
+    chosen, found_notes = find_conv_weights(model, exclude)
+    notes += found_notes
     if layer_amounts is not None:
         if scope != "layer":
             raise UsageError(f"a per-layer recipe needs --scope layer, got --scope {scope}")

@@ -64,15 +64,15 @@ def read_state_dict(path: Path) -> tuple[dict, list[str]]:
 
 
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")
-PARALLEL_PREFIX = "module."
 
 
 def unwrap(obj, path: Path) -> tuple[dict, list[str]]:
     """Undo the common checkpoint wrappers, saying which were found.
 
     ``{"state_dict": sd}``, ``{"model_state_dict": sd}`` and ``{"model": sd}`` (the first
-    present whose value is a dict of tensors; other keys such as ``epoch`` are ignored),
-    then a ``module.`` prefix on every key (DataParallel/DDP).
+    present whose value is a dict of tensors; other keys such as ``epoch`` are ignored).
+    Key prefixes added by wrappers are stripped later, against the model's own keys
+    (``load.strip_prefixes``).
     """
     import torch
 
@@ -89,9 +89,6 @@ def unwrap(obj, path: Path) -> tuple[dict, list[str]]:
             f"{path}: expected a state_dict (a dict of tensors, optionally under"
             f" {'/'.join(WRAPPER_KEYS)}), got {type(obj).__name__}"
         )
-    if all(isinstance(k, str) and k.startswith(PARALLEL_PREFIX) for k in obj):
-        obj = {k[len(PARALLEL_PREFIX) :]: v for k, v in obj.items()}
-        notes.append(f"{path.name}: stripped the DataParallel/DDP prefix 'module.'")
     return obj, notes
 
 

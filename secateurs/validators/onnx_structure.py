@@ -31,12 +31,20 @@ def leaks(path: Path, model) -> Check:
     return Check(path.name, "no prune masks leaked", True)
 
 
-def sparsity_survives(path: Path, found: PrunedMatch, n_pruned: int) -> Check:
-    """Every pruned weight has an initializer carrying at least its zeros (see pruned_map)."""
-    if found.missing or found.lossy:
+def sparsity_survives(path: Path, found: PrunedMatch, n_pruned: int, changed: list[str] = ()) -> Check:
+    """Every pruned weight has an initializer carrying at least its zeros (see pruned_map).
+
+    ``changed`` names layers whose weight no longer holds the zeros counted at prune time
+    (something rewrote it since): their match would prove nothing, so they fail.
+    """
+    if found.missing or found.lossy or changed:
         detail = "; ".join(
             f"{label}: {', '.join(names[:8])}"
-            for label, names in (("zeros lost", found.lossy), ("no matching initializer", found.missing))
+            for label, names in (
+                ("weight no longer holds the zeros counted at prune time", list(changed)),
+                ("zeros lost", found.lossy),
+                ("no matching initializer", found.missing),
+            )
             if names
         )
         return Check(path.name, "sparsity survives export", False, detail)

@@ -26,13 +26,21 @@ def run_all(
     """Outputs per input, or an error string if the session cannot be built, run, or use ``provider``."""
     try:
         sess = session(path, provider)
+    except Exception as e:  # an operator or attribute combination this onnxruntime does not implement
+        return f"onnxruntime cannot load {Path(path).name}: {_first_line(e)}"
+    try:
         if sess.get_providers()[0] != provider:
             return f"onnxruntime could not use {provider} (it fell back to {sess.get_providers()[0]})"
         input_name = sess.get_inputs()[0].name
         names = [o.name for o in sess.get_outputs()]
         return [dict(zip(names, sess.run(None, {input_name: x}))) for x in inputs]
     except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/... types
-        return f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+        return f"onnxruntime failed running {Path(path).name}: {_first_line(e)}"
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {lines[0][:300] if lines else ''}"
 
 
 def compare_with_reference(

@@ -1,0 +1,154 @@
+"""Make a loaded module plain: what training left on it is undone, and each undoing noted.
+
+- wrappers: ``nn.DataParallel``/``DistributedDataParallel`` (``.module``) and
+  ``torch.compile``'s ``OptimizedModule`` (``._orig_mod``), nested in any order;
+- weight-recomputing state on every module type, not only Conv2d:
+  ``torch.nn.utils.prune`` (``X_orig`` + ``X_mask`` + a forward pre-hook), the hook-based
+  ``torch.nn.utils.weight_norm`` and ``spectral_norm``, and ``torch.nn.utils.parametrize``
+  (which ``nn.utils.parametrizations.weight_norm``/``spectral_norm`` use). Each is folded
+  into a plain parameter holding the value the forward pass computed (eval mode);
+- half precision: float16/bfloat16 parameters and buffers are widened to float32. The
+  widening is exact, so every |w| and therefore every pruning decision is the same as on
+  the original values; the export precision is float32, as YOLOv5's export on a CPU.
+
+A module whose forward still transforms its weight after this (a hook secateurs does not
+know, a Conv2d subclass that standardizes its weight) is caught after pruning by
+``model.conv_calls``.
+"""
+
+from __future__ import annotations
+
+HALF_DTYPES = ("float16", "bfloat16")
+
+
+def unwrap(model) -> tuple[object, list[str]]:
+    """Strip DataParallel/DDP and torch.compile wrappers; return (inner module, notes)."""
+    import torch.nn as nn
+
+    notes = []
+    while True:
+        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            notes.append(f"unwrapped {type(model).__name__}: using its .module")
+            model = model.module
+        elif type(model).__name__ == "OptimizedModule" and isinstance(
+            getattr(model, "_orig_mod", None), nn.Module
+        ):
+            notes.append("unwrapped torch.compile's OptimizedModule: using its ._orig_mod")
+            model = model._orig_mod
+        else:
+            return model, notes
+
+
+def make_plain(model) -> list[str]:
+    """Fold prune state, weight/spectral norm hooks and parametrizations on every submodule."""
+    import torch.nn as nn
+
+    notes = []
+    if not isinstance(model, nn.Module) or _is_script(model):
+        return notes  # TorchScript modules carry none of this as Python state
+    for name, module in list(model.named_modules()):
+        label = name or "<root>"
+        notes += _remove_prune_state(label, module)
+        notes += _remove_norm_hooks(label, module)
+        notes += _remove_parametrizations(label, module)
+    return notes
+
+
+def _is_script(model) -> bool:
+    import torch
+
+    return isinstance(model, torch.jit.ScriptModule)
+
+
+def _remove_prune_state(label: str, module) -> list[str]:
+    from torch.nn.utils import prune
+
+    names = []
+    for hook in list(module._forward_pre_hooks.values()):
+        if isinstance(hook, prune.BasePruningMethod):
+            tensor = hook._tensor_name
+            if hasattr(module, f"{tensor}_orig"):
+                prune.remove(module, tensor)
+                names.append(tensor)
+    return [f"{label}: torch prune mask on {', '.join(names)} made permanent"] if names else []
+
+
+def _remove_norm_hooks(label: str, module) -> list[str]:
+    from torch.nn.utils import remove_spectral_norm, remove_weight_norm
+    from torch.nn.utils.spectral_norm import SpectralNorm
+    from torch.nn.utils.weight_norm import WeightNorm
+
+    notes = []
+    for hook in list(module._forward_pre_hooks.values()):
+        if isinstance(hook, WeightNorm):
+            remove_weight_norm(module, hook.name)
+            notes.append(f"{label}: weight_norm hook on {hook.name} folded into a plain tensor")
+        elif isinstance(hook, SpectralNorm):
+            remove_spectral_norm(module, hook.name)
+            notes.append(f"{label}: spectral_norm hook on {hook.name} folded into a plain tensor")
+    return notes
+
+
+def _remove_parametrizations(label: str, module) -> list[str]:
+    from torch.nn.utils import parametrize
+
+    if not parametrize.is_parametrized(module):
+        return []
+    names = list(module.parametrizations.keys())
+    for tensor in names:
+        parametrize.remove_parametrizations(module, tensor, leave_parametrized=True)
+    return [f"{label}: parametrization of {', '.join(names)} removed (value kept)"]
+
+
+def half_dtypes(model) -> list[str]:
+    """The half-precision dtypes among the model's parameters and buffers, sorted."""
+    found = {str(t.dtype).removeprefix("torch.") for t in _tensors(model)}
+    return sorted(found & set(HALF_DTYPES))
+
+
+def to_float32(model) -> list[str]:
+    """Widen float16/bfloat16 parameters and buffers to float32 in place (exact)."""
+    import torch
+
+    found = half_dtypes(model)
+    if not found:
+        return []
+    half = (torch.float16, torch.bfloat16)
+    model._apply(lambda t: t.float() if t.dtype in half else t)
+    return [
+        f"weights converted from {'/'.join(found)} to float32 (exact widening: pruning decisions"
+        " are those of the original values); export precision float32"
+    ]
+
+
+def _tensors(model):
+    yield from model.parameters()
+    yield from model.buffers()
+
+
+def has_lazy(model) -> bool:
+    """Whether any parameter or buffer is still uninitialized (``nn.LazyConv2d`` & co.)."""
+    from torch.nn.parameter import is_lazy
+
+    return any(is_lazy(t) for t in _tensors(model))
+
+
+def materialize(model, shape: tuple[int, ...]) -> list[str]:
+    """One dry forward pass in eval mode (no statistics updated) gives lazy modules their shapes."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(*shape))
+    except Exception as e:  # user model code
+        from secateurs.errors import InputError
+
+        raise InputError(
+            f"lazy modules could not be materialized by a forward pass at {tuple(shape)}:"
+            f" {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        ) from e
+    finally:
+        model.train(was_training)
+    return [f"lazy modules materialized by one forward pass at {'x'.join(map(str, shape))}"]
