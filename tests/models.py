@@ -236,3 +236,163 @@ class FixedBatch(nn.Module):
 def fixed_batch():
     torch.manual_seed(14)
     return _seeded(FixedBatch(), (1, 3, 6, 6))
+
+
+# --- models as training leaves them (nested outputs, wrappers, hooks, lazy modules) ---
+
+
+class TinyDetect(nn.Module):
+    """A YOLOv5-style head: eval mode returns (decoded detections, [raw per-level maps])."""
+
+    def __init__(self, nc=2, ch=(8, 16), na=2):
+        super().__init__()
+        self.nc, self.no, self.na = nc, nc + 5, na
+        self.m = nn.ModuleList(nn.Conv2d(c, self.no * na, 1) for c in ch)
+
+    def forward(self, feats):
+        z, raw = [], []
+        for conv, x in zip(self.m, feats):
+            x = conv(x)
+            bs, _, ny, nx = x.shape
+            x = x.view(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()
+            raw.append(x)
+            z.append(x.sigmoid().view(bs, -1, self.no))
+        return torch.cat(z, 1), raw
+
+
+class TinyDetector(nn.Module):
+    def __init__(self, head="yolov5"):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8), nn.SiLU())
+        self.p4 = nn.Sequential(nn.Conv2d(8, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.SiLU())
+        self.detect = TinyDetect()
+        self.head = head
+
+    def forward(self, x):
+        p3 = self.stem(x)
+        det, raw = self.detect([p3, self.p4(p3)])
+        if self.head == "yolov5":
+            return det, raw
+        # ultralytics 8.4: (decoded [B, 4 + nc, N], {"boxes", "scores", "feats": [...]}); None dropped
+        return det.transpose(1, 2), {"boxes": det[..., :4], "scores": det[..., 5:], "feats": raw, "aux": None}
+
+
+def yolov5_style():
+    torch.manual_seed(15)
+    return _seeded(TinyDetector("yolov5"), (1, 3, 32, 32))
+
+
+def ultralytics_style():
+    torch.manual_seed(15)
+    return _seeded(TinyDetector("ultralytics"), (1, 3, 32, 32))
+
+
+class NonTensorOutput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        return self.conv(x), 0.5
+
+
+def non_tensor_output():
+    torch.manual_seed(16)
+    return _seeded(NonTensorOutput(), (1, 3, 6, 6))
+
+
+class ConvLinear(nn.Module):
+    """Conv2d and Linear layers, the shape a global prune over both touches."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.fc(self.conv2(torch.relu(self.bn(self.conv(x)))).mean((2, 3)))
+
+
+def conv_linear():
+    torch.manual_seed(17)
+    model = ConvLinear()
+    with torch.no_grad():
+        model.bn.running_mean.uniform_(-0.3, 0.3)
+        model.bn.running_var.uniform_(0.5, 1.5)
+    return _seeded(model, (1, 3, 8, 8))
+
+
+def hooked_everywhere():
+    """Every kind of weight-recomputing state, on Conv2d and Linear alike."""
+    from torch.nn.utils import parametrize, prune
+
+    model = conv_linear()
+    prune.global_unstructured(
+        [(model.conv, "weight"), (model.fc, "weight")], pruning_method=prune.L1Unstructured, amount=0.2
+    )
+    nn.utils.weight_norm(model.conv2)  # hook-based (torch.nn.utils.weight_norm)
+    parametrize.register_parametrization(model.bn, "weight", Doubled())
+    return model.eval()
+
+
+class Doubled(nn.Module):
+    def forward(self, w):
+        return 2 * w
+
+
+def spectral_normed():
+    model = conv_linear()
+    nn.utils.spectral_norm(model.fc)  # hook-based
+    nn.utils.parametrizations.spectral_norm(model.conv2)  # parametrization-based
+    return model.eval()
+
+
+class WSConv2d(nn.Conv2d):
+    """Weight standardization: forward convolves with (w - mean) / std, never w itself."""
+
+    def forward(self, x):
+        w = self.weight
+        w = (w - w.mean((1, 2, 3), keepdim=True)) / (w.std((1, 2, 3), keepdim=True) + 1e-5)
+        return self._conv_forward(x, w, self.bias)
+
+
+def weight_standardized():
+    torch.manual_seed(18)
+    return _seeded(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), WSConv2d(8, 4, 3)), (1, 3, 10, 10))
+
+
+def recomputing_hook():
+    """A forward pre-hook secateurs does not know, which rebuilds the weight from another tensor."""
+    model = plain()
+    conv = model[2]
+    conv.register_buffer("raw", conv.weight.detach().clone())
+
+    def rebuild(module, args):
+        module.weight = nn.Parameter(module.raw * 1.0)
+
+    conv.register_forward_pre_hook(rebuild)
+    return model
+
+
+class LazyNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.LazyConv2d(8, 3, padding=1, bias=False), nn.LazyBatchNorm2d(), nn.ReLU(), nn.LazyConv2d(8, 1)
+        )
+        self.fc = nn.LazyLinear(3)
+
+    def forward(self, x):
+        return self.fc(self.features(x).mean((2, 3)))
+
+
+def lazy():
+    torch.manual_seed(19)
+    return _seeded(LazyNet(), (1, 3, 8, 8))
+
+
+def lazy_no_shape():
+    torch.manual_seed(19)
+    return LazyNet().eval()

@@ -122,7 +122,7 @@ def test_existing_torch_prune_state_made_plain_first():
     prune.random_unstructured(model[0], "weight", amount=0.2)
     records, notes = prune_model(model, 0.5)
     assert_plain(model)
-    assert any("existing torch prune mask" in n for n in notes)
+    assert any("0: torch prune mask on weight made permanent" in n for n in notes)
     assert records[0].zeros_after == round(0.5 * model[0].weight.numel())
 
 

@@ -161,8 +161,15 @@ WRAPPER_PREFIXES = {"module.": "the DataParallel/DDP prefix", "_orig_mod.": "tor
 
 
 def strip_prefixes(state: dict, expected: dict, path: Path) -> tuple[dict, list[str]]:
-    """Strip wrapper prefixes, in any combination, that every key has and the model lacks."""
+    """Strip wrapper prefixes, in any combination, that every key has and the model lacks.
+
+    Then, if the keys still differ, one leading name shared by every key (a training
+    wrapper's attribute, e.g. Lightning's ``model.``) is stripped, but only when that makes
+    the keys exactly the model's.
+    """
     notes = []
+    if not all(isinstance(k, str) for k in state):
+        return state, notes
     while True:
         for prefix, what in WRAPPER_PREFIXES.items():
             if all(k.startswith(prefix) for k in state) and not any(k.startswith(prefix) for k in expected):
@@ -170,7 +177,15 @@ def strip_prefixes(state: dict, expected: dict, path: Path) -> tuple[dict, list[
                 notes.append(f"{path.name}: stripped {what} {prefix!r}")
                 break
         else:
-            return state, notes
+            break
+    heads = {k.split(".", 1)[0] for k in state}
+    if set(state) != set(expected) and len(heads) == 1 and all("." in k for k in state):
+        prefix = heads.pop() + "."
+        stripped = {k[len(prefix) :]: v for k, v in state.items()}
+        if set(stripped) == set(expected):
+            state = stripped
+            notes.append(f"{path.name}: stripped the prefix {prefix!r} that every key shares")
+    return state, notes
 
 
 def fold_prune_masks(state: dict, expected: dict, path: Path) -> list[str]:

@@ -22,8 +22,6 @@ from secateurs.pipeline.conv_targets import find_conv_weights, get_param
 
 
 def run(ctx: RunContext) -> None:
-    import torch
-
     cfg = ctx.config
     amount, layer_amounts = cfg.amount, None
     if cfg.recipe is not None:
@@ -37,9 +35,19 @@ def run(ctx: RunContext) -> None:
         ctx.model, amount, cfg.scope, cfg.exclude, cfg.allow_noop, layer_amounts=layer_amounts
     )
     ctx.info.notes.extend(notes)
-    example = torch.randn(*ctx.info.input_shape, generator=torch.Generator().manual_seed(0))
-    check_pruned_weights_used(ctx.model, {r.name: get_param(ctx.model, r.param) for r in ctx.layers}, example)
+    prove_weights_used(
+        ctx.model, {r.name: get_param(ctx.model, r.param) for r in ctx.layers}, ctx.info.input_shape
+    )
     ctx.param_counts = count_params(ctx.model, ctx.layers)
+
+
+def prove_weights_used(model, params: dict, input_shape: tuple[int, ...]) -> None:
+    """One seeded forward pass proves each weight in ``params`` (layer -> tensor) is what its
+    convolution receives; InputError (exit 3) names a layer that transforms it instead."""
+    import torch
+
+    example = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))
+    check_pruned_weights_used(model, params, example)
 
 
 def scores(weight) -> np.ndarray:

@@ -87,10 +87,8 @@ def execute(
         files.discard(staging)
         raise
     if not valid:
-        names = ", ".join(f"{c.artifact}: {c.name}" for c in ctx.validation.failures[:3])
         raise ValidationFailed(
-            f"validation failed ({len(ctx.validation.failures)} checks: {names});"
-            f" artifacts and report left in {failed_dir(cfg.out)}"
+            f"{failure_line(ctx.validation)}; artifacts and report left in {failed_dir(cfg.out)}"
         )
     if not within_budget:
         broken = "; ".join(
@@ -101,6 +99,16 @@ def execute(
         )
     _relocate(ctx, cfg.out)
     return ctx, data
+
+
+def failure_line(validation: ValidationResult) -> str:
+    """One line for a failed validation: the root cause first (an artifact onnxruntime cannot
+    load explains every check after it), then how many other checks failed."""
+    failures = sorted(validation.failures, key=lambda c: not c.detail.startswith("onnxruntime cannot load"))
+    first = failures[0]
+    more = f" (and {len(failures) - 1} more failed checks)" if len(failures) > 1 else ""
+    detail = f": {first.detail[:300]}" if first.detail else ""
+    return f"validation failed: {first.artifact}: {first.name}{detail}{more}"
 
 
 def write_reports(ctx: RunContext, status: str) -> dict:

@@ -39,9 +39,13 @@ class Tuner:
     ) -> None:
         from secateurs.evaluation.data import load_eval_data
         from secateurs.pipeline import evaluate
+        from secateurs.pipeline.conv_targets import find_conv_weights
         from secateurs.pipeline.load import load_model
+        from secateurs.pipeline.prune import prove_weights_used
 
         self.model, self.info = load_model(model, weights, input_shape, trust)
+        targets, _ = find_conv_weights(self.model, exclude)
+        prove_weights_used(self.model, {t.layer: t.weight for t in targets}, self.info.input_shape)
         self.data = load_eval_data(eval_spec, self.info.input_shape, seed)
         self.scope, self.exclude, self.exporter = scope, exclude, exporter
         self._dense_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
