@@ -178,7 +178,7 @@ def bench_prune(reps: int) -> dict:
     from torch.nn.utils import prune as tprune
 
     from benchmarks.resnet50 import resnet50
-    from secateurs.pipeline.prune import prune_model
+    from secateurs.model.prune import prune_model
 
     ours, theirs = [], []
     for _ in range(reps + 1):

@@ -15,6 +15,7 @@ changes under the benchmark; the tables then omit the row instead of crashing).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import importlib
 import time
@@ -24,10 +25,10 @@ OUTSIDE = "outside stages"
 # (label, owner, attribute); owner is "module" or "module:Class". The onnx exporters
 # are added per selected format by ``probes``.
 PROBES: list[tuple[str, str, str]] = [
-    ("build model (factory call)", "secateurs.pipeline.load", "build"),
-    ("probe (one torch forward)", "secateurs.pipeline.load", "probe"),
-    ("prune_model", "secateurs.pipeline.prune", "prune_model"),
-    ("count_params", "secateurs.pipeline.prune", "count_params"),
+    ("build model (factory call)", "secateurs.model.load", "build"),
+    ("probe (one torch forward)", "secateurs.model.load", "probe"),
+    ("prune_model", "secateurs.model.prune", "prune_model"),
+    ("count_params", "secateurs.model.prune", "count_params"),
     ("torch.onnx.export (export_onnx)", "secateurs.exporters.onnx_model", "export_onnx"),
     ("save_state_dict", "secateurs.exporters.safetensors_weights", "save_state_dict"),
     ("onnx_derived.pruned_initializers", "secateurs.exporters.onnx_derived", "pruned_initializers"),
@@ -61,11 +62,11 @@ PROBES: list[tuple[str, str, str]] = [
     ("ledger.baselines (gzip/zstd of model.onnx)", "secateurs.pipeline.ledger", "baselines"),
     ("ledger.encoded_weights", "secateurs.pipeline.ledger", "encoded_weights"),
     ("ledger.bound_bytes (entropy bound per tensor)", "secateurs.pipeline.ledger", "bound_bytes"),
-    ("files.make_staging", "secateurs.pipeline.files", "make_staging"),
-    ("files.write_bytes (atomic write + fsync)", "secateurs.pipeline.files", "write_bytes"),
-    ("files.finalize_modes", "secateurs.pipeline.files", "finalize_modes"),
-    ("files.write_manifest (sha256 of every file)", "secateurs.pipeline.files", "write_manifest"),
-    ("files.promote", "secateurs.pipeline.files", "promote"),
+    ("files.make_staging", "secateurs.files", "make_staging"),
+    ("files.write_bytes (atomic write + fsync)", "secateurs.files", "write_bytes"),
+    ("files.finalize_modes", "secateurs.files", "finalize_modes"),
+    ("files.write_manifest (sha256 of every file)", "secateurs.files", "write_manifest"),
+    ("files.promote", "secateurs.files", "promote"),
 ]
 
 
@@ -73,10 +74,7 @@ def _owner(spec):
     if not isinstance(spec, str):
         return spec
     module_name, _, cls = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
+    module = importlib.import_module(module_name)  # a moved module fails the benchmark, loudly
     return getattr(module, cls, None) if cls else module
 
 
@@ -135,15 +133,15 @@ def timed_calls(formats):
 
     stage_table = dict(runner.STAGES)
     try:
-        for name, fn in stage_table.items():
-            runner.STAGES[name] = stage(fn, name)
+        for name, st in stage_table.items():
+            runner.STAGES[name] = dataclasses.replace(st, run=stage(st.run, name))
         saved.append((runner, "write_reports", vars(runner)["write_reports"]))
         runner.write_reports = stage(runner.write_reports, "report")
         for label, spec, attr in probes(formats):
             owner = _owner(spec)
             original = getattr(owner, attr, None) if owner is not None else None
-            if not callable(original):
-                continue
+            if not callable(original):  # a renamed or moved function must fail loudly, not drop its row
+                raise LookupError(f"call_timer probe {label!r}: {spec}.{attr} is not a callable any more")
             saved.append((owner, attr, vars(owner).get(attr)))
             setattr(owner, attr, wrap(original, label))
         yield acc

@@ -231,7 +231,7 @@ def render_readme(info: dict, meta: dict, results: dict, prune: dict, children: 
     out += [
         "## 2. Prune stage vs `torch.nn.utils.prune`",
         "",
-        "**Measured:** `secateurs.pipeline.prune.prune_model(model, amount, 'layer')` against"
+        "**Measured:** `secateurs.model.prune.prune_model(model, amount, 'layer')` against"
         " `prune.l1_unstructured(m, 'weight', amount)` + `prune.remove(m, 'weight')` on every"
         f" Conv2d, each on a freshly built identical ResNet-50; one untimed warm-up each, then"
         f" best of {reps}. The per-layer zero counts are asserted equal (the script stops"

@@ -59,8 +59,7 @@ class RunConfig:
             ("--min-agreement", self.min_agreement),
         ):
             if value is not None:
-                if not (math.isfinite(value) and 0 <= value <= 1):
-                    raise UsageError(f"{name} must be a number in [0, 1], got {value}")
+                check_fraction(name, value)
                 if not self.eval:
                     raise UsageError(f"{name} needs --eval DATA")
         if self.recipe is not None and self.scope != "layer":
@@ -92,13 +91,24 @@ class RunConfig:
         return cls(**data)
 
 
+def check_fraction(name: str, value, error: type[Exception] = UsageError, low_open: bool = False) -> float:
+    """A fraction in [0, 1] (in (0, 1] with ``low_open``) as a float; anything else (NaN, inf,
+    out of range, bool, not a number) raises ``error`` naming ``name``; never clamped."""
+    interval = "(0, 1]" if low_open else "[0, 1]"
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if (
+        not number
+        or not math.isfinite(value)
+        or not (0.0 < value if low_open else 0.0 <= value)
+        or value > 1.0
+    ):
+        raise error(f"{name} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
 def check_amount(amount: float) -> float:
     """Amount is a fraction in [0, 1]; NaN and inf are rejected, never clamped."""
-    if not isinstance(amount, (int, float)) or isinstance(amount, bool):
-        raise UsageError(f"--amount must be a number in [0, 1], got {amount!r}")
-    if not math.isfinite(amount) or not 0.0 <= amount <= 1.0:
-        raise UsageError(f"--amount must be a number in [0, 1], got {amount}")
-    return float(amount)
+    return check_fraction("--amount", amount)
 
 
 def parse_shape(text: str) -> tuple[int, ...]:

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from secateurs import manifest
+from secateurs.spz.paths import safe_relative
 from secateurs.validators.results import Check, ValidationResult
 
 REFERENCE = "reference.npz"
@@ -90,11 +91,13 @@ def _check_files(result: ValidationResult, directory: Path, listed: list[dict]) 
 
 def _unsafe(directory: Path, rel: str) -> str | None:
     """Why a manifest path must not be opened: absolute, '..', the manifest itself, a symlink."""
+    try:
+        normal = safe_relative(rel)  # the one check of a relative path, shared with spz's external data
+    except ValueError:
+        return "path escapes the directory (absolute, '..' or empty)"
+    if normal.as_posix() != rel or "\\" in rel:
+        return "path escapes the directory (not a plain relative path: '.', empty parts or backslashes)"
     parts = rel.split("/")
-    if not rel or rel.startswith("/") or "\\" in rel or ":" in parts[0]:
-        return "path escapes the directory (absolute)"
-    if any(p in ("", ".", "..") for p in parts):
-        return "path escapes the directory ('..' or empty part)"
     if rel == manifest.MANIFEST:
         return "the manifest lists itself"
     for i in range(1, len(parts) + 1):

@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn.utils import parametrize, prune
 
 from secateurs.errors import InputError, UsageError
-from secateurs.pipeline.prune import prune_model
+from secateurs.model.prune import prune_model
 from tests import models
 
 

@@ -9,8 +9,8 @@ import torch
 
 from secateurs.config import RunConfig
 from secateurs.errors import InputError, UsageError
-from secateurs.pipeline.prune import prune_model
-from secateurs.tuning.recipe import load_recipe, read_recipe, write_recipe
+from secateurs.model.prune import prune_model
+from secateurs.model.recipe import load_recipe, read_recipe, write_recipe
 from tests import models
 
 
@@ -81,7 +81,7 @@ def test_sensitivity_command_writes_matrix_and_a_verified_recipe(tmp_path):
     from click.testing import CliRunner
 
     from secateurs.commands.sensitivity import sensitivity
-    from secateurs.pipeline.load import load_model
+    from secateurs.model.load import load_model
 
     out = tmp_path / "sens"
     args = ["builtin:resnet", "--eval", "builtin:digits", "--amounts", "0.5,0.9", "--out", str(out)]
@@ -103,7 +103,7 @@ def test_sensitivity_command_writes_matrix_and_a_verified_recipe(tmp_path):
     assert default == 0.0 and set(layers) == set(data["layers"])
     model, info = load_model("builtin:resnet", None, None)
     from secateurs.evaluation.data import load_eval_data
-    from secateurs.pipeline.evaluate import torch_scores
+    from secateurs.evaluation.judge import torch_scores
 
     eval_data = load_eval_data("builtin:digits", info.input_shape)
     dense = (torch_scores(model, eval_data.inputs).argmax(1) == eval_data.labels).mean()

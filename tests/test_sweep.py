@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from secateurs.commands.sweep import sweep
 from secateurs.errors import UsageError
-from secateurs.pipeline import evaluate
+from secateurs.evaluation import judge
 from secateurs.tuning.sweep import Tuner, auto_amount
 
 
@@ -96,13 +96,13 @@ def test_agreement_budget_without_labels():
 
 def test_dense_outputs_computed_once(monkeypatch):
     calls = []
-    real = evaluate.torch_scores
+    real = judge.torch_scores
 
     def counting(model, inputs, progress=None):
         calls.append(1)
         return real(model, inputs, progress)
 
-    monkeypatch.setattr(evaluate, "torch_scores", counting)
+    monkeypatch.setattr(judge, "torch_scores", counting)
     t = Tuner("builtin:lenet", "builtin:digits")
     assert len(calls) == 1
     first = t.evaluate(0.3)

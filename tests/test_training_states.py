@@ -150,7 +150,7 @@ def test_half_checkpoint_module_runs_in_float32_with_the_same_cuts(cli, tmp_path
     saved = load_file(str(out / "pruned.safetensors"))
     assert saved["conv.weight"].dtype == torch.float32
     # pruning decisions are those of the original half-precision values
-    from secateurs.pipeline.prune import prune_model
+    from secateurs.model.prune import prune_model
 
     original = copy.deepcopy(half)
     prune_model(original, 0.5)
@@ -217,7 +217,7 @@ def test_compile_and_parallel_prefixes_in_a_state_dict(cli, tmp_path, prefix):
 
 
 def test_a_training_wrappers_attribute_prefix_is_stripped_only_when_it_fits(tmp_path):
-    from secateurs.pipeline.load import strip_prefixes
+    from secateurs.model.load import strip_prefixes
 
     expected = models.conv_linear().state_dict()
     lightning = {f"model.{k}": v for k, v in expected.items()}
@@ -228,7 +228,7 @@ def test_a_training_wrappers_attribute_prefix_is_stripped_only_when_it_fits(tmp_
 
 
 def test_a_prefix_the_model_itself_uses_is_kept(tmp_path):
-    from secateurs.pipeline.load import strip_prefixes
+    from secateurs.model.load import strip_prefixes
 
     expected = {"module.conv.weight": 0}
     state = {"module.conv.weight": 1}
@@ -432,8 +432,8 @@ def test_validation_failure_line_leads_with_the_load_error():
 
 def test_sweep_and_sensitivity_prove_their_targets_too():
     from secateurs.errors import InputError
-    from secateurs.pipeline.conv_targets import find_conv_weights
-    from secateurs.pipeline.prune import prove_weights_used
+    from secateurs.model.conv_targets import find_conv_weights
+    from secateurs.model.prune import prove_weights_used
 
     model = models.weight_standardized()
     targets, _ = find_conv_weights(model)
@@ -450,3 +450,21 @@ def test_split_stages_reload_what_prune_made_plain(cli, tmp_path, spec):
     result = cli("validate", "w", "-q")
     assert result.exit_code == 0, result.output
     assert min(conv_zero_fractions(tmp_path / "w")) >= 0.5
+
+
+# --- the stage state: split stages resume from state/, whatever --formats said ---
+
+
+def test_validate_after_run_with_onnx_only(cli, tmp_path):
+    assert cli("run", "tests.models:plain", "--formats", "onnx", "--out", "o", "-q").exit_code == 0
+    out = tmp_path / "o"
+    assert (out / "state" / "pruned.safetensors").is_file() and not (out / "pruned.safetensors").exists()
+    result = cli("validate", "o", "-q")
+    assert result.exit_code == 0, result.output
+    assert cli("verify", "o").exit_code == 0
+    # with the safetensors artifact, the state points at it instead of a second copy
+    assert cli("run", "tests.models:plain", "--out", "p", "-q").exit_code == 0
+    assert not (tmp_path / "p" / "state" / "pruned.safetensors").exists()
+    assert (
+        json.loads((tmp_path / "p" / "state" / "state.json").read_text())["weights"] == "pruned.safetensors"
+    )

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from secateurs.errors import OutputError
-from secateurs.pipeline.files import write_bytes
+from secateurs.files import write_bytes
 from secateurs.validators.results import Check, OutputCompare
 
 GATE_CLASSNAME = "accuracy gate"

@@ -14,12 +14,6 @@ import click
 from secateurs.config import RunConfig
 from secateurs.errors import SecateursError, UsageError
 
-junit_option = click.option(
-    "--junit",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write every check (and accuracy gate) as JUnit XML to FILE, whether they pass or fail.",
-)
-
 
 def execute_reported(cfg: RunConfig, stages: list[str], junit: Path | None, **kwargs):
     """execute(), then --junit and $GITHUB_STEP_SUMMARY from the run's report, passed or failed."""

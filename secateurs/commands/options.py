@@ -227,3 +227,10 @@ def formats_tuple(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
     return tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+
+
+junit_option = click.option(
+    "--junit",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write every check (and accuracy gate) as JUnit XML to FILE, whether they pass or fail.",
+)

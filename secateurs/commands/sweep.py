@@ -6,7 +6,6 @@ into --out, and prints the table. The model, data and dense outputs are loaded o
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import click
 from secateurs.commands.options import AmountList, default_out, model_options, quiet_option
 from secateurs.config import SCOPES
 from secateurs.pipeline.report_html import write_plots_page
+from secateurs.tuning.sweep import DEFAULT_AMOUNTS, SCHEMA
 
 EXPORTERS = ("torchscript", "dynamo")
 
@@ -23,7 +23,7 @@ EXPORTERS = ("torchscript", "dynamo")
 @model_options
 @click.option(
     "--amounts",
-    default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.95",
+    default=",".join(map(str, DEFAULT_AMOUNTS)),
     show_default=True,
     type=AmountList(),
     help="Comma-separated amounts in [0, 1].",
@@ -68,15 +68,15 @@ def sweep(
       secateurs sweep builtin:resnet --eval builtin:digits --max-accuracy-drop 0.01 \\
         --amounts 0.1,0.2,0.3,0.5,0.9 --out artifacts/resnet-sweep
     """
-    from secateurs.errors import UsageError
-    from secateurs.pipeline import files
+    from secateurs import files
+    from secateurs.config import check_fraction
     from secateurs.progress import progress
     from secateurs.tuning import sweep as tuning
     from secateurs.tuning.plots import plot_sweep
 
     for name, value in (("--max-accuracy-drop", max_accuracy_drop), ("--min-agreement", min_agreement)):
-        if value is not None and not (math.isfinite(value) and 0 <= value <= 1):
-            raise UsageError(f"{name} must be a number in [0, 1], got {value}")
+        if value is not None:
+            check_fraction(name, value)
     out = out or default_out(model, "-sweep")
     files.check_out_dir(out)
     t0 = time.perf_counter()
@@ -109,10 +109,10 @@ def sweep(
 
 
 def document(tuner, rows: list[dict], budget: dict, exporter: str, timings: dict) -> dict:
-    """sweep.json's content; non-finite numbers (an SNR of inf) become null."""
+    """sweep.json's content; non-finite numbers (an SNR of inf) are written as strings by files.write_json."""
     within = [r["amount"] for r in rows if r.get("within_budget")]
     doc = {
-        "schema": "secateurs.sweep/1",
+        "schema": SCHEMA,
         "model": tuner.info.spec,
         "input_shape": list(tuner.info.input_shape),
         "scope": tuner.scope,
@@ -125,17 +125,7 @@ def document(tuner, rows: list[dict], budget: dict, exporter: str, timings: dict
         "rows": rows,
         "timings_s": timings,
     }
-    return _finite(doc)
-
-
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
+    return doc
 
 
 def render_table(doc: dict, style: str = "text") -> str:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from secateurs.commands.ci_outputs import junit_option
-from secateurs.commands.options import provider_option
+from secateurs.commands.options import junit_option, provider_option
 from secateurs.errors import ValidationFailed
 from secateurs.validators.results import ValidationResult
 
@@ -55,7 +54,7 @@ def verify(directory, provider, expect_digest, junit, json_out, quiet):
 
         write_junit(junit, f"secateurs verify {directory}", result.checks)
     if json_out is not None:
-        from secateurs.pipeline.files import write_json
+        from secateurs.files import write_json
 
         write_json(json_out, {**result.to_json(), "directory": str(directory), "digest": digest})
     failures = result.failures

@@ -185,19 +185,25 @@ def save_model(model, path: Path, external: bool) -> None:
     )
 
 
+QUIET_LOGGERS = ("torch", "onnxscript", "onnx_ir")
+
+
 @contextlib.contextmanager
 def quiet_exporters():
-    """The exporters print progress and deprecation chatter; keep stdout for our report."""
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch._export", "torch.export", "onnxscript")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    logging.disable(logging.CRITICAL)  # torch logs tracebacks of failed captures; we report one line
+    """The exporters print progress, deprecation chatter and tracebacks of failed captures;
+    keep stdout for our report and report one line. Only the exporters' own loggers (and
+    their children) are raised to above CRITICAL, and restored after: the process's other
+    logging is left alone."""
+    manager = logging.Logger.manager
+    names = [n for n in manager.loggerDict if n.split(".")[0] in QUIET_LOGGERS] + list(QUIET_LOGGERS)
+    loggers = {n: logging.getLogger(n) for n in dict.fromkeys(names)}
+    saved = {n: lg.level for n, lg in loggers.items()}
+    for lg in loggers.values():
+        lg.setLevel(logging.CRITICAL + 1)
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
-        logging.disable(logging.NOTSET)
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+        for n, lg in loggers.items():
+            lg.setLevel(saved[n])

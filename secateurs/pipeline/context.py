@@ -2,62 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from secateurs.config import RunConfig
-
-
-@dataclass
-class LayerRecord:
-    """What the prune stage did to one Conv2d weight."""
-
-    name: str
-    param: str  # qualified parameter name, e.g. "layer1.0.conv1.weight"
-    shape: list[int]
-    numel: int
-    dtype: str
-    target: float
-    pruned: int  # weights the L1 rule selected (round(amount * numel) in layer scope)
-    zeros_before: int
-    zeros_after: int
-
-    @property
-    def sparsity(self) -> float:
-        return self.zeros_after / self.numel if self.numel else 0.0
-
-    def to_json(self) -> dict:
-        return {**asdict(self), "sparsity": self.sparsity}
-
-    @classmethod
-    def from_json(cls, data: dict) -> LayerRecord:
-        return cls(**{k: v for k, v in data.items() if k != "sparsity"})
-
-
-@dataclass
-class ModelInfo:
-    """Where the model came from and how it is called."""
-
-    spec: str
-    source: str  # "builtin", "factory", "exported-program", "torchscript", "pickled-module"
-    input_shape: tuple[int, ...]
-    input_names: list[str] = field(default_factory=lambda: ["input"])
-    output_names: list[str] = field(default_factory=list)
-    output_shapes: list[list[int]] = field(default_factory=list)
-    weights: str | None = None
-    exporter: str = ""  # the exporter actually used ("auto" resolved)
-    fixed_batch: bool = False  # a .pt2 program exported without a dynamic batch axis
-    notes: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        data = asdict(self)
-        data["input_shape"] = list(self.input_shape)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict) -> ModelInfo:
-        return cls(**{**data, "input_shape": tuple(data["input_shape"])})
+from secateurs.model.records import LayerRecord, ModelInfo
 
 
 @dataclass
@@ -111,9 +61,6 @@ class RunContext:
             self._dense_onnx = (key, onnx.load(str(path)))
         return self._dense_onnx[1]
 
-    def artifact_path(self, filename: str) -> Path:
-        return self.workdir / filename
-
     def param_names(self) -> dict[str, str]:
         return {r.name: r.param for r in self.layers}
 
@@ -121,7 +68,7 @@ class RunContext:
         """Each pruned layer's weight as a numpy array in its own dtype (bfloat16 widened)."""
         import torch
 
-        from secateurs.pipeline.conv_targets import get_param
+        from secateurs.model.conv_targets import get_param
 
         out = {}
         for r in self.layers:

@@ -78,7 +78,7 @@ def render_plots_page(title: str, table_md: str, images: dict[str, bytes]) -> st
 
 def write_plots_page(out, title: str, table_md: str, png) -> None:
     """report.html for `sweep`/`sensitivity`: their table and plot in one self-contained file."""
-    from secateurs.pipeline import files
+    from secateurs import files
 
     files.write_text(out / "report.html", render_plots_page(title, table_md, {png.name: png.read_bytes()}))
 

@@ -13,26 +13,39 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from secateurs import manifest
+from secateurs import files, manifest
 from secateurs.config import RunConfig
 from secateurs.errors import GateFailed, InputError, OutputError, ValidationFailed
-from secateurs.pipeline import evaluate, export, files, load, prune, report, validate
-from secateurs.pipeline.context import Artifact, LayerRecord, ModelInfo, RunContext
+from secateurs.evaluation.judge import gates_passed
+from secateurs.model.load import load_model
+from secateurs.model.records import LayerRecord, ModelInfo
+from secateurs.pipeline import evaluate, export, load, prune, report, state, validate
+from secateurs.pipeline.context import Artifact, RunContext
 from secateurs.pipeline.report_html import render_html
 from secateurs.sparse.records import TensorEncoding
 from secateurs.validators.results import ValidationResult
 
-STAGES: dict[str, Callable[[RunContext], None]] = {
-    "load": load.run,
-    "reference": evaluate.run_reference,
-    "prune": prune.run,
-    "export": export.run,
-    "validate": validate.run,
-    "evaluate": evaluate.run,
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage: its entry point, the RunContext fields it needs, and those it fills."""
+
+    run: Callable[[RunContext], None]
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+
+
+STAGES: dict[str, Stage] = {
+    "load": Stage(load.run, (), ("model", "info")),
+    "reference": Stage(evaluate.run_reference, ("model", "info"), ("eval_data", "dense_outputs")),
+    "prune": Stage(prune.run, ("model", "info"), ("layers", "param_counts")),
+    "export": Stage(export.run, ("model", "info"), ("artifacts", "encodings")),
+    "validate": Stage(validate.run, ("model", "info"), ("validation",)),
+    "evaluate": Stage(evaluate.run, ("model",), ("evaluation",)),
 }
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
@@ -66,19 +79,24 @@ def execute(
             restore(ctx, resume)
         for i, name in enumerate(stages, 1):
             progress(f"[{i}/{len(stages) + 1}] {name}")
+            stage = STAGES[name]
+            missing = [f for f in stage.reads if getattr(ctx, f) is None]
+            if missing:  # a programming error: the stage list or a restore is incomplete
+                raise RuntimeError(f"stage {name} needs {', '.join(missing)}, which no earlier stage wrote")
             t0 = time.perf_counter()
-            STAGES[name](ctx)
+            stage.run(ctx)
             ctx.timings[name] = time.perf_counter() - t0
         progress(f"[{len(stages) + 1}/{len(stages) + 1}] report")
         if ctx.info is not None:
             ctx.info.notes.extend(notes)  # e.g. how --auto chose the amount
         valid = ctx.validation is None or bool(ctx.validation)
-        within_budget = evaluate.gates_passed(ctx.evaluation)
+        within_budget = gates_passed(ctx.evaluation)
         passed = valid and within_budget
         if ctx.validation is None:
             status = "unvalidated"
         else:
             status = "passed" if passed else ("failed" if not valid else "gate-failed")
+        state.write(ctx)
         data = write_reports(ctx, status)
         files.finalize_modes(staging)
         files.write_manifest(staging, run_record(ctx))
@@ -175,40 +193,38 @@ def read_report(directory: Path) -> dict:
 
 
 def restore(ctx: RunContext, source: Path) -> None:
-    """Fill ``ctx`` from an earlier stage's directory; its files are linked into staging."""
-    data = read_report(source)
-    for item in sorted(source.iterdir()):
+    """Fill ``ctx`` from the stage state an earlier command left in ``source``
+    (``pipeline.state``); its files are linked into staging."""
+    data = state.read(source)
+    for item in sorted(source.rglob("*")):
         if item.is_file() and item.name != files.MANIFEST:
-            _link_or_copy(item, ctx.workdir / item.name)
+            target = ctx.workdir / item.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(item, target)
     ctx.info = ModelInfo.from_json(data["model"])
     ctx.layers = [LayerRecord.from_json(r) for r in data["layers"]]
     ctx.timings = read_timings(source)
     ctx.timings.pop("report", None)
-    ctx.param_counts = {
-        "pruned_tensors_numel": data["sparsity"]["pruned_tensors"]["numel"],
-        "pruned_tensors_zeros": data["sparsity"]["pruned_tensors"]["zeros"],
-        "all_params_numel": data["sparsity"]["all_parameters"]["numel"],
-        "all_params_zeros": data["sparsity"]["all_parameters"]["zeros"],
-    }
-    for a in data.get("artifacts", []):
+    ctx.param_counts = dict(data["param_counts"])
+    for a in data["artifacts"]:
         ctx.artifacts[a["name"]] = Artifact(
-            a["name"], ctx.workdir / a["file"], a["description"], a.get("accepted_by", "")
+            a["name"], ctx.workdir / a["file"], a["description"], a["accepted_by"]
         )
-    ctx.encodings = {
-        k: [TensorEncoding.from_dict(r) for r in v] for k, v in data.get("encodings", {}).items()
-    }
-    if data.get("validation"):
+    ctx.encodings = {k: [TensorEncoding.from_dict(r) for r in v] for k, v in data["encodings"].items()}
+    if data["validation"]:
         ctx.validation = ValidationResult.from_json(data["validation"])
-    pruned = ctx.workdir / "pruned.safetensors"
-    if not pruned.is_file():
-        raise InputError(f"{source}: has no pruned.safetensors; run `secateurs prune` first")
-    ctx.model, _ = load.load_model(ctx.info.spec, pruned, ctx.info.input_shape, ctx.config.trust_model_code)
+    ctx.evaluation = data["evaluation"]
+    weights = ctx.workdir / (data["weights"] or "")
+    if not data["weights"] or not weights.is_file():
+        raise InputError(
+            f"{source}: holds no pruned weights ({data['weights'] or 'none recorded'}); run `secateurs prune` first"
+        )
+    ctx.model, _ = load_model(ctx.info.spec, weights, ctx.info.input_shape, ctx.config.trust_model_code)
 
 
 def resumed_config(directory: Path, **overrides) -> RunConfig:
     """The earlier stage's settings, with explicitly given options taking precedence."""
-    data = read_report(directory)
-    cfg = RunConfig.from_json(data["config"], **overrides)
+    cfg = RunConfig.from_json(state.read(directory)["config"], **overrides)
     return replace(cfg, out=directory)
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from secateurs import reference
+from secateurs.files import write_bytes
 from secateurs.model.outputs import named_outputs
 from secateurs.pipeline.context import RunContext
-from secateurs.pipeline.files import write_bytes
 from secateurs.sparse.pruned_map import match_pruned
 from secateurs.validators import encodings, onnx_structure, tolerances
 from secateurs.validators.onnxruntime_run import compare_with_reference, run_all

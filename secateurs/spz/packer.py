@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from secateurs.errors import OutputError, UsageError
+from secateurs.files import AtomicFiles
 from secateurs.spz import codecs
 from secateurs.spz.analysis import Analysis
-from secateurs.spz.atomic import AtomicFiles
 from secateurs.spz.choose import choose
 from secateurs.spz.container import Writer
 from secateurs.spz.index import FileEntry, TensorRecord

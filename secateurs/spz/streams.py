@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 RAW = 0
 ZSTD = 1
-CODEC_NAMES = {RAW: "raw", ZSTD: "zstd"}
 ZSTD_MAX_RATIO = 32768  # 4-byte RLE block -> 128 KiB: nothing in a zstd frame expands more
 
 _local = threading.local()

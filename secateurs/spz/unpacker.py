@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from secateurs.errors import InputError, OutputError, UsageError
+from secateurs.files import AtomicFiles
 from secateurs.spz import codecs
-from secateurs.spz.atomic import AtomicFiles
 from secateurs.spz.container import DEFAULT_MAX_OUTPUT, Reader
 from secateurs.spz.index import FileEntry, TensorRecord
 from secateurs.spz.paths import safe_relative

@@ -10,12 +10,12 @@ combined recipe on the data, so the recipe's reported drop is measured, never es
 from __future__ import annotations
 
 import io
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 
+from secateurs.config import check_fraction
 from secateurs.errors import UsageError
 
 SCHEMA = "secateurs.sensitivity/1"
@@ -27,7 +27,7 @@ class Probe:
     """A Tuner's model, data and dense outputs, pruned by per-layer amounts on demand."""
 
     def __init__(self, tuner) -> None:
-        from secateurs.pipeline.conv_targets import find_conv_weights
+        from secateurs.model.conv_targets import find_conv_weights
 
         self.tuner = tuner
         chosen, _ = find_conv_weights(tuner.model, tuner.exclude)
@@ -42,7 +42,7 @@ class Probe:
     def measure(self, layer_amounts: dict[str, float]) -> tuple[float, float]:
         """(drop, sparsity over the conv weights) with these amounts and 0 elsewhere."""
         from secateurs.evaluation import metrics
-        from secateurs.pipeline.evaluate import torch_scores
+        from secateurs.evaluation.judge import torch_scores
 
         t = self.tuner
         records = t.prune_layers(layer_amounts)
@@ -119,10 +119,9 @@ def check_inputs(amounts, budget: float | None) -> tuple[float, ...]:
     if not amounts:
         raise UsageError("--amounts needs at least one amount")
     for a in amounts:
-        if not (math.isfinite(a) and 0.0 < a <= 1.0):
-            raise UsageError(f"--amounts must be numbers in (0, 1], got {a}")
-    if budget is not None and not (math.isfinite(budget) and 0.0 <= budget <= 1.0):
-        raise UsageError(f"--budget must be a number in [0, 1], got {budget}")
+        check_fraction("--amounts", a, low_open=True)
+    if budget is not None:
+        check_fraction("--budget", budget)
     return tuple(sorted(set(amounts)))
 
 
@@ -139,9 +138,9 @@ def run_sensitivity(
     seed: int = 0,
 ) -> dict:
     """Sweep every layer, write sensitivity.json/.png (and recipe.json with a budget)."""
-    from secateurs.pipeline.files import write_json
+    from secateurs.files import write_json
+    from secateurs.model.recipe import write_recipe
     from secateurs.progress import progress
-    from secateurs.tuning.recipe import write_recipe
     from secateurs.tuning.sweep import Tuner
 
     amounts = check_inputs(amounts, budget)
@@ -185,7 +184,7 @@ def plot_heatmap(data: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from secateurs.pipeline.files import write_bytes
+    from secateurs.files import write_bytes
 
     drops = np.asarray(data["drop"], dtype=float) * 100
     rows, cols = drops.shape

@@ -37,11 +37,11 @@ class Tuner:
         exporter: str = "torchscript",
         seed: int = 0,
     ) -> None:
+        from secateurs.evaluation import judge
         from secateurs.evaluation.data import load_eval_data
-        from secateurs.pipeline import evaluate
-        from secateurs.pipeline.conv_targets import find_conv_weights
-        from secateurs.pipeline.load import load_model
-        from secateurs.pipeline.prune import prove_weights_used
+        from secateurs.model.conv_targets import find_conv_weights
+        from secateurs.model.load import load_model
+        from secateurs.model.prune import prove_weights_used
 
         self.model, self.info = load_model(model, weights, input_shape, trust)
         targets, _ = find_conv_weights(self.model, exclude)
@@ -49,7 +49,7 @@ class Tuner:
         self.data = load_eval_data(eval_spec, self.info.input_shape, seed)
         self.scope, self.exclude, self.exporter = scope, exclude, exporter
         self._dense_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        self.dense_scores = evaluate.torch_scores(self.model, self.data.inputs)
+        self.dense_scores = judge.torch_scores(self.model, self.data.inputs)
         self._pruned_as = None  # (amount, scope, exclude) the model currently holds
         self._records: list = []
         self._results: dict[tuple, dict] = {}
@@ -70,7 +70,7 @@ class Tuner:
 
     def prune(self, amount: float, scope: str | None = None, exclude: str | None = None) -> list:
         """Put the dense weights back, then prune them to ``amount``; no-op if already there."""
-        from secateurs.pipeline.prune import prune_model
+        from secateurs.model.prune import prune_model
 
         key = (amount, scope or self.scope, exclude if exclude is not None else self.exclude)
         if key != self._pruned_as:
@@ -82,7 +82,7 @@ class Tuner:
 
     def prune_layers(self, layer_amounts: dict[str, float]) -> list:
         """Put the dense weights back, then prune only the listed layers, each to its amount."""
-        from secateurs.pipeline.prune import prune_model
+        from secateurs.model.prune import prune_model
 
         self.model.load_state_dict(self._dense_state)
         self._pruned_as = None  # not a uniform amount: the next prune() restores first
@@ -92,13 +92,12 @@ class Tuner:
     def evaluate(self, amount: float, scope: str | None = None, exclude: str | None = None) -> dict:
         """{amount, sparsity, metrics, deltas} of the model pruned to ``amount`` (cached)."""
         from secateurs.config import check_amount
-        from secateurs.evaluation import metrics
-        from secateurs.pipeline import evaluate
+        from secateurs.evaluation import judge, metrics
 
         key = (check_amount(amount), scope or self.scope, exclude if exclude is not None else self.exclude)
         if key not in self._results:
             records = self.prune(*key)
-            scores = evaluate.torch_scores(self.model, self.data.inputs)
+            scores = judge.torch_scores(self.model, self.data.inputs)
             self._results[key] = summarize(
                 amount, records, metrics.compare(self.dense_scores, scores, self.data.labels)
             )

@@ -15,7 +15,7 @@ from typing import Any
 
 from secateurs.errors import InputError
 from secateurs.model.program import input_signature, to_inference
-from secateurs.pipeline.weights_file import first_line, sniff, unsafe_globals
+from secateurs.model.weights_file import first_line, sniff, unsafe_globals
 
 TRUST_FLAG = "--trust-model-code"
 STATE_DICT_HINT = (

@@ -9,20 +9,16 @@ is also valid YAML; ``.yaml``/``.yml`` files are read with PyYAML when it is ins
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
+from secateurs.config import check_fraction
 from secateurs.errors import InputError
 
 SCHEMA = "secateurs.recipe/1"
 
 
 def _amount(path: Path, where: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(f"{path}: {where} must be a finite number in [0, 1], got {value!r}")
-    if not 0.0 <= value <= 1.0:
-        raise InputError(f"{path}: {where} must be in [0, 1], got {value}")
-    return float(value)
+    return check_fraction(f"{path}: {where}", value, InputError)
 
 
 def _parse(path: Path) -> dict:
@@ -74,7 +70,7 @@ def load_recipe(path: Path) -> dict[str, float]:
 
 def write_recipe(path: Path, layers: dict[str, float], default: float | None = None, **meta) -> None:
     """Write a recipe atomically; ``meta`` (budget, measured drop ...) goes under "meta"."""
-    from secateurs.pipeline.files import write_json
+    from secateurs.files import write_json
 
     data: dict = {"schema": SCHEMA}
     if default is not None:

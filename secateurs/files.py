@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 from secateurs import manifest
@@ -88,24 +89,110 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_bytes(path: Path, data: bytes) -> None:
-    if path.is_symlink():
-        raise OutputError(f"{path}: is a symlink; refusing to write through it")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write one file atomically (see ``AtomicFiles``), synced to disk before the rename."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
+        with AtomicFiles() as out:
+            with out.open(path) as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            out.commit()
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         reason = "disk full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
         raise OutputError(f"{path}: write failed ({reason})") from e
 
 
+class AtomicFiles:
+    """Write one or more files all-or-nothing: temp files beside each target, then os.replace.
+
+    Temp files are created with mode 0o666 (``os.open``), so the kernel applies the
+    process umask and nothing reads or changes it. On any error the temp files (and the
+    folders this created) are removed, so a failed write leaves nothing at its targets.
+    A symlink or a directory at a target is refused, never written through.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []
+        self._made_dirs: list[Path] = []
+
+    def open(self, target: Path):
+        """A binary file object whose contents become ``target`` on ``commit``."""
+        if target.is_symlink():
+            raise OutputError(f"{target}: is a symlink; refusing to write through it")
+        if target.is_dir():
+            raise OutputError(f"{target}: is a directory")
+        self._make_parent(target.parent)
+        for _ in range(100):
+            tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                break
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise OutputError(f"{target}: cannot create a temporary file ({e.strerror or e})") from e
+        else:
+            raise OutputError(f"{target}: cannot create a temporary file (names exhausted)")
+        self._pending.append((tmp, target))
+        return os.fdopen(fd, "wb")
+
+    def _make_parent(self, parent: Path) -> None:
+        missing = []
+        while not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
+        for folder in reversed(missing):
+            try:
+                folder.mkdir()
+            except OSError as e:
+                raise OutputError(f"{folder}: cannot create folder ({e.strerror or e})") from e
+            self._made_dirs.append(folder)
+
+    def commit(self) -> None:
+        try:
+            for tmp, target in self._pending:
+                os.replace(tmp, target)
+        except OSError as e:
+            self.abort()
+            raise OutputError(f"{target}: cannot move the output into place ({e.strerror or e})") from e
+        self._pending.clear()
+
+    def abort(self) -> None:
+        for tmp, _ in self._pending:
+            tmp.unlink(missing_ok=True)
+        self._pending.clear()
+        for folder in reversed(self._made_dirs):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        self._made_dirs.clear()
+
+    def __enter__(self) -> AtomicFiles:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
 def write_json(path: Path, data: dict) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
+    """Indented JSON; NaN and infinities are written as the strings "nan"/"inf" (see ``finite``)."""
+    write_text(path, json.dumps(finite(data), indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+def finite(obj):
+    """JSON has no NaN/Inf: write them as strings rather than emit invalid JSON.
+
+    ``float()`` reads them back (``float("inf")``), which is what the readers do.
+    """
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
 
 
 def _file_mode() -> int:

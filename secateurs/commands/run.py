@@ -1,0 +1,79 @@
+"""`run`: every stage on MODEL, with --auto to choose the amount within an accuracy budget."""
+
+from __future__ import annotations
+
+import click
+
+from secateurs.commands.ci_outputs import execute_reported
+from secateurs.commands.common import config_from, finish, progress_printer
+from secateurs.commands.options import (
+    eval_options,
+    export_options,
+    junit_option,
+    model_options,
+    out_option,
+    prune_options,
+    quiet_option,
+    validate_options,
+)
+from secateurs.config import RunConfig
+from secateurs.errors import UsageError
+
+
+@click.command()
+@model_options
+@prune_options
+@export_options
+@validate_options
+@eval_options
+@out_option
+@quiet_option
+@junit_option
+@click.option(
+    "--auto",
+    is_flag=True,
+    help="Choose --amount: the largest uniform amount within --max-accuracy-drop/--min-agreement"
+    " on --eval DATA (bisection, resolution 0.01), then run at it.",
+)
+def run(quiet, auto, junit, **opts):
+    """Run every stage on MODEL: load, prune, export, validate, report.
+
+    MODEL is builtin:NAME, package.module:factory, or a model file (.pt2; TorchScript or
+    a pickled nn.Module with --trust-model-code). Artifacts are staged and moved into
+    --out only when every check passes; on a failed validation they go to <out>.failed/
+    and a previous <out> is left untouched.
+
+    \b
+    Examples:
+      secateurs run builtin:resnet --amount 0.3 --out artifacts/demo
+      secateurs run builtin:lenet --amount 0.5 --scope global --exporter torchscript
+      secateurs run mypkg.models:make_net --weights net.pt --input-shape 1,3,64,64 --exclude '^stem'
+      secateurs run exported.pt2 --dynamic-hw
+    """
+    from secateurs.pipeline.runner import run_stages
+
+    cfg = config_from(opts)
+    notes = ()
+    if auto:
+        cfg, notes = choose_amount(cfg, quiet)
+    ctx, data = execute_reported(cfg, run_stages(cfg), junit, progress=progress_printer(quiet), notes=notes)
+    finish(ctx, data, quiet)
+
+
+def choose_amount(cfg: RunConfig, quiet: bool) -> tuple[RunConfig, tuple[str, ...]]:
+    """--auto: bisect on the PyTorch model, then the normal run re-checks the gate on model.onnx."""
+    from dataclasses import replace
+
+    from secateurs.tuning.sweep import auto_amount_for
+
+    source = click.get_current_context().get_parameter_source("amount")
+    if source is click.core.ParameterSource.DEFAULT_MAP:
+        raise UsageError(f"--auto chooses the amount itself; remove amount from {cfg.settings_file}")
+    if source is not click.core.ParameterSource.DEFAULT:
+        raise UsageError("--auto chooses the amount itself; drop --amount")
+    if cfg.max_accuracy_drop is None and cfg.min_agreement is None:
+        raise UsageError("--auto needs a budget: --max-accuracy-drop and/or --min-agreement")
+    amount, probes = auto_amount_for(cfg)
+    note = f"--auto chose amount {amount}: largest within the budget, {len(probes)} probes, resolution 0.01"
+    progress_printer(quiet)(note)
+    return replace(cfg, amount=amount), (note,)

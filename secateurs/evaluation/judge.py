@@ -1,0 +1,74 @@
+"""Score a model over evaluation data (PyTorch or onnxruntime) and judge the accuracy gates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+BATCH = 64
+
+
+def gates(cfg, results: dict) -> list[dict]:
+    checks = []
+    for judged, r in results.items():
+        if cfg.max_accuracy_drop is not None and "delta" in r:
+            drop = -r["delta"]["accuracy"]
+            checks.append(
+                _gate(
+                    judged, "accuracy drop", drop, cfg.max_accuracy_drop, drop <= cfg.max_accuracy_drop, "<="
+                )
+            )
+        if cfg.min_agreement is not None:
+            value = r["agreement"].get("top1_agreement")
+            ok = value is not None and value >= cfg.min_agreement
+            checks.append(_gate(judged, "top-1 agreement", value, cfg.min_agreement, ok, ">="))
+    return checks
+
+
+def _gate(judged: str, metric: str, value, limit: float, passed: bool, op: str) -> dict:
+    if value is None:
+        detail = f"{metric} undefined (outputs are not [N, classes] scores)"
+    elif passed:
+        detail = f"{metric} {value:.4f} {op} {limit}"
+    else:
+        broke = "exceeds" if op == "<=" else "is below"
+        detail = f"{metric} {value:.4f} {broke} the budget {limit} by {abs(value - limit):.4f}"
+    return {
+        "judged": judged,
+        "metric": metric,
+        "value": value,
+        "limit": limit,
+        "passed": passed,
+        "detail": detail,
+    }
+
+
+def gates_passed(evaluation: dict | None) -> bool:
+    return evaluation is None or all(g["passed"] for g in evaluation["gates"])
+
+
+def torch_scores(model, inputs: np.ndarray, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """The first output of ``model`` over ``inputs``, in batches."""
+    import torch
+
+    from secateurs.model.outputs import named_outputs
+
+    parts = []
+    with torch.no_grad():
+        for start in range(0, len(inputs), BATCH):
+            out = model(torch.from_numpy(inputs[start : start + BATCH]))
+            parts.append(named_outputs(out)[1][0].detach().float().numpy())
+            if progress:
+                progress(min(start + BATCH, len(inputs)))
+    return np.concatenate(parts)
+
+
+def onnx_scores(path, inputs: np.ndarray, provider: str = "CPUExecutionProvider") -> np.ndarray:
+    from secateurs.validators.onnxruntime_run import session
+
+    sess = session(path, provider)
+    name = sess.get_inputs()[0].name
+    return np.concatenate(
+        [sess.run(None, {name: inputs[s : s + BATCH]})[0] for s in range(0, len(inputs), BATCH)]
+    ).astype(np.float32)

@@ -1,0 +1,86 @@
+"""The stage state: what one stage hands the next, kept apart from the user-facing artifacts.
+
+Every run writes ``state/state.json`` (schema ``secateurs.state/1``) into its output
+directory, whatever ``--formats`` says, and the split stage commands (``export``,
+``validate``, ``report``) resume from it, never from report.json's presentation fields. It
+holds the settings, the model's facts, each layer's cut, the parameter counts, the
+artifacts written, their encodings, the validation and evaluation results, and where the
+pruned weights are: ``pruned.safetensors`` when that artifact was written, else
+``state/pruned.safetensors``, so a run with ``--formats onnx`` can still be validated later.
+No timings or paths outside the directory: two identical runs write identical state.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from secateurs import files
+from secateurs.errors import InputError
+
+DIRNAME = "state"
+FILENAME = "state.json"
+SCHEMA = "secateurs.state/1"
+WEIGHTS = "pruned.safetensors"
+
+
+def path(directory: Path) -> Path:
+    return directory / DIRNAME / FILENAME
+
+
+def weights_file(ctx) -> str:
+    """The pruned weights' path relative to the run directory."""
+    return WEIGHTS if "safetensors" in ctx.artifacts else f"{DIRNAME}/{WEIGHTS}"
+
+
+def write(ctx) -> None:
+    """Write the state of ``ctx`` into its work directory (and the weights when no artifact holds them)."""
+    from secateurs.exporters.safetensors_weights import save_state_dict
+
+    folder = ctx.workdir / DIRNAME
+    folder.mkdir(exist_ok=True)
+    own_weights = folder / WEIGHTS
+    weights = None
+    if ctx.model is not None and ctx.layers is not None and ctx.info is not None:
+        weights = weights_file(ctx)
+        if weights == WEIGHTS:
+            own_weights.unlink(missing_ok=True)
+        else:
+            tmp = folder / f".{WEIGHTS}.tmp"
+            save_state_dict(ctx.model, tmp, {"secateurs.model": ctx.info.spec})
+            tmp.replace(own_weights)
+    files.write_json(path(ctx.workdir), to_json(ctx, weights))
+
+
+def to_json(ctx, weights: str | None) -> dict:
+    return {
+        "schema": SCHEMA,
+        "config": ctx.config.to_json(),
+        "model": ctx.info.to_json() if ctx.info else None,
+        "layers": [r.to_json() for r in ctx.layers],
+        "param_counts": dict(ctx.param_counts),
+        "weights": weights,
+        "artifacts": [
+            {"name": a.name, "file": a.path.name, "description": a.description, "accepted_by": a.accepted_by}
+            for a in ctx.artifacts.values()
+        ],
+        "encodings": {k: [r.to_dict() for r in v] for k, v in ctx.encodings.items()},
+        "validation": ctx.validation.to_json() if ctx.validation is not None else None,
+        "evaluation": ctx.evaluation,
+    }
+
+
+def read(directory: Path) -> dict:
+    """The state an earlier command left in ``directory``; InputError says which command to run."""
+    where = path(directory)
+    try:
+        data = json.loads(where.read_text())
+    except FileNotFoundError:
+        raise InputError(
+            f"{directory}: holds no {DIRNAME}/{FILENAME}; run `secateurs prune` (or `run`) into it first"
+        ) from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"{where}: unreadable stage state ({e})") from e
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise InputError(f"{where}: not a {SCHEMA} file")
+    return data
