@@ -37,6 +37,7 @@ def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | N
     model, notes = loaded.module, loaded.notes
     model, unwrapped = unwrap(model)
     notes += unwrapped
+    given = weights
     if weights is None and loaded.source == "builtin":
         from secateurs.models import get_builtin
 
@@ -64,7 +65,9 @@ def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | N
             f"{spec}: the program fixes its batch at {loaded.input_shape[0]};"
             f" --input-shape asks for batch {input_shape[0]}"
         )
-    info.weights = str(weights) if weights else None
+    # the user's weights file as given; a builtin's own shipped weights are named by the spec
+    # alone, so reports hold no install path
+    info.weights = str(given) if given is not None else None
     torch.manual_seed(0)
     info.output_names, outputs = probe(model, torch.randn(*shape))
     info.output_shapes = [list(o.shape) for o in outputs]
