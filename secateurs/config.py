@@ -102,7 +102,7 @@ def check_fraction(name: str, value, error: type[Exception] = UsageError, low_op
         or not (0.0 < value if low_open else 0.0 <= value)
         or value > 1.0
     ):
-        raise error(f"{name} must be a number in {interval}, got {value!r}")
+        raise error(f"{name} must be a finite number in {interval}, got {value!r}")
     return float(value)
 
 

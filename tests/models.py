@@ -155,8 +155,10 @@ def not_a_module():
 
 
 # What a default run writes besides report.json, report.md, report.html and manifest.json
-# (reference.npz: the validation inputs and PyTorch outputs, for `secateurs verify`).
+# (reference.npz: the validation inputs and PyTorch outputs, for `secateurs verify`;
+# state/state.json: the stage state the split-stage commands resume from).
 ARTIFACTS = {
+    "state/state.json",
     "reference.npz",
     "model.onnx",
     "pruned.safetensors",

@@ -84,9 +84,11 @@ def test_npz_loader_returns_exact_weights(tmp_path):
 
 def test_formats_can_be_selected_and_derived_need_onnx(tmp_path):
     out, _, report = run(tmp_path, model="tests.models:plain", formats=("onnx", "spz"))
-    assert {p.name for p in out.iterdir()} == {
+    assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == {
         "model.onnx",
         "model.onnx.spz",
+        "state/state.json",
+        "state/pruned.safetensors",  # no pruned.safetensors among --formats: the state keeps them
         "reference.npz",
         "report.json",
         "report.md",

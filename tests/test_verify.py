@@ -27,6 +27,7 @@ ARTIFACTS = [
     "report.html",
     "report.json",
     "report.md",
+    "state/state.json",
     "weights.npz",
 ]
 

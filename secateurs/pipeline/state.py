@@ -55,7 +55,7 @@ def write(ctx) -> None:
 def to_json(ctx, weights: str | None) -> dict:
     return {
         "schema": SCHEMA,
-        "config": ctx.config.to_json(),
+        "config": ctx.config.to_json(with_out=False),
         "model": ctx.info.to_json() if ctx.info else None,
         "layers": [r.to_json() for r in ctx.layers],
         "param_counts": dict(ctx.param_counts),
