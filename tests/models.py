@@ -398,3 +398,45 @@ def lazy():
 def lazy_no_shape():
     torch.manual_seed(19)
     return LazyNet().eval()
+
+
+class Backboned(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+        self.head = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+
+def backboned():
+    torch.manual_seed(20)
+    return _seeded(Backboned(), (1, 3, 8, 8))
+
+
+def compiled_backbone():
+    """A submodule wrapped by torch.compile, as `model.backbone = torch.compile(model.backbone)`."""
+    model = backboned()
+    model.backbone = torch.compile(model.backbone)
+    return model
+
+
+def spectral_conv():
+    model = conv_linear()
+    nn.utils.spectral_norm(model.conv)  # hook-based, on a Conv2d
+    return model.eval()
+
+
+class InputNamedOutput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        return {"input": self.conv(x)}
+
+
+def input_named_output():
+    torch.manual_seed(21)
+    return _seeded(InputNamedOutput(), (1, 3, 6, 6))

@@ -225,7 +225,9 @@ def test_split_validate_failure_goes_to_failed_dir(cli, tmp_path):
 
 def test_stage_command_on_missing_directory(cli):
     result = cli("export", "nowhere")
-    assert result.exit_code == 3 and "state/state.json" in result.stderr and "secateurs prune" in result.stderr
+    assert (
+        result.exit_code == 3 and "state/state.json" in result.stderr and "secateurs prune" in result.stderr
+    )
 
 
 def test_stale_staging_from_killed_run_is_cleaned(cli, tmp_path):

@@ -468,3 +468,56 @@ def test_validate_after_run_with_onnx_only(cli, tmp_path):
     assert (
         json.loads((tmp_path / "p" / "state" / "state.json").read_text())["weights"] == "pruned.safetensors"
     )
+
+
+# --- what a fresh user's inputs turned up beyond the cases ---
+
+
+def test_a_compiled_submodule_is_unwrapped_and_its_keys_load_plain(cli, tmp_path):
+    result = cli("run", "tests.models:compiled_backbone", "--out", "o", "-q")
+    assert result.exit_code == 0, result.output
+    assert "backbone: unwrapped" in notes_of(tmp_path / "o")
+    reloaded_matches_onnxruntime(tmp_path / "o", models.backboned())
+    # and its state_dict, whose keys carry _orig_mod. in the middle, loads into the plain model
+    torch.save(models.compiled_backbone().state_dict(), tmp_path / "sub.pt")
+    assert any("backbone._orig_mod." in k for k in torch.load(tmp_path / "sub.pt"))
+    result = cli("run", "tests.models:backboned", "--weights", "sub.pt", "--out", "p", "-q")
+    assert result.exit_code == 0, result.output
+    assert "'_orig_mod.' from inside the keys" in notes_of(tmp_path / "p")
+
+
+def test_spectral_norm_hook_model_goes_through_split_stages(cli, tmp_path):
+    assert cli("prune", "tests.models:spectral_conv", "--amount", "0.5", "--out", "w", "-q").exit_code == 0
+    for stage in ("export", "validate"):
+        result = cli(stage, "w", "-q")
+        assert result.exit_code == 0, result.output
+    reloaded_matches_onnxruntime(tmp_path / "w", models.conv_linear())
+
+
+def test_program_computing_a_conv_weight_is_refused_naming_the_layer(cli, tmp_path):
+    model = models.conv_linear()
+    nn.utils.parametrizations.weight_norm(model.conv2)
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(model, (torch.randn(2, 3, 8, 8),), dynamic_shapes=({0: batch},))
+    torch.export.save(program, tmp_path / "pwn.pt2")
+    result = cli("run", "pwn.pt2", "--out", "o", "-q")
+    assert result.exit_code == 3
+    assert "layer 'conv2'" in result.stderr and "computes this conv's weight" in result.stderr
+    assert not (tmp_path / "o").exists()
+    result = cli("run", "pwn.pt2", "--exclude", "^conv2$", "--out", "o", "-q")
+    assert result.exit_code == 0, result.output
+
+
+def test_an_output_named_like_the_input_is_refused(cli, tmp_path):
+    result = cli("run", "tests.models:input_named_output", "--out", "o", "-q")
+    assert result.exit_code == 3 and "'input'" in result.stderr
+
+
+def test_ema_state_dict_is_preferred(cli, tmp_path):
+    model, ema = models.conv_linear().state_dict(), models.conv_linear().state_dict()
+    ema = {k: v + 1 if v.is_floating_point() else v for k, v in ema.items()}
+    torch.save({"model": model, "ema": ema, "epoch": 3}, tmp_path / "c.pt")
+    result = cli("run", "tests.models:conv_linear", "--weights", "c.pt", "--out", "o", "-q")
+    assert result.exit_code == 0, result.output
+    assert "under key 'ema'" in notes_of(tmp_path / "o")
+    assert torch.equal(load_file(str(tmp_path / "o" / "pruned.safetensors"))["fc.weight"], ema["fc.weight"])

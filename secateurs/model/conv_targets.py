@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from secateurs.errors import UsageError
+from secateurs.errors import InputError, UsageError
 
 
 @dataclass
@@ -48,6 +48,20 @@ def _graph_convs(model):
                 param = get_param(model, w.target)
                 if param.dim() == 4:
                     yield w.target.removesuffix(".weight"), w.target
+            elif _is_2d_conv(node):  # the program computes this weight (parametrization, prune mask ...)
+                yield _module_path(node), None
+
+
+def _is_2d_conv(node) -> bool:
+    val = getattr(node.args[1], "meta", {}).get("val")
+    return getattr(val, "dim", lambda: 0)() == 4
+
+
+def _module_path(node) -> str:
+    """The nn.Module path torch.export recorded for ``node`` (its innermost module)."""
+    stack = node.meta.get("nn_module_stack") or {}
+    paths = [path for path, _ in stack.values()]
+    return paths[-1] if paths else node.name
 
 
 def find_conv_weights(model, exclude: str | None = None) -> tuple[list[ConvWeight], list[str]]:
@@ -63,6 +77,13 @@ def find_conv_weights(model, exclude: str | None = None) -> tuple[list[ConvWeigh
     for layer, param_name in found:
         if pattern and pattern.search(layer):
             continue
+        if param_name is None:
+            raise InputError(
+                f"layer {layer!r}: the torch.export program computes this conv's weight in the graph"
+                " (a parametrization such as weight_norm/spectral_norm, or torch prune state, exported"
+                " with it), so there is no stored weight to prune; export the program after"
+                " parametrize.remove_parametrizations / prune.remove, or --exclude the layer"
+            )
         weight = get_param(model, param_name)
         if id(weight) in seen:
             notes.append(f"{param_name} is tied to {seen[id(weight)]}; pruned once")

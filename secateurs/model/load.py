@@ -18,7 +18,7 @@ from secateurs.model.model_file import Loaded, load_model_file
 from secateurs.model.outputs import named_outputs
 from secateurs.model.plain import HALF_DTYPES, has_lazy, make_plain, materialize, to_float32, unwrap
 from secateurs.model.records import ModelInfo
-from secateurs.model.weights_file import read_state_dict
+from secateurs.model.weights_file import first_line, read_state_dict
 
 FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -148,7 +148,10 @@ def load_weights(model, path: Path) -> list[str]:
                 parts.append(f"{label} ({len(keys)}): {_short(keys)}")
         raise InputError(f"{path}: weights do not match the model; " + "; ".join(parts))
     halves = sorted({str(v.dtype).removeprefix("torch.") for v in state.values()} & set(HALF_DTYPES))
-    model.load_state_dict(state, strict=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:  # a module's own load hook refused it
+        raise InputError(f"{path}: the model refused these weights ({first_line(e)})") from e
     if halves:
         notes.append(f"{path.name}: holds {'/'.join(halves)} tensors, loaded into the model's parameters")
     return notes
@@ -168,6 +171,12 @@ def strip_prefixes(state: dict, expected: dict, path: Path) -> tuple[dict, list[
     notes = []
     if not all(isinstance(k, str) for k in state):
         return state, notes
+    compiled = "_orig_mod."
+    if any(f".{compiled}" in k for k in state) and not any(compiled in k for k in expected):
+        state = {k.replace(f".{compiled}", "."): v for k, v in state.items()}
+        notes.append(
+            f"{path.name}: stripped torch.compile's '_orig_mod.' from inside the keys (a compiled submodule)"
+        )
     while True:
         for prefix, what in WRAPPER_PREFIXES.items():
             if all(k.startswith(prefix) for k in state) and not any(k.startswith(prefix) for k in expected):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from secateurs.errors import InputError
 
 ROOT = "output"
+RESERVED = ("input",)  # the ONNX input's name (ModelInfo.input_names): an output may not take it
 
 
 def _part(key) -> str:
@@ -66,6 +67,12 @@ def named_outputs(out) -> tuple[list[str], list]:
     if not tensors:
         raise InputError(
             f"model output holds no tensor (got {type(out).__name__}); secateurs needs at least one"
+        )
+    bad = [n for n in names if not n or n in RESERVED]
+    if bad:
+        raise InputError(
+            f"model output name {bad[0]!r} cannot name an ONNX output (empty, or the input's name);"
+            " rename that dict key"
         )
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

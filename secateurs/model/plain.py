@@ -21,22 +21,36 @@ from __future__ import annotations
 HALF_DTYPES = ("float16", "bfloat16")
 
 
-def unwrap(model) -> tuple[object, list[str]]:
-    """Strip DataParallel/DDP and torch.compile wrappers; return (inner module, notes)."""
+def _inner(module):
+    """The module a DataParallel/DDP or torch.compile wrapper holds, or None if not a wrapper."""
     import torch.nn as nn
 
+    if isinstance(module, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+        return module.module
+    if type(module).__name__ == "OptimizedModule" and isinstance(
+        getattr(module, "_orig_mod", None), nn.Module
+    ):
+        return module._orig_mod
+    return None
+
+
+def unwrap(model) -> tuple[object, list[str]]:
+    """Strip DataParallel/DDP and torch.compile wrappers, at the top and around any submodule
+    (``model.backbone = torch.compile(model.backbone)``); return (inner module, notes)."""
     notes = []
-    while True:
-        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
-            notes.append(f"unwrapped {type(model).__name__}: using its .module")
-            model = model.module
-        elif type(model).__name__ == "OptimizedModule" and isinstance(
-            getattr(model, "_orig_mod", None), nn.Module
-        ):
-            notes.append("unwrapped torch.compile's OptimizedModule: using its ._orig_mod")
-            model = model._orig_mod
-        else:
-            return model, notes
+    while (inner := _inner(model)) is not None:
+        notes.append(f"unwrapped {type(model).__name__}: using the module it wraps")
+        model = inner
+    for name, parent in list(model.named_modules()):
+        for child_name, child in list(parent.named_children()):
+            wrapped = False
+            while (inner := _inner(child)) is not None:
+                wrapped, child = True, inner
+            if wrapped:
+                setattr(parent, child_name, child)
+                path = f"{name}.{child_name}" if name else child_name
+                notes.append(f"{path}: unwrapped a DataParallel/torch.compile wrapper around it")
+    return model, notes
 
 
 def make_plain(model) -> list[str]:
@@ -85,8 +99,22 @@ def _remove_norm_hooks(label: str, module) -> list[str]:
             notes.append(f"{label}: weight_norm hook on {hook.name} folded into a plain tensor")
         elif isinstance(hook, SpectralNorm):
             remove_spectral_norm(module, hook.name)
+            _drop_spectral_state_hooks(module)
             notes.append(f"{label}: spectral_norm hook on {hook.name} folded into a plain tensor")
     return notes
+
+
+def _drop_spectral_state_hooks(module) -> None:
+    """``remove_spectral_norm`` leaves its state_dict hooks behind when torch wrapped them
+    (``_WrappedHook``), and they then demand ``weight_orig``/``weight_u`` on every
+    load_state_dict; drop them, so the plain module loads a plain state_dict."""
+    from torch.nn.utils.spectral_norm import SpectralNormLoadStateDictPreHook, SpectralNormStateDictHook
+
+    kinds = (SpectralNormLoadStateDictPreHook, SpectralNormStateDictHook)
+    for hooks in (module._load_state_dict_pre_hooks, module._state_dict_hooks):
+        for key, hook in list(hooks.items()):
+            if isinstance(hook, kinds) or isinstance(getattr(hook, "hook", None), kinds):
+                del hooks[key]
 
 
 def _remove_parametrizations(label: str, module) -> list[str]:

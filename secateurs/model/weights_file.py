@@ -63,14 +63,18 @@ def read_state_dict(path: Path) -> tuple[dict, list[str]]:
     raise InputError(f"{path}: not a safetensors file or a torch checkpoint")
 
 
-WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")
+# The first present that holds a dict of tensors is used. The EMA weights come first, as
+# for pickled checkpoints (model_file.CHECKPOINT_MODULE_KEYS): they are what YOLOv5,
+# ultralytics and timm validate and export when a checkpoint carries both.
+WRAPPER_KEYS = ("ema", "state_dict_ema", "model_ema", "state_dict", "model_state_dict", "model")
 
 
 def unwrap(obj, path: Path) -> tuple[dict, list[str]]:
     """Undo the common checkpoint wrappers, saying which were found.
 
-    ``{"state_dict": sd}``, ``{"model_state_dict": sd}`` and ``{"model": sd}`` (the first
-    present whose value is a dict of tensors; other keys such as ``epoch`` are ignored).
+    ``{"ema": sd}``, ``{"state_dict_ema": sd}``, ``{"model_ema": sd}``, ``{"state_dict": sd}``,
+    ``{"model_state_dict": sd}`` and ``{"model": sd}`` (the first present whose value is a
+    dict of tensors; other keys such as ``epoch`` are ignored).
     Key prefixes added by wrappers are stripped later, against the model's own keys
     (``load.strip_prefixes``).
     """
