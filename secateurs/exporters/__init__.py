@@ -16,10 +16,12 @@ encodes and decodes with numpy/onnx only (exact inverses), ``<module>_torch.py``
 what needs torch.
 
 Adding a format: write ``exporters/<module>.py`` with one registered ``Format`` subclass
-(plus ``_codec``/``_torch`` siblings if it needs them), and its parametrized round-trip
-test through a real file (shape x sparsity x dtype, bit equality; see tests/test_format_*).
-Nothing else names it: --formats and its default, export order, validate, verify and the
-size ledger loop over the registered formats, ordered by ``position``.
+(plus ``_codec``/``_torch`` siblings if it needs them), and its round-trip test: give its
+encoder to ``ENCODERS`` in tests/test_formats.py, which runs ``decode`` on a real file per
+shape x sparsity x dtype and asserts bit equality (a format with a decoder but no entry
+fails there); codec-specific cases go in tests/test_format_<module>.py. Nothing else names
+it: --formats and its default, export order, validate, verify and the size ledger loop over
+the registered formats, ordered by ``position``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Bit-exact comparison of decoded tensors: compare bytes, never allclose.
 
 Every format's round-trip check ends here: what it decoded against what it encoded
-(model.onnx's own initializers, or the pruned PyTorch weights).
+(the dense ONNX model's own initializers, or the pruned PyTorch weights).
 """
 
 from __future__ import annotations
