@@ -34,10 +34,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from secateurs.errors import UsageError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # no secateurs.validators here: config imports this registry, and sits below it
     import numpy as np
-
-    from secateurs.validators.results import Check
 
 ONNXRUNTIME = "onnxruntime"  # in ``runtimes``: validate and verify run the file in onnxruntime
 DENSE_ONNX = "onnx"  # the format the derived ones are written from (model.onnx)
@@ -76,12 +74,12 @@ class Format:
         """The tensors the file encodes, by name, decoded exactly; torch-free."""
         raise NotImplementedError(f"format {self.name!r} encodes no tensors of its own")
 
-    def checks(self, run: CheckInputs, path: Path) -> list[Check]:
-        """The format's own checks in `validate` (the onnxruntime runs come after them)."""
+    def checks(self, run: CheckInputs, path: Path) -> list:
+        """The format's own Checks in `validate` (the onnxruntime runs come after them)."""
         return []
 
-    def deploy_checks(self, rel: str, path: Path, directory: Path, listed: dict[str, dict]) -> list[Check]:
-        """Its checks in torch-free `verify` on a listed file; ``listed`` is the manifest by path."""
+    def deploy_checks(self, rel: str, path: Path, directory: Path, listed: dict[str, dict]) -> list:
+        """Its Checks in torch-free `verify` on a listed file; ``listed`` is the manifest by path."""
         return []
 
 
