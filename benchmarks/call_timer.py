@@ -39,7 +39,6 @@ PROBES: list[tuple[str, str, str]] = [
     ("onnx.checker.check_model", "onnx.checker", "check_model"),
     ("make_inputs", "secateurs.pipeline.validate", "make_inputs"),
     ("torch_outputs (torch forwards)", "secateurs.pipeline.validate", "torch_outputs"),
-    ("pruned_weights", "secateurs.pipeline.validate", "pruned_weights"),
     ("ctx.pruned_weights", "secateurs.pipeline.context:RunContext", "pruned_weights"),
     ("onnx_structure.checker", "secateurs.validators.onnx_structure", "checker"),
     ("onnx_structure.leaks", "secateurs.validators.onnx_structure", "leaks"),
