@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # so `benchmarks.resnet50:resnet50` and `secateurs` import
 
-from secateurs.exporters.onnx_model import quiet_exporters as quiet  # noqa: E402
+from secateurs.exporters.onnx_model_torch import quiet_exporters as quiet  # noqa: E402
 
 SPEC = "benchmarks.resnet50:resnet50"
 STAGES = ["load", "prune", "export", "validate"]
@@ -49,7 +49,7 @@ README = ROOT / "benchmarks" / "README.md"
 
 
 def raw_export(model, path: Path, exporter: str) -> None:
-    """torch.onnx.export with the arguments secateurs.exporters.onnx_model.export_onnx passes."""
+    """torch.onnx.export with the arguments secateurs.exporters.onnx_model_torch.export_onnx passes."""
     import torch
 
     shape = model.input_shape

@@ -57,7 +57,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from secateurs import manifest, reference
-    from secateurs.validators.encodings import spz_round_trip
+    from secateurs.exporters.spz_container import round_trip as spz_round_trip
     from secateurs.validators.onnxruntime_run import run_all
     from secateurs.verify import verify_directory
 

@@ -196,7 +196,7 @@ def render_readme(info: dict, meta: dict, results: dict, prune: dict, children: 
         " validated. Two run variants: `--formats onnx` (the artifact the floor writes) and the"
         f" RunConfig default formats ({', '.join(meta['default_formats'])}). The floor, which no"
         " run can beat: `torch.onnx.export` + onnxruntime `InferenceSession` + one inference,"
-        " with the same exporter and export arguments as `secateurs.exporters.onnx_model`"
+        " with the same exporter and export arguments as `secateurs.exporters.onnx_model_torch`"
         " (opset 18, dynamic batch, one file; dynamo traces at batch 2 with `optimize=True`).",
         "",
         f"**Method:** one process. Per exporter, one untimed warm-up of the floor and of each run"

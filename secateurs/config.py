@@ -6,11 +6,12 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from secateurs import exporters
 from secateurs.errors import UsageError
 
 SCOPES = ("layer", "global")
 EXPORTERS = ("auto", "dynamo", "torchscript")
-DEFAULT_FORMATS = ("onnx", "safetensors", "sparse-onnx", "bitmask-onnx", "spz", "npz")
+DEFAULT_FORMATS = exporters.names()  # every registered format, in their declared order
 
 # ORT vs PyTorch on float32 CNN outputs differs by ~1e-6; BatchNorm folding and
 # reordered reductions stay well inside these.

@@ -11,10 +11,9 @@ Torch-free: stdlib, numpy, onnxruntime, zstandard and torch-free secateurs modul
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path, PurePosixPath
 
-from secateurs import manifest
+from secateurs import exporters, manifest
 from secateurs.spz.paths import safe_relative
 from secateurs.validators.results import Check, ValidationResult
 
@@ -46,7 +45,7 @@ def verify_directory(
     _check_unlisted(result, directory, entries)
     _check_report(result, directory, safe)
     _check_values(result, directory, safe, provider)
-    _check_spz(result, directory, entries, safe)
+    _check_formats(result, directory, entries, safe)
     return result
 
 
@@ -148,13 +147,18 @@ def _check_report(result: ValidationResult, directory: Path, safe: dict[str, Pat
     result.add(Check(REPORT, name, status == "passed", detail))
 
 
+def _runs_in_onnxruntime(rel: str) -> bool:
+    fmt = exporters.for_file(rel)
+    return fmt is not None and exporters.ONNXRUNTIME in fmt.runtimes
+
+
 def _check_values(result: ValidationResult, directory: Path, safe: dict[str, Path], provider: str) -> None:
-    """Each listed *.onnx in onnxruntime on reference.npz's inputs, at the recorded tolerance."""
+    """Each listed file of a format onnxruntime loads, on reference.npz's inputs, at the recorded tolerance."""
     from secateurs import reference
     from secateurs.validators.onnxruntime_run import compare_with_reference, run_all
     from secateurs.validators.tolerances import for_provider
 
-    models = [rel for rel in safe if rel.endswith(".onnx")]
+    models = [rel for rel in safe if _runs_in_onnxruntime(rel)]
     if not models:
         result.add(Check(manifest.MANIFEST, "lists an ONNX artifact", False, "no *.onnx file listed"))
     if REFERENCE not in safe:
@@ -181,32 +185,9 @@ def _check_values(result: ValidationResult, directory: Path, safe: dict[str, Pat
             result.add(check)
 
 
-def _check_spz(result: ValidationResult, directory: Path, entries: dict, safe: dict[str, Path]) -> None:
-    """Each listed X.spz unpacks (in the system temp dir) to the sha256 the manifest lists for X."""
-    from secateurs.validators.encodings import spz_round_trip
-
-    for rel in [r for r in safe if r.endswith(".spz")]:
-        target = rel[: -len(".spz")]
-        label = f"unpacks to {PurePosixPath(target).name} (sha256)"
-        if target not in entries:
-            result.add(Check(rel, label, False, f"{target} is not listed in the manifest"))
-            continue
-        folder = PurePosixPath(rel).parent
-        expected = {
-            PurePosixPath(p).relative_to(folder).as_posix(): e["sha256"]
-            for p, e in entries.items()
-            if PurePosixPath(p).parent == folder
-        }
-        try:
-            check = spz_round_trip(
-                safe[rel],
-                directory / target,
-                scratch_dir=Path(tempfile.gettempdir()),
-                expected_sha256=expected,
-            )
-        except Exception as e:  # a corrupt container must be a failed check, whatever the decoder raised
-            check = Check(
-                rel, label, False, f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
-            )
-        check.artifact = rel
-        result.add(check)
+def _check_formats(result: ValidationResult, directory: Path, entries: dict, safe: dict[str, Path]) -> None:
+    """Each listed file of a registered format gets that format's own deploy checks."""
+    for rel, path in safe.items():
+        fmt = exporters.for_file(rel)
+        if fmt is not None:
+            result.checks.extend(fmt.deploy_checks(rel, path, directory, entries))

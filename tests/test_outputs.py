@@ -48,7 +48,7 @@ def test_disk_full_mid_write(cli, tmp_path, good_out, monkeypatch, where):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     if where == "exporter":
-        monkeypatch.setattr("secateurs.exporters.safetensors_weights.save_state_dict", full)
+        monkeypatch.setattr("secateurs.exporters.safetensors_weights_torch.save_state_dict", full)
     else:
         monkeypatch.setattr(os, "fsync", full)
     result = cli("run", "tests.models:plain", "--amount", "0.7", "--out", "o")

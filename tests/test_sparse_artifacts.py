@@ -9,8 +9,9 @@ import pytest
 from onnx import numpy_helper
 
 from secateurs.config import RunConfig
+from secateurs.exporters import sparse_onnx, spz_container
 from secateurs.pipeline.runner import execute
-from secateurs.validators import encodings
+from secateurs.validators.bit_exact import ROUND_TRIP
 
 ALL = ["load", "prune", "export", "validate"]
 
@@ -31,11 +32,11 @@ def test_every_artifact_validates(tmp_path, amount):
     assert report["status"] == "passed"
     names = {c["name"] for c in report["validation"]["checks"]}
     assert "outputs bit-identical to model.onnx" in names
-    assert encodings.ROUND_TRIP in names
+    assert ROUND_TRIP in names
     assert "unpacks to model.onnx (sha256)" in names
     for artifact in ("model.sparse.onnx", "model.bitmask.onnx"):
         kinds = {c["name"].split(" @")[0] for c in checks_for(report, artifact)}
-        assert {"onnxruntime vs torch", "outputs bit-identical to model.onnx", encodings.ROUND_TRIP} <= kinds
+        assert {"onnxruntime vs torch", "outputs bit-identical to model.onnx", ROUND_TRIP} <= kinds
     assert any(
         c["name"] == "onnx.checker (full_check)" and c["passed"]
         for c in checks_for(report, "model.bitmask.onnx")
@@ -110,13 +111,13 @@ def test_validators_catch_a_corrupted_encoding(tmp_path):
     arr[0] = np.nextafter(arr[0], np.float32(np.inf))  # one ulp: allclose would pass it
     values.CopyFrom(numpy_helper.from_array(arr, values.name))
     onnx.save(sparse, str(out / "model.sparse.onnx"))
-    assert not encodings.coo_round_trip(out / "model.sparse.onnx", dense).passed
+    assert not sparse_onnx.round_trip(out / "model.sparse.onnx", dense).passed
 
     spz = out / "model.onnx.spz"
     data = bytearray(spz.read_bytes())
     data[len(data) // 2] ^= 0xFF
     spz.write_bytes(bytes(data))
-    assert not encodings.spz_round_trip(spz, out / "model.onnx").passed
+    assert not spz_container.round_trip(spz, out / "model.onnx").passed
 
 
 def test_split_export_restores_encodings(tmp_path, cli):

@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from secateurs.sparse.bitmask_graph import read_bitmask_weights, to_bitmask_initializers
-from secateurs.sparse.coo import densify_sparse_initializers, to_sparse_initializers
-from secateurs.sparse.csr_npz import load_csr_npz, save_csr_npz
+from secateurs.exporters.bitmask_onnx_codec import read_bitmask_weights, to_bitmask_initializers
+from secateurs.exporters.csr_npz_codec import load_csr_npz, save_csr_npz
+from secateurs.exporters.sparse_onnx_codec import densify_sparse_initializers, to_sparse_initializers
 from tests.models import ZOO
 
 DECODER_OPS = {"BitShift", "BitwiseAnd", "CumSum", "Gather", "Slice", "Cast", "Mul", "Reshape"}

@@ -324,8 +324,8 @@ def test_convolution_weights_are_recorded_in_every_kind_of_module():
 
 
 def test_sparsity_survives_fails_when_the_weight_changed_after_pruning():
-    from secateurs.sparse.pruned_map import PrunedMatch
     from secateurs.validators.onnx_structure import sparsity_survives
+    from secateurs.validators.pruned_map import PrunedMatch
 
     check = sparsity_survives(__import__("pathlib").Path("model.onnx"), PrunedMatch({"a": "a.w"}), 1, ["a"])
     assert not check.passed and "no longer holds the zeros" in check.detail

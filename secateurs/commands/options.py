@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from secateurs import exporters
 from secateurs.config import DEFAULT_ATOL, DEFAULT_FORMATS, DEFAULT_RTOL, EXPORTERS, SCOPES, parse_shape
 from secateurs.errors import SecateursError
 
@@ -169,7 +170,7 @@ def export_options(f, defaults: bool = True):
         metavar="NAMES",
         default=",".join(DEFAULT_FORMATS) if defaults else None,
         show_default=defaults,
-        help="Comma-separated artifact formats: onnx, safetensors, sparse-onnx, bitmask-onnx, spz, npz.",
+        help=f"Comma-separated artifact formats: {', '.join(exporters.names())}.",
     )(f)
 
 

@@ -19,10 +19,13 @@ from secateurs.pipeline.context import Artifact, RunContext
 
 def run(ctx: RunContext) -> None:
     chosen = [exporters.get(name) for name in ctx.config.formats]  # unknown names fail first
-    derived = [e.name for e in chosen if getattr(e, "needs_onnx", False)]
-    if derived and "onnx" not in ctx.config.formats and "onnx" not in ctx.artifacts:
-        raise UsageError(f"--formats {','.join(derived)} is derived from model.onnx; add onnx to --formats")
-    chosen.sort(key=lambda e: e.name != "onnx")  # stable: onnx first, the rest as given
+    derived = [e.name for e in chosen if e.derives_from_onnx]
+    dense = exporters.DENSE_ONNX
+    if derived and dense not in ctx.config.formats and dense not in ctx.artifacts:
+        raise UsageError(
+            f"--formats {','.join(derived)} is derived from model.onnx; add {dense} to --formats"
+        )
+    chosen.sort(key=lambda e: e.name != dense)  # stable: model.onnx first, the rest as given
     forget_stale(ctx, {e.name for e in chosen})
     for exporter in chosen:
         tmp = ctx.workdir / f".export-{exporter.name}"
@@ -45,11 +48,10 @@ def forget_stale(ctx: RunContext, exporting: set[str]) -> None:
     """New artifacts void earlier verdicts; a new model.onnx voids the files derived from it."""
     ctx.validation = None
     ctx.evaluation = None
-    if "onnx" not in exporting:
+    if exporters.DENSE_ONNX not in exporting:
         return
     for name in [n for n in ctx.artifacts if n not in exporting]:
-        exporter = exporters.get(name)
-        if getattr(exporter, "needs_onnx", False):
+        if exporters.get(name).derives_from_onnx:
             for path in ctx.artifacts.pop(name).files:
                 path.unlink(missing_ok=True)
             ctx.encodings.pop(name, None)

@@ -1,7 +1,7 @@
 """The size ledger: what each artifact costs on disk, against dense and the information bound.
 
-For each artifact: its size against the dense thing it replaces (model.onnx for the ONNX
-forms and the container, the pruned weights' dense bytes for weights.npz), and the bytes
+For each artifact: its size against the dense thing it replaces (its format's
+``size_reference``: model.onnx, or the pruned weights' dense bytes), and the bytes
 it spends on the pruned weights against their information bound. The bound of one tensor
 is its mask entropy N*H2(s) bits plus the order-0 entropy of each byte plane of its
 nonzero values: no coder that treats positions and value bytes independently does better.
@@ -13,6 +13,8 @@ import gzip
 from pathlib import Path
 
 import numpy as np
+
+from secateurs import exporters
 
 # zstd -19 runs at ~3 MB/s: only compare against it where that stays cheap.
 BASELINE_LIMIT_BYTES = 64 << 20
@@ -62,12 +64,12 @@ def baselines(onnx_path: Path) -> dict:
 def encoded_weights(ctx) -> dict[str, np.ndarray]:
     """The pruned weights as the ONNX artifacts hold them (BatchNorm may be folded in)."""
     weights = ctx.pruned_weights()
-    onnx_artifact = ctx.artifacts.get("onnx")
+    onnx_artifact = ctx.artifacts.get(exporters.DENSE_ONNX)
     if not onnx_artifact or not onnx_artifact.path.exists():
         return weights
     from onnx import numpy_helper
 
-    from secateurs.exporters.onnx_derived import pruned_initializers
+    from secateurs.exporters.common.onnx_derived import pruned_initializers
 
     model = ctx.dense_onnx()
     pruned_initializers(ctx, model)
@@ -83,27 +85,28 @@ def build(ctx) -> dict:
     dense_weight_bytes = sum(int(w.nbytes) for w in weights.values())
     total_bound = sum(bounds.values())
     to_init = ctx.onnx_weights
-    onnx_artifact = ctx.artifacts.get("onnx")
+    onnx_artifact = ctx.artifacts.get(exporters.DENSE_ONNX)
     onnx_size = onnx_artifact.size if onnx_artifact and onnx_artifact.path.exists() else None
     per_layer = {name: {} for name in weights}
     rows = []
     for name, artifact in ctx.artifacts.items():
-        if name == "safetensors" or not artifact.path.exists():
+        fmt = exporters.get(name)
+        if fmt.size_reference is None or not artifact.path.exists():
             continue
         records = {r.name: r for r in ctx.encodings.get(name, [])}
         by_layer = {layer: records.get(to_init.get(layer, layer), records.get(layer)) for layer in weights}
         spent = None
-        # weights.npz is compressed as a whole: its per-tensor CSR bytes are not what it costs.
-        if name != "npz" and records and all(by_layer.values()):
+        # A file compressed as a whole (weights.npz): its per-tensor bytes are not what it costs.
+        if fmt.per_tensor_cost and records and all(by_layer.values()):
             for layer, r in by_layer.items():
                 per_layer[layer][artifact.path.name] = r.stored_bytes
             spent = sum(r.stored_bytes for r in by_layer.values())
-        reference = dense_weight_bytes if name == "npz" else onnx_size
+        reference = dense_weight_bytes if fmt.size_reference == exporters.AGAINST_WEIGHTS else onnx_size
         rows.append(
             {
                 "file": artifact.path.name,
                 "size": artifact.size,
-                "dense_reference": "pruned weights, dense" if name == "npz" else "model.onnx",
+                "dense_reference": fmt.size_reference,
                 "dense_bytes": reference,
                 "ratio": artifact.size / reference if reference else None,
                 "savings_bytes": reference - artifact.size if reference else None,

@@ -21,12 +21,12 @@ from secateurs import files, manifest
 from secateurs.config import RunConfig
 from secateurs.errors import GateFailed, InputError, OutputError, ValidationFailed
 from secateurs.evaluation.judge import gates_passed
+from secateurs.exporters.common.records import TensorEncoding
 from secateurs.model.load import load_model
 from secateurs.model.records import LayerRecord, ModelInfo
 from secateurs.pipeline import evaluate, export, load, prune, report, state, validate
 from secateurs.pipeline.context import Artifact, RunContext
 from secateurs.pipeline.report_html import render_html
-from secateurs.sparse.records import TensorEncoding
 from secateurs.validators.results import ValidationResult
 
 

@@ -35,7 +35,7 @@ def weights_file(ctx) -> str:
 
 def write(ctx) -> None:
     """Write the state of ``ctx`` into its work directory (and the weights when no artifact holds them)."""
-    from secateurs.exporters.safetensors_weights import save_state_dict
+    from secateurs.exporters.safetensors_weights_torch import save_state_dict
 
     folder = ctx.workdir / DIRNAME
     folder.mkdir(exist_ok=True)

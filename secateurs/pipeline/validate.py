@@ -2,8 +2,8 @@
 
 Inputs are seeded: several at the export shape plus one at another batch size, so the
 dynamic batch axis is exercised. Every ONNX artifact runs in onnxruntime against the
-PyTorch outputs with the same comparator; the sparse ONNX forms must also be
-bit-identical to model.onnx, and every encoding must decode bit-exact. Results are
+PyTorch outputs with the same comparator, after the checks each format declares
+(exporters); the forms derived from model.onnx must also give bit-identical outputs. Results are
 objects; the runner decides the exit code. The inputs and PyTorch's outputs are kept as
 reference.npz, so `secateurs verify` can repeat the onnxruntime checks without PyTorch.
 """
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from secateurs import reference
+from secateurs import exporters, reference
 from secateurs.files import write_bytes
 from secateurs.model.outputs import named_outputs
 from secateurs.pipeline.context import RunContext
-from secateurs.sparse.pruned_map import match_pruned
-from secateurs.validators import encodings, onnx_structure, tolerances
+from secateurs.validators import tolerances
+from secateurs.validators.bit_exact import same_bytes
 from secateurs.validators.onnxruntime_run import compare_with_reference, run_all
 from secateurs.validators.results import Check, ValidationResult
 
@@ -84,36 +84,16 @@ def validate(ctx: RunContext) -> ValidationResult:
         ctx.workdir / reference.FILENAME,
         reference.encode(inputs, refs, ctx.info.output_names, provided),
     )
-    weights = ctx.pruned_weights()
-    dense = ctx.artifacts.get("onnx")
-    dense_model = ctx.dense_onnx() if dense else None
+    dense = ctx.artifacts.get(exporters.DENSE_ONNX)
+    run = exporters.CheckInputs(ctx, ctx.pruned_weights(), ctx.dense_onnx() if dense else None)
     dense_outputs = run_all(dense.path, inputs, cfg.provider) if dense else None
     for name, artifact in ctx.artifacts.items():
-        path = artifact.path
-        if name == "onnx":
-            result.add(onnx_structure.checker(path, full_check=True))
-            result.add(onnx_structure.leaks(path, dense_model))
-            found = match_pruned(dense_model, weights, ctx.param_names())
-            ctx.onnx_weights = found.matches
-            changed = [r.name for r in ctx.layers if int((weights[r.name] == 0).sum()) != r.zeros_after]
-            result.add(onnx_structure.sparsity_survives(path, found, len(weights), changed))
-        elif name == "sparse-onnx":
-            if cfg.onnx_strict:
-                result.add(onnx_structure.checker(path, full_check=False))
-            result.add(encodings.coo_round_trip(path, dense_model))
-        elif name == "bitmask-onnx":
-            result.add(onnx_structure.checker(path, full_check=True))
-            result.add(encodings.bitmask_round_trip(path, dense_model))
-        elif name == "spz":
-            result.add(encodings.spz_round_trip(path, dense.path))
-        elif name == "npz":
-            result.add(encodings.npz_round_trip(path, weights))
-        elif name == "safetensors":
-            result.add(state_dict_round_trip(path, ctx.model))
-        if path.suffix == ".onnx":
-            outputs = dense_outputs if name == "onnx" else run_all(path, inputs, cfg.provider)
+        fmt, path = exporters.get(name), artifact.path
+        result.checks.extend(fmt.checks(run, path))
+        if exporters.ONNXRUNTIME in fmt.runtimes:
+            outputs = dense_outputs if name == exporters.DENSE_ONNX else run_all(path, inputs, cfg.provider)
             result.checks.extend(compare_with_reference(path, inputs, outputs, refs, atol, rtol))
-            if name != "onnx" and dense_outputs is not None:
+            if fmt.derives_from_onnx and dense_outputs is not None:
                 result.add(identical_to_dense(path, outputs, dense_outputs))
     return result
 
@@ -126,22 +106,7 @@ def identical_to_dense(path, outputs, dense_outputs) -> Check:
     if isinstance(dense_outputs, str):
         return Check(path.name, label, False, f"model.onnx did not run: {dense_outputs}")
     for got, want in zip(outputs, dense_outputs):
-        differ = [n for n in want if n not in got or not encodings.same_bytes(got[n], want[n])]
+        differ = [n for n in want if n not in got or not same_bytes(got[n], want[n])]
         if differ:
             return Check(path.name, label, False, f"outputs differ: {', '.join(differ)}")
     return Check(path.name, label, True, f"{len(outputs)} inputs")
-
-
-def state_dict_round_trip(path, model) -> Check:
-    """The saved state_dict equals the in-memory pruned model bit for bit."""
-    import torch
-    from safetensors.torch import load_file
-
-    saved = load_file(str(path))
-    state = model.state_dict()
-    differ = [k for k in state if k not in saved or not torch.equal(saved[k], state[k])]
-    differ += [k for k in saved if k not in state]
-    label = "state_dict round trip (bit-exact)"
-    if differ:
-        return Check(path.name, label, False, f"differs: {', '.join(differ[:8])}")
-    return Check(path.name, label, True, f"{len(state)} tensors equal")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from secateurs.sparse.pruned_map import PrunedMatch, conv_weight_sources
+from secateurs.validators.pruned_map import PrunedMatch, conv_weight_sources
 from secateurs.validators.results import Check
 
 LEAK_SUFFIXES = ("_orig", "_mask")

@@ -8,7 +8,11 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from secateurs.errors import ExportError
-from secateurs.sparse.coo import densify_sparse_initializers, index_dtype, to_sparse_initializers
+from secateurs.exporters.sparse_onnx_codec import (
+    densify_sparse_initializers,
+    index_dtype,
+    to_sparse_initializers,
+)
 from tests.sparse_helpers import identity_model, pruned, same_bits
 
 SHAPES = [(8, 4, 3, 3), (16, 1, 3, 3), (4, 8, 1, 1), (3, 5, 2, 7)]

@@ -1,4 +1,4 @@
-"""ONNX's own sparse storage: dense initializers moved to ``graph.sparse_initializer``.
+"""model.sparse.onnx, torch-free: dense initializers moved to ``graph.sparse_initializer``.
 
 Each tensor becomes a COO SparseTensorProto: its nonzero values (a TensorProto named
 as the original) and their linearized [NNZ] indices, ascending. onnxruntime accepts
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from secateurs.sparse.onnx_graph import Namer, copy_model, select_initializers, used_names
-from secateurs.sparse.records import (
+from secateurs.exporters.common.onnx_graph import Namer, copy_model, select_initializers, used_names
+from secateurs.exporters.common.records import (
     TensorEncoding,
     dense_record,
     neg_zero_note,

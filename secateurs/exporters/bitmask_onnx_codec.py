@@ -1,4 +1,4 @@
-"""A plain ONNX model that decodes its own pruned weights from a packed bitmask.
+"""model.bitmask.onnx, torch-free: encode pruned weights as a self-decoding packed bitmask.
 
 Each encoded weight W (numel N, nnz K) is stored as two initializers: ``mask``, uint8
 [ceil(N/8), 1], the keep-bits packed MSB-first (np.packbits order, padding bits zero);
@@ -25,9 +25,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from secateurs.sparse.onnx_graph import Namer, copy_model, select_initializers, used_names
-from secateurs.sparse.opset import raise_default_opset
-from secateurs.sparse.records import (
+from secateurs.exporters.common.onnx_graph import (
+    Namer,
+    copy_model,
+    raise_default_opset,
+    select_initializers,
+    used_names,
+)
+from secateurs.exporters.common.records import (
     TensorEncoding,
     dense_record,
     neg_zero_note,

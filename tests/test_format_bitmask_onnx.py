@@ -7,13 +7,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from secateurs.sparse.bitmask_graph import (
+from secateurs.exporters.bitmask_onnx_codec import (
     decode_bitmask,
     encode_bitmask,
     read_bitmask_weights,
     to_bitmask_initializers,
 )
-from secateurs.sparse.constant_eval import evaluate_constants
+from secateurs.validators.constant_eval import evaluate_constants
 from tests.sparse_helpers import identity_model, pruned, same_bits
 
 SHAPES = [(8, 4, 3, 3), (16, 1, 3, 3), (4, 8, 1, 1), (3, 5, 2, 7)]

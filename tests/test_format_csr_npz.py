@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse
 
 from secateurs.errors import ExportError, InputError, OutputError
-from secateurs.sparse.csr_npz import FORMAT, load_csr_matrices, load_csr_npz, save_csr_npz
+from secateurs.exporters.csr_npz_codec import FORMAT, load_csr_matrices, load_csr_npz, save_csr_npz
 from tests.sparse_helpers import pruned, same_bits
 
 SHAPES = [(8, 4, 3, 3), (16, 1, 3, 3), (4, 8, 1, 1), (3, 5, 2, 7), (6, 10)]

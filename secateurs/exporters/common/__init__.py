@@ -1,0 +1,1 @@
+"""Helpers shared by two or more formats; never a format themselves (the registry skips this package)."""

@@ -1,0 +1,37 @@
+"""Bit-exact comparison of decoded tensors: compare bytes, never allclose.
+
+Every format's round-trip check ends here: what it decoded against what it encoded
+(the dense ONNX model's own initializers, or the pruned PyTorch weights).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from secateurs.validators.results import Check
+
+ROUND_TRIP = "encoded tensors decode bit-exact"
+
+
+def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+def verdict(path: Path, decoded: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> Check:
+    """The ROUND_TRIP check: every decoded tensor has the bytes of its expected one."""
+    bad = [n for n, arr in decoded.items() if n not in expected or not same_bytes(arr, expected[n])]
+    if bad:
+        return Check(path.name, ROUND_TRIP, False, f"differ: {', '.join(bad[:8])}")
+    return Check(path.name, ROUND_TRIP, True, f"{len(decoded)} tensors")
+
+
+def dense_initializers(model, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """The named initializers of an onnx.ModelProto, as arrays."""
+    from onnx import numpy_helper
+
+    wanted = set(names)
+    return {t.name: numpy_helper.to_array(t) for t in model.graph.initializer if t.name in wanted}
