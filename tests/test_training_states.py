@@ -521,3 +521,17 @@ def test_ema_state_dict_is_preferred(cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert "under key 'ema'" in notes_of(tmp_path / "o")
     assert torch.equal(load_file(str(tmp_path / "o" / "pruned.safetensors"))["fc.weight"], ema["fc.weight"])
+
+
+def test_a_layer_named_like_prune_state_is_not_a_leak(tmp_path):
+    from onnx import TensorProto, helper
+
+    from secateurs.validators.onnx_structure import leaks
+
+    inits = [helper.make_tensor(n, TensorProto.FLOAT, [1], [0.0]) for n in ("seg_mask.weight", "a._orig_mod.w")]
+    graph = helper.make_graph([], "g", [], [], initializer=inits)
+    assert leaks(tmp_path / "m.onnx", helper.make_model(graph)).passed
+    inits.append(helper.make_tensor("conv.weight_mask", TensorProto.FLOAT, [1], [1.0]))
+    graph = helper.make_graph([], "g", [], [], initializer=inits)
+    check = leaks(tmp_path / "m.onnx", helper.make_model(graph))
+    assert not check.passed and check.detail == "leaked: conv.weight_mask"

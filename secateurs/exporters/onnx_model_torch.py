@@ -105,7 +105,7 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
         if info.source == "exported-program":
             hint = " (a .pt2 program keeps the shapes it was exported with: export it with dynamic_shapes for a dynamic batch)"
         raise ExportError(
-            f"{exporter} exporter failed on {info.spec}{hint}: {type(e).__name__}: {msg[0][:300] if msg else ''}"
+            f"{exporter} exporter failed on {info.spec}{hint}: {type(e).__name__}: {' '.join(line.strip() for line in msg)[:400]}"
         ) from e
     if not path.is_file():
         raise ExportError(f"{exporter} exporter wrote no file at {path}")

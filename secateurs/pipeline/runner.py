@@ -125,7 +125,7 @@ def failure_line(validation: ValidationResult) -> str:
     failures = sorted(validation.failures, key=lambda c: not c.detail.startswith("onnxruntime cannot load"))
     first = failures[0]
     more = f" (and {len(failures) - 1} more failed checks)" if len(failures) > 1 else ""
-    detail = f": {first.detail[:300]}" if first.detail else ""
+    detail = f": {first.detail[:500]}" if first.detail else ""
     return f"validation failed: {first.artifact}: {first.name}{detail}{more}"
 
 

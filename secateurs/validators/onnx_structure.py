@@ -24,7 +24,9 @@ def checker(path: Path, full_check: bool = True) -> Check:
 
 def leaks(path: Path, model) -> Check:
     """No ``*_orig``/``*_mask`` tensors, and no Mul (a mask applied at runtime) feeding a Conv weight."""
-    problems = [t.name for t in model.graph.initializer if any(s in t.name for s in LEAK_SUFFIXES)]
+    # torch.nn.utils.prune names its state <param>_orig / <param>_mask: judge the last dotted
+    # part only, so a layer called `seg_mask` or a path through `_orig_mod` is not a leak
+    problems = [t.name for t in model.graph.initializer if t.name.split(".")[-1].endswith(LEAK_SUFFIXES)]
     problems += [f"{w} <- {op}" for w, op in conv_weight_sources(model).items() if op == "Mul"]
     if problems:
         return Check(path.name, "no prune masks leaked", False, "leaked: " + ", ".join(problems[:10]))

@@ -27,7 +27,7 @@ def run_all(
     try:
         sess = session(path, provider)
     except Exception as e:  # an operator or attribute combination this onnxruntime does not implement
-        return f"onnxruntime cannot load {Path(path).name}: {_first_line(e)}"
+        return f"onnxruntime cannot load {Path(path).name}: {_first_line(e, path)}"
     try:
         if sess.get_providers()[0] != provider:
             return f"onnxruntime could not use {provider} (it fell back to {sess.get_providers()[0]})"
@@ -35,12 +35,14 @@ def run_all(
         names = [o.name for o in sess.get_outputs()]
         return [dict(zip(names, sess.run(None, {input_name: x}))) for x in inputs]
     except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/... types
-        return f"onnxruntime failed running {Path(path).name}: {_first_line(e)}"
+        return f"onnxruntime failed running {Path(path).name}: {_first_line(e, path)}"
 
 
-def _first_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {lines[0][:300] if lines else ''}"
+def _first_line(e: BaseException, path: Path) -> str:
+    """onnxruntime's first line, with the file's directory dropped: validation runs in a
+    staging directory that no longer exists when the user reads the message."""
+    lines = str(e).strip().replace(str(path), Path(path).name).splitlines()
+    return f"{type(e).__name__}: {lines[0][:500] if lines else ''}"
 
 
 def compare_with_reference(
