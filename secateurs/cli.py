@@ -138,7 +138,7 @@ def _progress(quiet: bool):
 
 
 def _finish(ctx_obj, data: dict, quiet: bool) -> None:
-    from secateurs.pipeline import report
+    from secateurs import report
 
     if not quiet:
         click.echo(report.render_terminal(data, ctx_obj.timings))
@@ -258,8 +258,8 @@ def report(directory):
     Example:
       secateurs report work/ >> "$GITHUB_STEP_SUMMARY"
     """
+    from secateurs import report as report_stage
     from secateurs.pipeline import files
-    from secateurs.pipeline import report as report_stage
     from secateurs.pipeline.runner import REPORT_MD, read_report, read_run_record
 
     data = read_report(directory)

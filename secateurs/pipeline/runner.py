@@ -17,12 +17,11 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from secateurs import manifest
+from secateurs import manifest, report
 from secateurs.config import RunConfig
 from secateurs.errors import GateFailed, InputError, OutputError, ValidationFailed
-from secateurs.pipeline import evaluate, export, files, load, prune, report, validate
+from secateurs.pipeline import evaluate, export, files, ledger, load, prune, validate
 from secateurs.pipeline.context import Artifact, LayerRecord, ModelInfo, RunContext
-from secateurs.pipeline.report_html import render_html
 from secateurs.sparse.records import TensorEncoding
 from secateurs.validators.results import ValidationResult
 
@@ -114,10 +113,11 @@ def failure_line(validation: ValidationResult) -> str:
 def write_reports(ctx: RunContext, status: str) -> dict:
     t0 = time.perf_counter()
     ctx.timings.pop("report", None)
-    data = report.build(ctx, status)
+    sizes = ledger.build(ctx) if ctx.model is not None and ctx.artifacts else None
+    data = report.build(ctx, status, sizes)
     files.write_json(ctx.workdir / REPORT_JSON, data)
     files.write_text(ctx.workdir / REPORT_MD, report.render_markdown(data))
-    files.write_text(ctx.workdir / REPORT_HTML, render_html(data, plots_for(ctx.config)))
+    files.write_text(ctx.workdir / REPORT_HTML, report.render_html(data, plots_for(ctx.config)))
     ctx.timings["report"] = time.perf_counter() - t0
     return data
 
