@@ -132,10 +132,6 @@ class Document:
     notes: list[str] = field(default_factory=list)  # HTML only, under the title
 
 
-def cell(text: str, tone: str = "") -> Cell:
-    return Cell(text, tone)
-
-
 def cells(*texts: str) -> list[Cell]:
     return [Cell(t) for t in texts]
 

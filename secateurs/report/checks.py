@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from secateurs.report.blocks import Column, Paragraph, Section, Table, cell, sign_tone, verdict_tone
+from secateurs.report.blocks import Cell, Column, Paragraph, Section, Table, sign_tone, verdict_tone
 from secateurs.report.formats import fmt_num
 
 CHECK_COLUMNS = [
@@ -57,13 +57,13 @@ def check_rows(validation: dict) -> list[list]:
         max_rel = max((float(o["max_rel"]) for o in outs), default=None)
         rows.append(
             [
-                cell(c["artifact"]),
-                cell(c["name"]),
-                cell("PASS" if c["passed"] else "FAIL", verdict_tone(c["passed"])),
-                cell(fmt_num(max_abs, ".2e")),
-                cell(fmt_num(max_rel, ".2e")),
-                cell(str(sum(o["n_bad"] for o in outs)) if outs else ""),
-                cell(c.get("detail", "")),
+                Cell(c["artifact"]),
+                Cell(c["name"]),
+                Cell("PASS" if c["passed"] else "FAIL", verdict_tone(c["passed"])),
+                Cell(fmt_num(max_abs, ".2e")),
+                Cell(fmt_num(max_rel, ".2e")),
+                Cell(str(sum(o["n_bad"] for o in outs)) if outs else ""),
+                Cell(c.get("detail", "")),
             ]
         )
     return rows
@@ -89,19 +89,19 @@ def evaluation_section(ev: dict | None) -> Section:
 
 def _eval_row(judged: str, r: dict) -> list:
     a = r["agreement"]
-    row = [cell(f"pruned {judged}")]
+    row = [Cell(f"pruned {judged}")]
     if "dense" in r:
         d = r["delta"]
-        row += [cell(fmt_num(r["dense"]["accuracy"])), cell(fmt_num(r["pruned"]["accuracy"]))]
+        row += [Cell(fmt_num(r["dense"]["accuracy"])), Cell(fmt_num(r["pruned"]["accuracy"]))]
         row += [
-            cell(f"{d[k]:+.4f}", sign_tone(d[k])) for k in ("accuracy", "macro_precision", "macro_recall")
+            Cell(f"{d[k]:+.4f}", sign_tone(d[k])) for k in ("accuracy", "macro_precision", "macro_recall")
         ]
     else:
-        row += [cell("") for _ in range(5)]
+        row += [Cell("") for _ in range(5)]
     row += [
-        cell(fmt_num(a.get("top1_agreement"))),
-        cell(fmt_num(a.get("top5_agreement"))),
-        cell(fmt_num(a["cosine"])),
-        cell(f"{a['snr_db']:.1f}"),
+        Cell(fmt_num(a.get("top1_agreement"))),
+        Cell(fmt_num(a.get("top5_agreement"))),
+        Cell(fmt_num(a["cosine"])),
+        Cell(f"{a['snr_db']:.1f}"),
     ]
     return row

@@ -111,7 +111,8 @@ def _table(t: Table) -> str:
 def _cell(column: Column, x: Cell | Bar) -> str:
     if isinstance(x, Bar):
         return f"<td>{_bar(x)}</td>"
-    classes = " ".join(c for c in (KIND_CLASS.get(column.kind, ""), TONE_CLASS.get(x.tone, "")) if c)
+    kind = KIND_CLASS.get(column.kind, "") if x.text else ""  # an empty cell needs no alignment
+    classes = " ".join(c for c in (kind, TONE_CLASS.get(x.tone, "")) if c)
     text = _code(escape(x.text)) if column.kind in CODE_KINDS else escape(x.text)
     return f'<td class="{classes}">{text}</td>' if classes else f"<td>{text}</td>"
 

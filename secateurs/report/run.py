@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from secateurs.report.blocks import (
     Bar,
+    Cell,
     Column,
     Document,
     Image,
@@ -18,7 +19,6 @@ from secateurs.report.blocks import (
     Stat,
     Table,
     Verdict,
-    cell,
     cells,
     verdict_tone,
 )
@@ -101,13 +101,13 @@ LAYER_COLUMNS = [
 def layers(report: dict) -> list:
     rows = [
         [
-            cell(r["name"]),
-            cell("x".join(map(str, r["shape"]))),
-            cell(f"{r['numel']:,}"),
-            cell(fmt_pct(r["target"])),
+            Cell(r["name"]),
+            Cell("x".join(map(str, r["shape"]))),
+            Cell(f"{r['numel']:,}"),
+            Cell(fmt_pct(r["target"])),
             Bar(_fraction(r["sparsity"]), _fraction(r["target"])),
-            cell(fmt_pct(r["sparsity"])),
-            cell(f"{r['zeros_before']:,}"),
+            Cell(fmt_pct(r["sparsity"])),
+            Cell(f"{r['zeros_before']:,}"),
         ]
         for r in report["layers"]
     ]

@@ -6,7 +6,7 @@ also gets a bar chart of the ratios: a rich table the plain renderings leave out
 
 from __future__ import annotations
 
-from secateurs.report.blocks import Bar, Block, Cell, Column, Paragraph, Table, cell, cells
+from secateurs.report.blocks import Bar, Block, Cell, Column, Paragraph, Table, cells
 from secateurs.report.formats import fmt_bytes
 
 SIZE_COLUMNS = [
@@ -57,11 +57,11 @@ def artifact_rows(sizes: dict) -> list[list[Cell]]:
         rows.append(
             [
                 *cells(a["file"], fmt_bytes(a["size"]), a["dense_reference"]),
-                cell(_opt(a["ratio"], lambda r: f"{r:.3f}")),
-                cell(_opt(a["savings_bytes"], fmt_bytes)),
-                cell(_opt(a["pruned_weight_bytes"], fmt_bytes)),
-                cell(_opt(a["ratio_to_bound"], lambda r: f"{r:.3f}")),
-                cell("LARGER THAN DENSE", "warn") if a["larger_than_dense"] else cell(""),
+                Cell(_opt(a["ratio"], lambda r: f"{r:.3f}")),
+                Cell(_opt(a["savings_bytes"], fmt_bytes)),
+                Cell(_opt(a["pruned_weight_bytes"], fmt_bytes)),
+                Cell(_opt(a["ratio_to_bound"], lambda r: f"{r:.3f}")),
+                Cell("LARGER THAN DENSE", "warn") if a["larger_than_dense"] else Cell(""),
             ]
         )
     return rows
@@ -97,11 +97,11 @@ def ratio_chart(sizes: dict) -> Table:
             bar = Bar(ratio / top, 1.0 / top, "fail" if a["larger_than_dense"] else "")
             rows.append(
                 [
-                    cell(a["file"]),
-                    cell(fmt_bytes(a["size"])),
+                    Cell(a["file"]),
+                    Cell(fmt_bytes(a["size"])),
                     bar,
-                    cell(f"{ratio:.3f}"),
-                    cell(a["dense_reference"]),
+                    Cell(f"{ratio:.3f}"),
+                    Cell(a["dense_reference"]),
                 ]
             )
     onnx_bytes = sizes.get("model_onnx_bytes")
@@ -110,11 +110,11 @@ def ratio_chart(sizes: dict) -> Table:
         bar = Bar(ratio / top, 1.0 / top, "alt")
         rows.append(
             [
-                cell(f"({label} of model.onnx)"),
-                cell(fmt_bytes(size)),
+                Cell(f"({label} of model.onnx)"),
+                Cell(fmt_bytes(size)),
                 bar,
-                cell(f"{ratio:.3f}"),
-                cell("model.onnx"),
+                Cell(f"{ratio:.3f}"),
+                Cell("model.onnx"),
             ]
         )
     return Table(CHART_COLUMNS, rows, rich=True)
@@ -127,7 +127,7 @@ def per_layer(sizes: dict) -> Table:
     columns += [Column(f, "bytes") for f in files]
     rows = [
         cells(r["name"], fmt_bytes(r["dense_bytes"]), fmt_bytes(round(r["bound_bytes"])))
-        + [cell(fmt_bytes(r["stored_bytes"][f]) if f in r["stored_bytes"] else "") for f in files]
+        + [Cell(fmt_bytes(r["stored_bytes"][f]) if f in r["stored_bytes"] else "") for f in files]
         for r in sizes["layers"]
     ]
     return Table(columns, rows, folded="per-layer bytes")

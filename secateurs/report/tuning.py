@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from secateurs.report.blocks import (
     Block,
+    Cell,
     Column,
     Document,
     Image,
     Paragraph,
     Section,
     Table,
-    cell,
     cells,
     verdict_tone,
 )
@@ -32,15 +32,15 @@ def sweep_table(doc: dict) -> Table:
     for r in rows:
         m, d = r["metrics"], r["deltas"]
         row = cells(f"{r['amount']:g}", fmt_pct(r["sparsity"]))
-        row += [cell(f"{fmt_pct(m[k])} ({100 * d[k]:+.2f})") for k in label_metrics]
+        row += [Cell(f"{fmt_pct(m[k])} ({100 * d[k]:+.2f})") for k in label_metrics]
         row += [
-            cell("-" if m.get(k) is None else f"{m[k]:.4f}" if k != "snr_db" else f"{m[k]:.1f} dB")
+            Cell("-" if m.get(k) is None else f"{m[k]:.4f}" if k != "snr_db" else f"{m[k]:.1f} dB")
             for k in other
         ]
-        row += [cell(f"{r['sizes'][f] / 1024:.1f}" if f in r.get("sizes", {}) else "-") for f in sizes]
+        row += [Cell(f"{r['sizes'][f] / 1024:.1f}" if f in r.get("sizes", {}) else "-") for f in sizes]
         if budget:
             within = bool(r.get("within_budget"))
-            row.append(cell("ok" if within else "over", verdict_tone(within)))
+            row.append(Cell("ok" if within else "over", verdict_tone(within)))
         body.append(row)
     return Table(columns, body)
 
