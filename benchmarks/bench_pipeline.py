@@ -281,7 +281,7 @@ def other_cpu_s() -> float:
 
 def machine() -> dict:
     from secateurs import __version__
-    from secateurs.pipeline.report import versions
+    from secateurs.report.data import versions
 
     cpu = "unknown"
     with contextlib.suppress(OSError):
@@ -331,7 +331,7 @@ def main() -> None:
 
     from benchmarks import pipeline_tables as tables
     from benchmarks.resnet50 import resnet50
-    from secateurs.pipeline.tables import table
+    from secateurs.report.terminal import table
 
     info = machine()
     others_before = other_cpu_s()

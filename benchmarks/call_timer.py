@@ -56,7 +56,7 @@ PROBES: list[tuple[str, str, str]] = [
     ("ORT session creation", "secateurs.validators.onnxruntime_run", "session"),
     ("compare_outputs", "secateurs.validators.onnxruntime_run", "compare_outputs"),
     ("state_dict_round_trip", "secateurs.exporters.safetensors_weights_torch", "state_dict_round_trip"),
-    ("report.build", "secateurs.pipeline.report", "build"),
+    ("report.build", "secateurs.report.data", "build"),
     ("ledger.build (size ledger)", "secateurs.pipeline.ledger", "build"),
     ("ledger.baselines (gzip/zstd of model.onnx)", "secateurs.pipeline.ledger", "baselines"),
     ("ledger.encoded_weights", "secateurs.pipeline.ledger", "encoded_weights"),

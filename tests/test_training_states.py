@@ -528,7 +528,9 @@ def test_a_layer_named_like_prune_state_is_not_a_leak(tmp_path):
 
     from secateurs.validators.onnx_structure import leaks
 
-    inits = [helper.make_tensor(n, TensorProto.FLOAT, [1], [0.0]) for n in ("seg_mask.weight", "a._orig_mod.w")]
+    inits = [
+        helper.make_tensor(n, TensorProto.FLOAT, [1], [0.0]) for n in ("seg_mask.weight", "a._orig_mod.w")
+    ]
     graph = helper.make_graph([], "g", [], [], initializer=inits)
     assert leaks(tmp_path / "m.onnx", helper.make_model(graph)).passed
     inits.append(helper.make_tensor("conv.weight_mask", TensorProto.FLOAT, [1], [1.0]))

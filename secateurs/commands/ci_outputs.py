@@ -39,7 +39,7 @@ def execute_reported(cfg: RunConfig, stages: list[str], junit: Path | None, **kw
 
 
 def ci_outputs(data: dict, timings: dict, junit: Path | None) -> None:
-    from secateurs.pipeline import report
+    from secateurs import report
     from secateurs.validators.results import ValidationResult
 
     if junit is not None:

@@ -30,7 +30,7 @@ def progress_printer(quiet: bool):
 
 
 def finish(ctx_obj, data: dict, quiet: bool) -> None:
-    from secateurs.pipeline import report
+    from secateurs import report
 
     if not quiet:
         click.echo(report.render_terminal(data, ctx_obj.timings))

@@ -17,7 +17,7 @@ def report_command(directory):
       secateurs report work/ >> "$GITHUB_STEP_SUMMARY"
     """
     from secateurs import files
-    from secateurs.pipeline import report as report_stage
+    from secateurs import report as report_stage
     from secateurs.pipeline.runner import REPORT_MD, read_report, read_run_record
 
     data = read_report(directory)

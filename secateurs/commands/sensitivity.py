@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from secateurs.commands.options import AmountList, default_out, model_options, quiet_option
-from secateurs.pipeline.report_html import write_plots_page
 
 
 @click.command("sensitivity")
@@ -50,38 +49,19 @@ def sensitivity(
       secateurs sensitivity builtin:resnet --eval builtin:digits --budget 0.01
       secateurs run builtin:resnet --recipe artifacts/resnet-sensitivity/recipe.json
     """
+    from secateurs import files
+    from secateurs.report import html, terminal
+    from secateurs.report.tuning import plots_page, sensitivity_blocks
     from secateurs.tuning.sensitivity import run_sensitivity
 
     out = out or default_out(model, "-sensitivity")
     data = run_sensitivity(
         model, eval_spec, out, amounts, budget, weights, input_shape, trust_model_code, exclude
     )
-    write_plots_page(out, f"secateurs sensitivity: {model}", render(data, "md"), out / "sensitivity.png")
+    blocks = sensitivity_blocks(data)
+    png = out / "sensitivity.png"
+    page = plots_page(f"secateurs sensitivity: {model}", blocks, {png.name: png.read_bytes()})
+    files.write_text(out / "report.html", html.render(page))
     if not quiet:
-        click.echo(render(data))
+        click.echo(terminal.body(blocks))
     click.echo(f"secateurs: wrote {out}", err=True)
-
-
-def render(data: dict, style: str = "text") -> str:
-    """The drop table (points) and, with a budget, recipe vs uniform."""
-    from secateurs.pipeline.tables import table
-
-    headers = ["layer", "numel", *(f"{a:g}" for a in data["amounts"])]
-    rows = [
-        [name, str(numel), *(f"{d * 100:.1f}" for d in row)]
-        for name, numel, row in zip(data["layers"], data["numel"], data["drop"])
-    ]
-    lines = [
-        f"{data['metric']} (points) per layer pruned alone, {data['samples']} samples",
-        "",
-        table(headers, rows, style),
-    ]
-    if "recipe" in data:
-        r, u = data["recipe"], data["uniform"]
-        lines += [
-            "",
-            f"budget {data['budget']} ({data['budget'] * 100:g} points):",
-            f"recipe: sparsity {r['sparsity']:.1%}, measured drop {r['drop'] * 100:.2f} points",
-            f"uniform: amount {u['amount']:g}, sparsity {u['sparsity']:.1%}, drop {u['drop'] * 100:.2f} points",
-        ]
-    return "\n".join(lines)

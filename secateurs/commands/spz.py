@@ -39,7 +39,7 @@ def pack(onnx_file, output, level):
       secateurs pack model.onnx -o model.onnx.spz
     """
     from secateurs import spz
-    from secateurs.pipeline.tables import fmt_bytes
+    from secateurs.report.formats import fmt_bytes
 
     output = _spz_out(onnx_file, output, ".spz")
     stats = spz.pack(onnx_file, output, level=level)
@@ -79,7 +79,8 @@ def inspect(file):
       secateurs inspect artifacts/resnet/model.onnx
     """
     from secateurs import spz
-    from secateurs.pipeline.tables import fmt_pct, table
+    from secateurs.report.formats import fmt_pct
+    from secateurs.report.terminal import table
 
     infos = spz.inspect(file)
     encodings = sorted({e for i in infos for e in i.sizes})

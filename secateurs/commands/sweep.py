@@ -13,7 +13,6 @@ import click
 
 from secateurs.commands.options import AmountList, default_out, model_options, quiet_option
 from secateurs.config import SCOPES
-from secateurs.pipeline.report_html import write_plots_page
 from secateurs.tuning.sweep import DEFAULT_AMOUNTS, SCHEMA
 
 EXPORTERS = ("torchscript", "dynamo")
@@ -71,6 +70,8 @@ def sweep(
     from secateurs import files
     from secateurs.config import check_fraction
     from secateurs.progress import progress
+    from secateurs.report import html, markdown, terminal
+    from secateurs.report.tuning import plots_page, sweep_table
     from secateurs.tuning import sweep as tuning
     from secateurs.tuning.plots import plot_sweep
 
@@ -98,13 +99,15 @@ def sweep(
         from secateurs.errors import OutputError
 
         raise OutputError(f"{out}: cannot create the output directory ({e.strerror or e})") from e
-    text = render_table(doc)
+    blocks = [sweep_table(doc)]
     files.write_json(out / "sweep.json", doc)
-    files.write_text(out / "sweep.md", render_table(doc, style="md") + "\n")
-    plot_sweep(rows, out / "sweep.png", doc["dense"], max_accuracy_drop, min_agreement)
-    write_plots_page(out, f"secateurs sweep: {model}", render_table(doc, style="md"), out / "sweep.png")
+    files.write_text(out / "sweep.md", markdown.body(blocks) + "\n")
+    png = out / "sweep.png"
+    plot_sweep(rows, png, doc["dense"], max_accuracy_drop, min_agreement)
+    page = plots_page(f"secateurs sweep: {model}", blocks, {png.name: png.read_bytes()})
+    files.write_text(out / "report.html", html.render(page))
     if not quiet:
-        click.echo(text)
+        click.echo(terminal.body(blocks))
     click.echo(f"secateurs: wrote {out} ({timings['total']:.1f} s)", err=True)
 
 
@@ -126,28 +129,3 @@ def document(tuner, rows: list[dict], budget: dict, exporter: str, timings: dict
         "timings_s": timings,
     }
     return doc
-
-
-def render_table(doc: dict, style: str = "text") -> str:
-    """Amount, sparsity, each metric (with its delta against dense), each artifact's KiB."""
-    from secateurs.pipeline.tables import fmt_pct, table
-
-    rows = doc["rows"]
-    label_metrics = [m for m in ("accuracy", "macro_precision", "macro_recall") if m in doc["dense"]]
-    other = [m for m in ("top1_agreement", "cosine", "snr_db") if any(m in r["metrics"] for r in rows)]
-    sizes = sorted({f for r in rows for f in r.get("sizes", {})})
-    budget = any("within_budget" in r for r in rows)
-    headers = ["amount", "sparsity", *label_metrics, *other, *(f"{f} KiB" for f in sizes)]
-    headers += ["budget"] if budget else []
-    body = []
-    for r in rows:
-        m, d = r["metrics"], r["deltas"]
-        cells = [f"{r['amount']:g}", fmt_pct(r["sparsity"])]
-        cells += [f"{fmt_pct(m[k])} ({100 * d[k]:+.2f})" for k in label_metrics]
-        cells += [
-            "-" if m.get(k) is None else f"{m[k]:.4f}" if k != "snr_db" else f"{m[k]:.1f} dB" for k in other
-        ]
-        cells += [f"{r['sizes'][f] / 1024:.1f}" if f in r.get("sizes", {}) else "-" for f in sizes]
-        cells += ["ok" if r.get("within_budget") else "over"] if budget else []
-        body.append(cells)
-    return table(headers, body, style)

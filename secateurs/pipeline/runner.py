@@ -17,16 +17,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from secateurs import files, manifest
+from secateurs import files, manifest, report
 from secateurs.config import RunConfig
 from secateurs.errors import GateFailed, InputError, OutputError, ValidationFailed
 from secateurs.evaluation.judge import gates_passed
 from secateurs.exporters.common.records import TensorEncoding
 from secateurs.model.load import load_model
 from secateurs.model.records import LayerRecord, ModelInfo
-from secateurs.pipeline import evaluate, export, load, prune, report, state, validate
+from secateurs.pipeline import evaluate, export, ledger, load, prune, state, validate
 from secateurs.pipeline.context import Artifact, RunContext
-from secateurs.pipeline.report_html import render_html
 from secateurs.validators.results import ValidationResult
 
 
@@ -132,10 +131,11 @@ def failure_line(validation: ValidationResult) -> str:
 def write_reports(ctx: RunContext, status: str) -> dict:
     t0 = time.perf_counter()
     ctx.timings.pop("report", None)
-    data = report.build(ctx, status)
+    sizes = ledger.build(ctx) if ctx.model is not None and ctx.artifacts else None
+    data = report.build(ctx, status, sizes)
     files.write_json(ctx.workdir / REPORT_JSON, data)
     files.write_text(ctx.workdir / REPORT_MD, report.render_markdown(data))
-    files.write_text(ctx.workdir / REPORT_HTML, render_html(data, plots_for(ctx.config)))
+    files.write_text(ctx.workdir / REPORT_HTML, report.render_html(data, plots_for(ctx.config)))
     ctx.timings["report"] = time.perf_counter() - t0
     return data
 

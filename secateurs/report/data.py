@@ -1,4 +1,4 @@
-"""Stage 5, report: one versioned dict, rendered as report.json, report.md and a terminal table.
+"""The report's data: one versioned dict, written as report.json; every rendering derives from it.
 
 The report describes what was made, so it is byte-identical across identical runs; the
 wall-clock timings of a run live in manifest.json's ``run`` block, outside every hashed file.
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 import platform
+from typing import TYPE_CHECKING
 
 from secateurs import __version__
-from secateurs.pipeline import ledger
-from secateurs.pipeline.context import RunContext
-from secateurs.pipeline.report_sections import sections
+
+if TYPE_CHECKING:
+    from secateurs.pipeline.context import RunContext
 
 SCHEMA = "secateurs.report/1"
 PERFORMANCE_NOTE = (
@@ -23,7 +24,8 @@ PERFORMANCE_NOTE = (
 )
 
 
-def build(ctx: RunContext, status: str) -> dict:
+def build(ctx: RunContext, status: str, sizes: dict | None) -> dict:
+    """report.json's content from a run's context; ``sizes`` is the size ledger (pipeline/ledger.py)."""
     counts = ctx.param_counts
     return _finite(
         {
@@ -56,7 +58,7 @@ def build(ctx: RunContext, status: str) -> dict:
                 for a in ctx.artifacts.values()
                 if a.path.exists()
             ],
-            "sizes": ledger.build(ctx) if ctx.model is not None and ctx.artifacts else None,
+            "sizes": sizes,
             "encodings": {k: [r.to_dict() for r in v] for k, v in ctx.encodings.items()},
             "validation": ctx.validation.to_json() if ctx.validation is not None else None,
             "evaluation": ctx.evaluation,
@@ -96,20 +98,3 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:
             found[pkg] = "not installed"
     return found
-
-
-def render_markdown(report: dict, timings: dict[str, float] | None = None) -> str:
-    """report.md (no timings: it is hashed); the CI step summary passes this run's timings."""
-    out = [f"# secateurs report: {report['model']['spec']} ({report['status']})", ""]
-    for title, body in sections(report, "md", timings):
-        if title == "Summary":
-            body = "\n".join(f"- {line}" for line in body.splitlines())
-        out += [f"## {title}", "", body, ""]
-    return "\n".join(out)
-
-
-def render_terminal(report: dict, timings: dict[str, float] | None = None) -> str:
-    out = []
-    for title, body in sections(report, "text", timings):
-        out += [f"== {title} ==", body, ""]
-    return "\n".join(out)

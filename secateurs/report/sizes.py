@@ -1,0 +1,143 @@
+"""The size ledger section: every artifact against its dense reference and the information bound.
+
+Rows come from report.json's ``sizes`` block (pipeline/ledger.py computes it). The HTML
+also gets a bar chart of the ratios: a rich table the plain renderings leave out.
+"""
+
+from __future__ import annotations
+
+from secateurs.report.blocks import Bar, Block, Cell, Column, Paragraph, Table, cells
+from secateurs.report.formats import fmt_bytes
+
+SIZE_COLUMNS = [
+    Column("artifact"),
+    Column("size", "bytes"),
+    Column("vs dense"),
+    Column("ratio", "number"),
+    Column("saved", "bytes"),
+    Column("on pruned weights", "bytes"),
+    Column("x bound", "number"),
+    Column("", "flag"),
+]
+CHART_COLUMNS = [
+    Column("artifact"),
+    Column("size", "bytes"),
+    Column("ratio (bar)", "bar"),
+    Column("ratio", "number"),
+    Column("vs dense"),
+]
+LEGEND = (
+    "size relative to its dense reference; black tick: dense (ratio 1.0);"
+    " purple: generic compressors of model.onnx"
+)
+
+
+def size_section(sizes: dict | None) -> list[Block]:
+    if not sizes:
+        return [Paragraph(["no artifacts"])]
+    notes = [
+        f"Information bound of the pruned weights: {fmt_bytes(round(sizes['bound_bytes']))}"
+        f" (dense {fmt_bytes(sizes['pruned_weights_dense_bytes'])}; {sizes['bound_definition']})."
+    ]
+    skipped = sizes.get("baselines", {}).get("skipped")
+    if skipped:
+        notes.append(f"gzip/zstd baselines skipped: {skipped}.")
+    return [
+        Paragraph([LEGEND], role="legend", rich=True),
+        ratio_chart(sizes),
+        Table(SIZE_COLUMNS, artifact_rows(sizes) + baseline_rows(sizes)),
+        Paragraph(notes),
+        per_layer(sizes),
+    ]
+
+
+def artifact_rows(sizes: dict) -> list[list[Cell]]:
+    rows = []
+    for a in sizes["artifacts"]:
+        rows.append(
+            [
+                *cells(a["file"], fmt_bytes(a["size"]), a["dense_reference"]),
+                Cell(_opt(a["ratio"], lambda r: f"{r:.3f}")),
+                Cell(_opt(a["savings_bytes"], fmt_bytes)),
+                Cell(_opt(a["pruned_weight_bytes"], fmt_bytes)),
+                Cell(_opt(a["ratio_to_bound"], lambda r: f"{r:.3f}")),
+                Cell("LARGER THAN DENSE", "warn") if a["larger_than_dense"] else Cell(""),
+            ]
+        )
+    return rows
+
+
+def baseline_rows(sizes: dict) -> list[list[Cell]]:
+    """gzip/zstd of model.onnx: what a generic compressor makes of the dense file."""
+    onnx_bytes = sizes.get("model_onnx_bytes")
+    rows = []
+    for label, size in _baselines(sizes):
+        rows.append(
+            cells(
+                f"({label} of model.onnx)",
+                fmt_bytes(size),
+                "model.onnx",
+                f"{size / onnx_bytes:.3f}",
+                fmt_bytes(onnx_bytes - size),
+                "",
+                "",
+                "",
+            )
+        )
+    return rows
+
+
+def ratio_chart(sizes: dict) -> Table:
+    ratios = [float(a["ratio"]) for a in sizes["artifacts"] if a["ratio"] is not None]
+    top = max([1.0, *ratios])
+    rows = []
+    for a in sizes["artifacts"]:
+        if a["ratio"] is not None:
+            ratio = float(a["ratio"])
+            bar = Bar(ratio / top, 1.0 / top, "fail" if a["larger_than_dense"] else "")
+            rows.append(
+                [
+                    Cell(a["file"]),
+                    Cell(fmt_bytes(a["size"])),
+                    bar,
+                    Cell(f"{ratio:.3f}"),
+                    Cell(a["dense_reference"]),
+                ]
+            )
+    onnx_bytes = sizes.get("model_onnx_bytes")
+    for label, size in _baselines(sizes):
+        ratio = size / onnx_bytes
+        bar = Bar(ratio / top, 1.0 / top, "alt")
+        rows.append(
+            [
+                Cell(f"({label} of model.onnx)"),
+                Cell(fmt_bytes(size)),
+                bar,
+                Cell(f"{ratio:.3f}"),
+                Cell("model.onnx"),
+            ]
+        )
+    return Table(CHART_COLUMNS, rows, rich=True)
+
+
+def per_layer(sizes: dict) -> Table:
+    """Bytes per pruned layer: dense, the bound, and each artifact that stores the weights."""
+    files = [a["file"] for a in sizes["artifacts"] if a["pruned_weight_bytes"] is not None]
+    columns = [Column("layer"), Column("dense", "bytes"), Column("bound", "bytes")]
+    columns += [Column(f, "bytes") for f in files]
+    rows = [
+        cells(r["name"], fmt_bytes(r["dense_bytes"]), fmt_bytes(round(r["bound_bytes"])))
+        + [Cell(fmt_bytes(r["stored_bytes"][f]) if f in r["stored_bytes"] else "") for f in files]
+        for r in sizes["layers"]
+    ]
+    return Table(columns, rows, folded="per-layer bytes")
+
+
+def _baselines(sizes: dict) -> list[tuple[str, int]]:
+    onnx_bytes = sizes.get("model_onnx_bytes")
+    found = sizes.get("baselines", {}).items()
+    return [(k, v) for k, v in found if isinstance(v, int) and onnx_bytes]
+
+
+def _opt(x, fmt) -> str:
+    return "" if x is None else fmt(x)

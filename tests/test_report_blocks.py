@@ -1,0 +1,107 @@
+"""Report blocks and their three renderers: classes from column kinds and tones, plain bytes."""
+
+import pytest
+
+from secateurs.report import html, markdown, terminal
+from secateurs.report.blocks import (
+    Bar,
+    Cell,
+    Column,
+    Document,
+    Image,
+    Items,
+    Paragraph,
+    Section,
+    Stat,
+    Table,
+    Verdict,
+)
+from secateurs.report.tuning import sweep_table
+
+
+def doc() -> Document:
+    table = Table(
+        [Column("name"), Column("value", "number"), Column("bar", "bar"), Column("verdict", "verdict")],
+        [
+            [Cell("-1.5"), Cell("n/a"), Bar(0.5, 0.25), Cell("PASS")],
+            [Cell("b|c"), Cell("2"), Bar(1.5, None, "fail"), Cell("FAIL", "fail")],
+        ],
+    )
+    summary = Items(
+        [
+            "first line",
+            Stat("short", "10.00%", "1 / 10", "of the pruned weights", "zeros"),
+            Stat("a longer label", "5.00%", "5 / 100", "of everything"),
+            Verdict("validation", "PASSED", "pass"),
+        ]
+    )
+    return Document(
+        "title",
+        [
+            Section("Summary", [summary]),
+            Section(
+                "Table",
+                [Paragraph(["legend"], role="legend", rich=True), table, Paragraph(["gate"], attached=True)],
+            ),
+            Section("Plots", [Image("plot", b"\x89PNG")]),
+        ],
+        status="passed",
+        status_tone="pass",
+        notes=["a note"],
+    )
+
+
+def test_terminal_aligns_stats_and_drops_rich_blocks():
+    text = terminal.render(doc())
+    assert text.splitlines()[:5] == [
+        "== Summary ==",
+        "first line",
+        "short:          10.00% (1 / 10; of the pruned weights)",
+        "a longer label: 5.00% (5 / 100; of everything)",
+        "validation: PASSED",
+    ]
+    assert "legend" not in text and "Plots" not in text and "bar" not in text
+    assert "FAIL\ngate\n" in text  # an attached paragraph follows the table without a blank line
+
+
+def test_markdown_bullets_escapes_pipes_and_drops_rich_blocks():
+    md = markdown.render(doc())
+    assert md.startswith("# title (passed)\n\n## Summary\n\n- first line\n- short:  ")
+    assert "| b\\|c | 2 | FAIL |" in md and "| name | value | verdict |\n|---|---|---|" in md
+    assert "legend" not in md and "## Plots" not in md and "a note" not in md
+
+
+def test_html_classes_come_from_kind_and_tone_not_text():
+    page = html.render(doc())
+    assert "<td>-1.5</td>" in page  # a text column, whatever the text looks like
+    assert '<td class="num">n/a</td>' in page  # a number column, whatever the text
+    assert "<td>PASS</td>" in page and '<td class="FAIL">FAIL</td>' in page  # tone from the data
+    assert '<span class="fill" style="width:50.00%"></span><span class="tick" style="left:25.00%">' in page
+    assert '<span class="fill bad" style="width:100.00%"></span></div>' in page  # clamped
+    assert '<span class="badge ok">PASSED</span>' in page and '<p class="muted">a note</p>' in page
+    assert '<p class="legend">legend</p>' in page and 'src="data:image/png;base64,iVBORw=="' in page
+    assert '<li>validation: <span class="PASS">PASSED</span></li>' in page
+    assert "<b>10.00%</b>1 / 10 zeros<br>" in page
+
+
+def test_html_code_spans_only_when_paired():
+    table = Table([Column("a", "prose"), Column("b")], [[Cell("run `x` then `y`"), Cell("odd ` tick")]])
+    page = html.render(Document("t", [Section("s", [table])]))
+    assert "run <code>x</code> then <code>y</code>" in page and "odd ` tick" in page
+
+
+def test_unknown_column_kind_is_rejected():
+    with pytest.raises(ValueError, match="unknown kind 'money'.*known: text"):
+        Column("price", "money")
+
+
+def test_sweep_budget_column_is_a_toned_verdict():
+    row = {"amount": 0.5, "sparsity": 0.5, "metrics": {"accuracy": 0.9}, "deltas": {"accuracy": -0.05}}
+    rows = [dict(row, within_budget=True), dict(row, amount=0.9, within_budget=False)]
+    table = sweep_table({"rows": rows, "dense": {"accuracy": 0.95}})
+    assert terminal.body([table]).splitlines()[2:] == [
+        "0.5     50.00%    90.00% (-5.00)  ok",
+        "0.9     50.00%    90.00% (-5.00)  over",
+    ]
+    page = html.render(Document("t", [Section("s", [table])]))
+    assert '<td class="PASS">ok</td>' in page and '<td class="FAIL">over</td>' in page
