@@ -29,7 +29,12 @@ def test_the_contract_can_fail(tmp_path):
     manifest = copy / "secateurs" / "manifest.py"
     manifest.write_text(manifest.read_text() + "\n\ndef _planted():\n    import torch  # noqa\n")
     linter = Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run([str(linter)], cwd=copy, capture_output=True, text=True,
-                            env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [str(linter)],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode != 0
     assert "secateurs.manifest is not allowed to import torch" in result.stdout
