@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from secateurs.pipeline.ledger import bound_bytes
+from secateurs.report.ledger import bound_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE_MD = Path(__file__).resolve().parent / "SIZE.md"

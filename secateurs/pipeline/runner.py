@@ -24,8 +24,9 @@ from secateurs.evaluation.judge import gates_passed
 from secateurs.exporters.common.records import TensorEncoding
 from secateurs.model.load import load_model
 from secateurs.model.records import LayerRecord, ModelInfo
-from secateurs.pipeline import evaluate, export, ledger, load, prune, state, validate
+from secateurs.pipeline import evaluate, export, load, prune, state, validate
 from secateurs.pipeline.context import Artifact, RunContext
+from secateurs.report import ledger
 from secateurs.validators.results import ValidationResult
 
 
