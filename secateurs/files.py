@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from secateurs import manifest
-from secateurs.errors import OutputError
+from secateurs.errors import InputError, OutputError
 from secateurs.manifest import MANIFEST
 
 STAGING_TAG = ".staging-"
@@ -179,6 +179,23 @@ class AtomicFiles:
 def write_json(path: Path, data: dict) -> None:
     """Indented JSON; NaN and infinities are written as the strings "nan"/"inf" (see ``finite``)."""
     write_text(path, json.dumps(finite(data), indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+def read_json(path: Path, schema: str, what: str, missing: str) -> dict:
+    """A JSON object written by secateurs whose ``schema`` must be ``schema``.
+
+    InputError (exit 3) names the file: ``missing`` says what to do when it is absent,
+    ``what`` names it when it is unreadable.
+    """
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found; {missing}") from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: unreadable {what} ({e})") from e
+    if not isinstance(data, dict) or data.get("schema") != schema:
+        raise InputError(f"{path}: not a {schema} file")
+    return data
 
 
 def finite(obj):

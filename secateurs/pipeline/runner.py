@@ -8,7 +8,6 @@ replaces it only when it succeeds. report.json is the hand-off between stages.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -179,18 +178,12 @@ def _relocate(ctx: RunContext, out: Path) -> None:
 
 
 def read_report(directory: Path) -> dict:
-    path = directory / REPORT_JSON
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: not found; run `secateurs prune` (or `run`) into {directory} first"
-        ) from None
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: unreadable report ({e})") from e
-    if not isinstance(data, dict) or data.get("schema") != report.SCHEMA:
-        raise InputError(f"{path}: not a {report.SCHEMA} report")
-    return data
+    return files.read_json(
+        directory / REPORT_JSON,
+        report.SCHEMA,
+        "report",
+        f"run `secateurs prune` (or `run`) into {directory} first",
+    )
 
 
 def restore(ctx: RunContext, source: Path) -> None:

@@ -12,11 +12,9 @@ No timings or paths outside the directory: two identical runs write identical st
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from secateurs import files
-from secateurs.errors import InputError
 
 DIRNAME = "state"
 FILENAME = "state.json"
@@ -72,15 +70,6 @@ def to_json(ctx, weights: str | None) -> dict:
 
 def read(directory: Path) -> dict:
     """The state an earlier command left in ``directory``; InputError says which command to run."""
-    where = path(directory)
-    try:
-        data = json.loads(where.read_text())
-    except FileNotFoundError:
-        raise InputError(
-            f"{directory}: holds no {DIRNAME}/{FILENAME}; run `secateurs prune` (or `run`) into it first"
-        ) from None
-    except (OSError, ValueError) as e:
-        raise InputError(f"{where}: unreadable stage state ({e})") from e
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise InputError(f"{where}: not a {SCHEMA} file")
-    return data
+    return files.read_json(
+        path(directory), SCHEMA, "stage state", f"run `secateurs prune` (or `run`) into {directory} first"
+    )
