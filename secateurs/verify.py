@@ -14,7 +14,7 @@ import json
 from pathlib import Path, PurePosixPath
 
 from secateurs import exporters, manifest
-from secateurs.spz.paths import safe_relative
+from secateurs.spz import safe_relative
 from secateurs.validators.results import Check, ValidationResult
 
 REFERENCE = "reference.npz"

@@ -67,3 +67,28 @@ def test_unpack_needs_an_output_name(cli, tmp_path, onnx_file):
 def test_pack_refuses_to_overwrite_input(cli, onnx_file):
     result = cli("pack", onnx_file, "-o", onnx_file)
     assert result.exit_code == 2 and "overwrite the input" in result.stderr
+
+
+def test_unpack_write_failure_exits_5(cli, tmp_path, onnx_file):
+    cli("pack", onnx_file, "-o", "m.spz")
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    result = cli("unpack", "m.spz", "-o", "blocker/sub/out.onnx")
+    assert result.exit_code == 5, result.output
+    assert "blocker" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "raised, exit_code",
+    [("UnreadableInput", 3), ("InvalidModel", 3), ("CorruptContainer", 3), ("UnsupportedVersion", 3)]
+    + [("WriteFailed", 5), ("InvalidArgument", 2)],
+)
+def test_spz_errors_map_to_exit_codes(raised, exit_code):
+    """spz raises its own errors; the exporter's adapter gives each the CLI's exit code, same message."""
+    from secateurs import spz
+    from secateurs.errors import SecateursError
+    from secateurs.exporters.spz_container import spz_errors
+
+    with pytest.raises(SecateursError, match="^x.spz: boom$") as err:
+        with spz_errors():
+            raise getattr(spz, raised)("x.spz: boom")
+    assert err.value.exit_code == exit_code and type(err.value.__cause__).__name__ == raised

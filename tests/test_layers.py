@@ -16,7 +16,7 @@ def test_import_contracts_hold():
     linter = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(linter)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "Contracts: 2 kept, 0 broken" in result.stdout
+    assert "Contracts: 3 kept, 0 broken" in result.stdout
 
 
 def test_the_contract_can_fail(tmp_path):
@@ -38,3 +38,24 @@ def test_the_contract_can_fail(tmp_path):
     )
     assert result.returncode != 0
     assert "secateurs.manifest is not allowed to import torch" in result.stdout
+
+
+def test_spz_stands_alone(tmp_path):
+    """Only spz/output.py may reach the rest of secateurs: plant a secateurs.errors import elsewhere."""
+    import shutil
+
+    copy = tmp_path / "repo"
+    shutil.copytree(REPO / "secateurs", copy / "secateurs")
+    shutil.copy(REPO / "pyproject.toml", copy / "pyproject.toml")
+    packer = copy / "secateurs" / "spz" / "packer.py"
+    packer.write_text(packer.read_text() + "\n\ndef _planted():\n    import secateurs.errors  # noqa\n")
+    linter = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run(
+        [str(linter)],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode != 0
+    assert "secateurs.spz is not allowed to import secateurs.errors" in result.stdout

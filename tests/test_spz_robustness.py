@@ -1,4 +1,4 @@
-"""Bad inputs to pack and unpack: each is an InputError naming the file, and nothing is written."""
+"""Bad inputs to pack and unpack: each is an spz.BadInput naming the file, and nothing is written."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import zstandard
 from onnx import TensorProto, helper, numpy_helper
 
 import secateurs.spz as spz
-from secateurs.errors import InputError
 from secateurs.spz import index
 from secateurs.spz.container import FOOTER, FOOTER_MAGIC
 
@@ -42,9 +41,11 @@ def packed(tmp_path: Path) -> Path:
     return out
 
 
-def _refused(spz_path: Path, tmp_path: Path, match: str | None = None, **kwargs) -> str:
+def _refused(
+    spz_path: Path, tmp_path: Path, match: str | None = None, kind=spz.CorruptContainer, **kwargs
+) -> str:
     out = tmp_path / "restored" / "m.onnx"
-    with pytest.raises(InputError, match=match) as err:
+    with pytest.raises(kind, match=match) as err:
         spz.unpack(spz_path, out, **kwargs)
     message = str(err.value)
     assert "\n" not in message and message.startswith(f"{spz_path}: ")
@@ -83,7 +84,7 @@ def test_wrong_magic_and_unknown_version(packed: Path, tmp_path: Path) -> None:
     for version in (1, 3):  # version 1 (framed stream refs, zstd magic) is not read either
         struct.pack_into("<H", data, 8, version)
         bad.write_bytes(data)
-        _refused(bad, tmp_path, f"unsupported .spz version {version}")
+        _refused(bad, tmp_path, f"unsupported .spz version {version}", kind=spz.UnsupportedVersion)
 
 
 def test_every_corrupted_byte_is_caught_or_harmless(packed: Path, tmp_path: Path) -> None:
@@ -98,7 +99,7 @@ def test_every_corrupted_byte_is_caught_or_harmless(packed: Path, tmp_path: Path
         out = tmp_path / "restored" / "m.onnx"
         try:
             spz.unpack(bad, out)
-        except InputError as e:
+        except spz.BadInput as e:
             assert "\n" not in str(e) and not out.exists(), pos
         else:
             assert out.read_bytes() == original, pos  # e.g. the reserved header bytes
@@ -222,16 +223,16 @@ def test_pack_refuses_non_onnx(tmp_path: Path, content: bytes, match: str) -> No
     src = tmp_path / "model.onnx"
     src.write_bytes(content)
     out = tmp_path / "out" / "model.onnx.spz"
-    with pytest.raises(InputError, match=match) as err:
+    with pytest.raises(spz.InvalidModel, match=match) as err:
         spz.pack(src, out)
     assert str(err.value).startswith(f"{src}: ") and "\n" not in str(err.value)
     assert not (tmp_path / "out").exists()
 
 
 def test_pack_refuses_missing_and_directory(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(spz.UnreadableInput, match="not found"):
         spz.pack(tmp_path / "nope.onnx", tmp_path / "x.spz")
-    with pytest.raises(InputError, match="directory"):
+    with pytest.raises(spz.UnreadableInput, match="directory"):
         spz.pack(tmp_path, tmp_path / "x.spz")
     assert not (tmp_path / "x.spz").exists()
 
@@ -269,19 +270,17 @@ def test_external_data_outside_the_folder_or_broken(tmp_path: Path, where: str) 
     src = _external_model(folder, location)
     out = folder / "m.onnx.spz"
     match = {"missing": "not found", "short": "needs bytes 0..1024"}.get(where, "outside|absolute|leaves")
-    with pytest.raises(InputError, match=match) as err:
+    with pytest.raises(spz.BadInput, match=match) as err:
         spz.pack(src, out)
     assert "\n" not in str(err.value) and str(err.value).split(":")[0] in (str(src), str(folder / location))
     assert not out.exists() and sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp")) == []
 
 
 def test_output_may_not_overwrite_the_input(packed: Path, tmp_path: Path) -> None:
-    from secateurs.errors import UsageError
-
     src = tmp_path / "m.onnx"
     before = src.read_bytes()
-    with pytest.raises(UsageError, match="overwrite the input"):
+    with pytest.raises(spz.InvalidArgument, match="overwrite the input"):
         spz.pack(src, src)
-    with pytest.raises(UsageError, match="overwrite the .spz"):
+    with pytest.raises(spz.InvalidArgument, match="overwrite the .spz"):
         spz.unpack(packed, packed)
     assert src.read_bytes() == before

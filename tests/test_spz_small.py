@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from secateurs.spz import choose, codecs, streams
-from secateurs.spz.analysis import Analysis
+from secateurs.spz.choose import Analysis
 
 
 def _sparse(n: int, nnz: int, seed: int) -> np.ndarray:

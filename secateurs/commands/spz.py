@@ -39,10 +39,12 @@ def pack(onnx_file, output, level):
       secateurs pack model.onnx -o model.onnx.spz
     """
     from secateurs import spz
+    from secateurs.exporters.spz_container import spz_errors
     from secateurs.report.formats import fmt_bytes
 
     output = _spz_out(onnx_file, output, ".spz")
-    stats = spz.pack(onnx_file, output, level=level)
+    with spz_errors():
+        stats = spz.pack(onnx_file, output, level=level)
     click.echo(
         f"{output}: {fmt_bytes(stats.output_bytes)} from {fmt_bytes(stats.input_bytes)}"
         f" ({stats.ratio:.3f}), {stats.tensors} tensors, {stats.seconds:.2f} s"
@@ -62,9 +64,12 @@ def unpack(spz_file, output):
       secateurs unpack model.onnx.spz -o model.onnx && sha256sum model.onnx
     """
     from secateurs import spz
+    from secateurs.exporters.spz_container import spz_errors
 
     output = _spz_out(spz_file, output, None)
-    click.echo(str(spz.unpack(spz_file, output)))
+    with spz_errors():
+        restored = spz.unpack(spz_file, output)
+    click.echo(str(restored))
 
 
 @click.command()
@@ -79,10 +84,12 @@ def inspect(file):
       secateurs inspect artifacts/resnet/model.onnx
     """
     from secateurs import spz
+    from secateurs.exporters.spz_container import spz_errors
     from secateurs.report.formats import fmt_pct
     from secateurs.report.terminal import table
 
-    infos = spz.inspect(file)
+    with spz_errors():
+        infos = spz.inspect(file)
     encodings = sorted({e for i in infos for e in i.sizes})
     rows = [
         [

@@ -9,10 +9,33 @@ it by unpacking it and comparing sha256s.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
+from secateurs import spz
+from secateurs.errors import InputError, OutputError, SecateursError, UsageError
 from secateurs.exporters import DENSE_ONNX, CheckInputs, Format, get, register
 from secateurs.validators.results import Check
+
+
+def project_error(e: spz.SpzError) -> SecateursError:
+    """The secateurs error (and so exit code) for what spz raised, with the same message:
+    a bad input file exits 3, a failed write 5, a bad argument 2."""
+    if isinstance(e, spz.WriteFailed):
+        return OutputError(str(e))
+    if isinstance(e, spz.InvalidArgument):
+        return UsageError(str(e))
+    return InputError(str(e))
+
+
+@contextmanager
+def spz_errors() -> Iterator[None]:
+    """Re-raise spz's errors as the project's (``project_error``), chained to the original."""
+    try:
+        yield
+    except spz.SpzError as e:
+        raise project_error(e) from e
 
 
 @register
@@ -25,10 +48,10 @@ class SpzContainer(Format):
     derives_from_onnx = True
 
     def export(self, ctx, path: Path) -> None:
-        from secateurs import spz
         from secateurs.exporters.common.onnx_derived import dense_onnx_path, pruned_initializers
 
-        spz.pack(dense_onnx_path(ctx), path)
+        with spz_errors():
+            spz.pack(dense_onnx_path(ctx), path)
         ctx.encodings[self.name] = tensor_records(path, set(pruned_initializers(ctx)))
 
     def checks(self, run: CheckInputs, path: Path) -> list[Check]:
@@ -73,9 +96,7 @@ def round_trip(
     are compared with the files beside ``onnx_path``, or, when ``expected_sha256`` is given,
     with those hashes (name relative to ``onnx_path``'s folder -> sha256, e.g. the manifest's).
     """
-    from secateurs.errors import SecateursError
     from secateurs.manifest import sha256
-    from secateurs.spz import unpack
 
     def matches(name: str, restored: Path) -> bool:
         if expected_sha256 is not None:
@@ -87,8 +108,8 @@ def round_trip(
     scratch = path.parent if scratch_dir is None else scratch_dir
     with tempfile.TemporaryDirectory(dir=scratch, prefix=".unpack-") as tmp:
         try:
-            unpack(path, Path(tmp) / onnx_path.name)
-        except SecateursError as e:
+            spz.unpack(path, Path(tmp) / onnx_path.name)
+        except (spz.SpzError, SecateursError) as e:
             return Check(path.name, label, False, str(e))
         restored = sorted(p for p in Path(tmp).rglob("*") if p.is_file())
         names = [p.relative_to(tmp).as_posix() for p in restored]
@@ -102,11 +123,12 @@ def round_trip(
 
 def tensor_records(path: Path, names: set[str]) -> list:
     """What the container spent on each named tensor, from its own index."""
-    from secateurs import spz
     from secateurs.exporters.common.records import TensorEncoding
 
     records = []
-    for info in spz.inspect(path):
+    with spz_errors():
+        infos = spz.inspect(path)
+    for info in infos:
         if info.name not in names or info.file:
             continue
         numel = 1

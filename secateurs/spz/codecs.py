@@ -8,12 +8,16 @@ each stream must decode to, so a reader can refuse a bad index before allocating
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from secateurs.errors import UsageError
-from secateurs.spz import gapcode, planes, streams
-from secateurs.spz.analysis import Analysis, PlaneCoding, element_view
+from secateurs.spz import bitcode, planes, streams
+from secateurs.spz.errors import InvalidArgument
+from secateurs.spz.planes import PlaneCoding, element_view
+
+if TYPE_CHECKING:
+    from secateurs.spz.choose import Analysis
 
 
 @dataclass
@@ -43,7 +47,7 @@ def get(name: str):
     try:
         return _BY_NAME[name]()
     except KeyError:
-        raise UsageError(f"unknown .spz encoding {name!r}; choose from: {', '.join(_BY_NAME)}") from None
+        raise InvalidArgument(f"unknown .spz encoding {name!r}; choose from: {', '.join(_BY_NAME)}") from None
 
 
 def by_id(codec_id: int):
@@ -177,13 +181,13 @@ class RiceGaps:
 
     def encode(self, an: Analysis) -> Encoded:
         gaps, k, _ = an.rice_plan
-        q, r = gapcode.encode(gaps, k)
+        q, r = bitcode.rice_encode(gaps, k)
         rare = 0 if an.zeros_are_rarer else 1
         coded = [streams.pack(q), streams.pack(r)]
         return _encoded(self.name, (rare, k), coded, an.values)
 
     def lengths(self, n: int, esize: int, nnz: int, params: tuple) -> list[tuple[int, int]]:
-        if len(params) < 2 or params[0] not in (0, 1) or not 0 <= params[1] <= gapcode.MAX_K:
+        if len(params) < 2 or params[0] not in (0, 1) or not 0 <= params[1] <= bitcode.MAX_K:
             raise ValueError(f"bad rice params {params}")
         count = nnz if params[0] else n - nnz
         coded = [(0, (n + 7) // 8), ((count * params[1] + 7) // 8,) * 2]
@@ -191,7 +195,7 @@ class RiceGaps:
 
     def decode(self, data: list, n: int, esize: int, nnz: int, params: tuple) -> np.ndarray:
         rare, k = params[:2]
-        positions = gapcode.decode(data[0], data[1], nnz if rare else n - nnz, k, n)
+        positions = bitcode.rice_decode(data[0], data[1], nnz if rare else n - nnz, k, n)
         if not rare:
             keep = np.ones(n, dtype=bool)
             keep[positions] = False

@@ -12,8 +12,10 @@ import struct
 import zlib
 from pathlib import Path
 
-from secateurs.spz import codecs, paths, streams
+from secateurs.spz import codecs, streams
+from secateurs.spz.errors import UnsupportedVersion
 from secateurs.spz.index import FileEntry, StreamRef, parse, serialize
+from secateurs.spz.plan import safe_relative
 
 MAGIC = b"\x89SPZ\r\n\x1a\n"
 FOOTER_MAGIC = b"SPZ\x1a"
@@ -78,7 +80,11 @@ class Writer:
 
 
 class Reader:
-    """An open .spz: validated index in ``files``; ``stream`` decodes one stream."""
+    """An open .spz: validated index in ``files``; ``stream`` decodes one stream.
+
+    A problem with the file is a ValueError (UnsupportedVersion for another version or
+    unknown flags); the entry points name the file and raise CorruptContainer.
+    """
 
     def __init__(self, path: Path, max_output: int = DEFAULT_MAX_OUTPUT):
         self.path = path
@@ -98,9 +104,9 @@ class Reader:
         if magic != MAGIC:
             raise ValueError("not a .spz container (wrong magic)")
         if version != VERSION:
-            raise ValueError(f"unsupported .spz version {version} (this reader knows {VERSION})")
+            raise UnsupportedVersion(f"unsupported .spz version {version} (this reader knows {VERSION})")
         if flags:
-            raise ValueError(f"unsupported .spz flags {flags:#06x}")
+            raise UnsupportedVersion(f"unsupported .spz flags {flags:#06x}")
         offset, stored, decoded, crc, tail = FOOTER.unpack_from(self.map, size - FOOTER.size)
         if tail != FOOTER_MAGIC:
             raise ValueError("truncated or corrupt: footer magic missing")
@@ -154,7 +160,7 @@ def _validate(files: list[FileEntry], data_end: int, max_output: int) -> None:
         raise ValueError(f"declares {total} bytes of output, over the {max_output}-byte cap")
     seen = set()
     for f in files[1:]:
-        key = paths.safe_relative(f.path).as_posix()
+        key = safe_relative(f.path).as_posix()
         if key in seen:
             raise ValueError(f"external data file {f.path!r} listed twice")
         seen.add(key)

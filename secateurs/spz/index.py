@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from secateurs.spz.varint import read_varint, unzigzag, write_varint, zigzag
+from secateurs.spz.wire import read_varint, unzigzag, write_varint, zigzag
 
 
 @dataclass

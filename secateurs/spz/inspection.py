@@ -13,14 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from secateurs.errors import InputError
 from secateurs.spz import codecs
-from secateurs.spz.analysis import Analysis
-from secateurs.spz.choose import all_sizes, choose
+from secateurs.spz.choose import Analysis, all_sizes, choose
 from secateurs.spz.container import MAGIC
-from secateurs.spz.dtypes import dtype_name, element_size
-from secateurs.spz.paths import safe_relative
-from secateurs.spz.plan import plan_model
+from secateurs.spz.errors import CorruptContainer, UnreadableInput
+from secateurs.spz.plan import dtype_name, element_size, plan_model, safe_relative
 from secateurs.spz.unpacker import open_container
 from secateurs.spz.wire import WireError, scan_model
 
@@ -44,7 +41,7 @@ def inspect(path: Path, *, level: int = 3) -> list[TensorInfo]:
         with open(path, "rb") as f:
             head = f.read(len(MAGIC))
     except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+        raise UnreadableInput(f"{path}: cannot read ({e.strerror or e})") from None
     return _inspect_spz(path) if head == MAGIC else _inspect_onnx(path, level)
 
 
@@ -82,12 +79,12 @@ def _inspect_spz(path: Path) -> list[TensorInfo]:
                 buffers[entry.path] = buf
             refs = scan_model(memoryview(buffers[""]))
         except (ValueError, WireError, zstandard.ZstdError) as e:
-            raise InputError(f"{path}: {e}") from None
+            raise CorruptContainer(f"{path}: {e}") from None
     for ref in refs:
         try:
             where = "" if ref.location is None else safe_relative(ref.location).as_posix()
         except ValueError as e:
-            raise InputError(f"{path}: tensor {ref.name!r}: {e}") from None
+            raise CorruptContainer(f"{path}: tensor {ref.name!r}: {e}") from None
         record = records.get((where, ref.offset))
         if record is not None:
             n = record.length // record.esize
@@ -98,7 +95,9 @@ def _inspect_spz(path: Path) -> list[TensorInfo]:
             continue
         buf = buffers.get(where)
         if buf is None:
-            raise InputError(f"{path}: tensor {ref.name!r} refers to {where!r}, which the container lacks")
+            raise CorruptContainer(
+                f"{path}: tensor {ref.name!r} refers to {where!r}, which the container lacks"
+            )
         length = buf.size - ref.offset if ref.length < 0 else ref.length
         if length <= 0 or ref.offset + length > buf.size:
             continue

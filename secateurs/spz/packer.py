@@ -16,13 +16,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from secateurs.errors import OutputError, UsageError
-from secateurs.files import AtomicFiles
 from secateurs.spz import codecs
-from secateurs.spz.analysis import Analysis
-from secateurs.spz.choose import choose
+from secateurs.spz.choose import Analysis, choose
 from secateurs.spz.container import Writer
+from secateurs.spz.errors import InvalidArgument, WriteFailed
 from secateurs.spz.index import FileEntry, TensorRecord
+from secateurs.spz.output import atomic_files
 from secateurs.spz.plan import FilePlan, Payload, plan_model
 
 AHEAD = 3  # tensors encoded ahead of the writer
@@ -46,15 +45,16 @@ class PackStats:
 def pack(onnx_path: Path, out_path: Path, *, level: int = 3) -> PackStats:
     """Write ``out_path`` (.spz) holding ``onnx_path`` and its external data files.
 
-    Raises InputError for a file that is not an ONNX model or whose external data is
-    missing or outside the model's folder; nothing is written then.
+    Raises InvalidModel for a file that is not an ONNX model or whose external data is
+    missing or outside the model's folder (UnreadableInput if it cannot be read),
+    WriteFailed if the output cannot be written; nothing is written then.
     """
     if not isinstance(level, int) or not 1 <= level <= 22:
-        raise UsageError(f"zstd level must be an integer from 1 to 22, got {level!r}")
+        raise InvalidArgument(f"zstd level must be an integer from 1 to 22, got {level!r}")
     start = time.perf_counter()
     onnx_path, out_path = Path(onnx_path), Path(out_path)
     if out_path.exists() and out_path.resolve() == onnx_path.resolve():
-        raise UsageError(f"{out_path}: the output would overwrite the input model")
+        raise InvalidArgument(f"{out_path}: the output would overwrite the input model")
     counts: Counter[str] = Counter()
     with ExitStack() as stack:
         plans = plan_model(onnx_path, stack)
@@ -63,7 +63,7 @@ def pack(onnx_path: Path, out_path: Path, *, level: int = 3) -> PackStats:
         # GIL (measured slower on 2 vCPUs); hashing (GIL-free) runs beside it.
         pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="spz-pack"))
         hasher = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="spz-hash"))
-        with AtomicFiles() as out:
+        with atomic_files() as out:
             f = out.open(out_path)
             with f:
                 writer = Writer(f, level)
@@ -71,7 +71,7 @@ def pack(onnx_path: Path, out_path: Path, *, level: int = 3) -> PackStats:
                     entries = [_pack_file(writer, plan, pool, hasher, level, counts) for plan in plans]
                     size = writer.finish(entries)
                 except OSError as e:
-                    raise OutputError(f"{out_path}: write failed ({e.strerror or e})") from e
+                    raise WriteFailed(f"{out_path}: write failed ({e.strerror or e})") from e
             out.commit()
     return PackStats(total, size, sum(counts.values()), dict(counts), time.perf_counter() - start)
 

@@ -13,31 +13,39 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from secateurs.errors import InputError, OutputError, UsageError
-from secateurs.files import AtomicFiles
 from secateurs.spz import codecs
 from secateurs.spz.container import DEFAULT_MAX_OUTPUT, Reader
+from secateurs.spz.errors import (
+    CorruptContainer,
+    InvalidArgument,
+    UnreadableInput,
+    UnsupportedVersion,
+    WriteFailed,
+)
 from secateurs.spz.index import FileEntry, TensorRecord
-from secateurs.spz.paths import safe_relative
+from secateurs.spz.output import atomic_files
+from secateurs.spz.plan import safe_relative
 
 AHEAD = 3
 CHUNK = 1 << 22  # skeleton bytes copied per read
 
 
 def open_container(spz_path: Path, max_output: int = DEFAULT_MAX_OUTPUT) -> Reader:
-    """Open and validate ``spz_path``; every problem is an InputError naming the file."""
+    """Open and validate ``spz_path``; every problem is a BadInput naming the file."""
     import zstandard
 
     try:
         return Reader(Path(spz_path), max_output)
     except FileNotFoundError:
-        raise InputError(f"{spz_path}: file not found") from None
+        raise UnreadableInput(f"{spz_path}: file not found") from None
     except IsADirectoryError:
-        raise InputError(f"{spz_path}: is a directory") from None
+        raise UnreadableInput(f"{spz_path}: is a directory") from None
+    except UnsupportedVersion as e:
+        raise UnsupportedVersion(f"{spz_path}: {e}") from None
     except (ValueError, zstandard.ZstdError) as e:
-        raise InputError(f"{spz_path}: {e}") from None
+        raise CorruptContainer(f"{spz_path}: {e}") from None
     except OSError as e:
-        raise InputError(f"{spz_path}: cannot read ({e.strerror or e})") from None
+        raise UnreadableInput(f"{spz_path}: cannot read ({e.strerror or e})") from None
 
 
 def unpack(
@@ -56,8 +64,8 @@ def unpack(
 
     spz_path, out_path = Path(spz_path), Path(out_path)
     if out_path.exists() and out_path.resolve() == spz_path.resolve():
-        raise UsageError(f"{out_path}: the output would overwrite the .spz being unpacked")
-    with open_container(spz_path, max_output_bytes) as reader, AtomicFiles() as out:
+        raise InvalidArgument(f"{out_path}: the output would overwrite the .spz being unpacked")
+    with open_container(spz_path, max_output_bytes) as reader, atomic_files() as out:
         # one decoder thread: a second one only contends for the same core (2 vCPUs)
         with ThreadPoolExecutor(1, thread_name_prefix="spz-unpack") as pool:
             for entry in reader.files:
@@ -67,9 +75,9 @@ def unpack(
                         _restore(reader, entry, f, pool)
                     except (ValueError, zstandard.ZstdError) as e:
                         what = f"external data file {entry.path!r}" if entry.path else "model"
-                        raise InputError(f"{spz_path}: {what}: {e}") from None
+                        raise CorruptContainer(f"{spz_path}: {what}: {e}") from None
                     except OSError as e:
-                        raise OutputError(f"{target}: write failed ({e.strerror or e})") from e
+                        raise WriteFailed(f"{target}: write failed ({e.strerror or e})") from e
         out.commit()
     return out_path
 
@@ -81,9 +89,9 @@ def _target(spz_path: Path, out_path: Path, rel: str) -> Path:
     target = out_path.parent / safe_relative(rel)
     root = os.path.realpath(out_path.parent)
     if target == out_path or os.path.realpath(target) == os.path.realpath(out_path):
-        raise InputError(f"{spz_path}: external data file {rel!r} would overwrite the model")
+        raise CorruptContainer(f"{spz_path}: external data file {rel!r} would overwrite the model")
     if os.path.commonpath([root, os.path.realpath(target)]) != root:
-        raise InputError(f"{spz_path}: external data file {rel!r} resolves outside {out_path.parent}")
+        raise CorruptContainer(f"{spz_path}: external data file {rel!r} resolves outside {out_path.parent}")
     return target
 
 
