@@ -39,7 +39,7 @@ def unwrap(model) -> tuple[object, list[str]]:
     (``model.backbone = torch.compile(model.backbone)``); return (inner module, notes)."""
     notes = []
     while (inner := _inner(model)) is not None:
-        notes.append(f"unwrapped {type(model).__name__}: using the module it wraps")
+        notes.append(f"unwrapped {_wrapper_name(model)}: using the module it wraps")
         model = inner
     for name, parent in list(model.named_modules()):
         for child_name, child in list(parent.named_children()):
@@ -51,6 +51,11 @@ def unwrap(model) -> tuple[object, list[str]]:
                 path = f"{name}.{child_name}" if name else child_name
                 notes.append(f"{path}: unwrapped a DataParallel/torch.compile wrapper around it")
     return model, notes
+
+
+def _wrapper_name(module) -> str:
+    name = type(module).__name__
+    return f"torch.compile's {name}" if name == "OptimizedModule" else name
 
 
 def make_plain(model) -> list[str]:
