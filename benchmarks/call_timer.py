@@ -63,7 +63,6 @@ PROBES: list[tuple[str, str, str]] = [
     ("ledger.bound_bytes (entropy bound per tensor)", "secateurs.report.ledger", "bound_bytes"),
     ("files.make_staging", "secateurs.files", "make_staging"),
     ("files.write_bytes (atomic write + fsync)", "secateurs.files", "write_bytes"),
-    ("files.finalize_modes", "secateurs.files", "finalize_modes"),
     ("files.write_manifest (sha256 of every file)", "secateurs.files", "write_manifest"),
     ("files.promote", "secateurs.files", "promote"),
 ]

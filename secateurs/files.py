@@ -91,7 +91,7 @@ def write_text(path: Path, text: str) -> None:
 def write_bytes(path: Path, data: bytes) -> None:
     """Write one file atomically (see ``AtomicFiles``), synced to disk before the rename."""
     try:
-        with AtomicFiles() as out:
+        with AtomicFiles(make_parents=False) as out:
             with out.open(path) as f:
                 f.write(data)
                 f.flush()
@@ -111,7 +111,8 @@ class AtomicFiles:
     A symlink or a directory at a target is refused, never written through.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, make_parents: bool = True) -> None:
+        self._make_parents = make_parents  # False: a missing folder is an error, as for open()
         self._pending: list[tuple[Path, Path]] = []
         self._made_dirs: list[Path] = []
 
@@ -121,7 +122,8 @@ class AtomicFiles:
             raise OutputError(f"{target}: is a symlink; refusing to write through it")
         if target.is_dir():
             raise OutputError(f"{target}: is a directory")
-        self._make_parent(target.parent)
+        if self._make_parents:
+            self._make_parent(target.parent)
         for _ in range(100):
             tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
             try:
@@ -210,20 +212,6 @@ def finite(obj):
     if isinstance(obj, (list, tuple)):
         return [finite(v) for v in obj]
     return obj
-
-
-def _file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def finalize_modes(directory: Path) -> None:
-    """Give staged files the usual umask permissions (temp files are created 0600)."""
-    mode = _file_mode()
-    for p in directory.rglob("*"):
-        if p.is_file() and not p.is_symlink():
-            os.chmod(p, mode)
 
 
 def write_manifest(directory: Path, run: dict | None = None) -> dict:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +25,7 @@ import numpy as np
 
 from secateurs.errors import ExportError, InputError, OutputError
 from secateurs.exporters.common.records import TensorEncoding, neg_zero_note, nonzero_stats, record
+from secateurs.files import AtomicFiles
 
 if TYPE_CHECKING:
     import scipy.sparse
@@ -83,19 +83,15 @@ def save_csr_npz(weights: dict[str, np.ndarray], path: str | os.PathLike) -> lis
 
 
 def _write_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with AtomicFiles(make_parents=False) as out:
+            with out.open(path) as f:
+                np.savez_compressed(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            out.commit()
     except OSError as e:
         raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _check(data, indices, indptr, shape: tuple[int, ...], dtype: str) -> str:

@@ -97,7 +97,6 @@ def execute(
             status = "passed" if passed else ("failed" if not valid else "gate-failed")
         state.write(ctx)
         data = write_reports(ctx, status)
-        files.finalize_modes(staging)
         files.write_manifest(staging, run_record(ctx))
         files.promote(staging, cfg.out if passed else failed_dir(cfg.out))
     except BaseException:
