@@ -1,5 +1,36 @@
+import hashlib
+from pathlib import Path
+
 import pytest
 import torch
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--browser",
+        action="store_true",
+        help="also run tests marked 'browser' (they need /usr/bin/chromium and fail without it)",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "browser: renders report.html in headless chromium; deselected unless --browser is given",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """`browser` tests are left out of the default run (and of `make test`) by deselection, never
+    skipped: with --browser they run and fail loudly where chromium is missing."""
+    if config.getoption("--browser"):
+        return
+    kept, left_out = [], []
+    for item in items:
+        (left_out if item.get_closest_marker("browser") else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +58,76 @@ def cli(tmp_path, monkeypatch):
         return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
+
+
+def _fingerprint(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+class SharedRuns:
+    """Artifact directories that many tests only read, each made once per session.
+
+    A test that changes files must copy the directory first (``shutil.copytree`` into its
+    ``tmp_path``); at the end of the session every shared directory is compared with what
+    the run wrote, and a changed one is an error naming the run.
+    """
+
+    def __init__(self, tmp_path_factory):
+        self._factory = tmp_path_factory
+        self._made: dict[tuple, tuple] = {}
+
+    def _root(self) -> Path:
+        return self._factory.mktemp("shared-run")
+
+    def execute(self, model: str, stages=None, **settings):
+        """(out, ctx, report) of ``pipeline.runner.execute`` for RunConfig(model, **settings)."""
+        from secateurs.config import RunConfig
+        from secateurs.pipeline.runner import execute, run_stages
+
+        key = ("execute", model, tuple(stages or ()), tuple(sorted(settings.items())))
+        if key not in self._made:
+            root = self._root()
+            cfg = RunConfig(model=model, out=root / "out", **settings)
+            ctx, report = execute(cfg, list(stages) if stages else run_stages(cfg))
+            self._made[key] = ((root / "out", ctx, report), root, _fingerprint(root))
+        return self._made[key][0]
+
+    def cli(self, *args: str, exit_code: int = 0) -> Path:
+        """The root holding ``out`` (and ``out.failed`` when the run failed) of
+        ``secateurs --no-config run ARGS --out <root>/out -q``, run in process."""
+        from click.testing import CliRunner
+
+        from secateurs.cli import main
+
+        key = ("cli", *map(str, args))
+        if key not in self._made:
+            root = self._root()
+            argv = ["--no-config", "run", *map(str, args), "--out", str(root / "out"), "-q"]
+            result = CliRunner().invoke(main, argv, catch_exceptions=False)
+            assert result.exit_code == exit_code, result.output
+            self._made[key] = (root, root, _fingerprint(root))
+        return self._made[key][0]
+
+    def check_untouched(self) -> list[str]:
+        return [str(key) for key, (_, root, before) in self._made.items() if _fingerprint(root) != before]
+
+
+@pytest.fixture(scope="session")
+def shared_runs(tmp_path_factory):
+    """Read-only artifact directories made once per session (see SharedRuns)."""
+    runs = SharedRuns(tmp_path_factory)
+    yield runs
+    changed = runs.check_untouched()
+    assert not changed, f"tests changed shared artifact directories (copy them first): {changed}"
+
+
+@pytest.fixture(scope="session")
+def resnet_digits(shared_runs) -> Path:
+    """`run builtin:resnet --amount 0.1 --eval builtin:digits --max-accuracy-drop 0.5`, read only:
+    the task evaluation and report.html tests share this one run."""
+    args = ("builtin:resnet", "--amount", "0.1", "--eval", "builtin:digits", "--max-accuracy-drop", "0.5")
+    return shared_runs.cli(*args) / "out"

@@ -141,9 +141,9 @@ def test_pickle_with_global_refused_by_weights_only(cli, tmp_path):
 
 
 def test_validation_failure_keeps_previous_output(cli, tmp_path):
-    assert cli("run", "builtin:resnet", "--out", "o", "-q").exit_code == 0
+    assert cli("run", "builtin:lenet", "--out", "o", "-q").exit_code == 0
     good = manifest_of(tmp_path / "o")
-    result = cli("run", "builtin:resnet", "--amount", "0.6", "--atol", "0", "--rtol", "0", "--out", "o")
+    result = cli("run", "builtin:lenet", "--amount", "0.6", "--atol", "0", "--rtol", "0", "--out", "o")
     assert result.exit_code == 1, result.output
     assert "validation failed" in result.stderr
     assert manifest_of(tmp_path / "o") == good  # untouched
@@ -214,8 +214,8 @@ def test_split_stages_match_run(cli, tmp_path):
 
 
 def test_split_validate_failure_goes_to_failed_dir(cli, tmp_path):
-    cli("prune", "builtin:resnet", "--out", "w", "-q")
-    cli("export", "w", "-q")
+    assert cli("prune", "builtin:lenet", "--out", "w", "-q").exit_code == 0
+    assert cli("export", "w", "-q").exit_code == 0
     before = manifest_of(tmp_path / "w")
     result = cli("validate", "w", "--atol", "0", "--rtol", "0", "-q")
     assert result.exit_code == 1

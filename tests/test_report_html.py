@@ -28,18 +28,14 @@ def residual(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def resnet_eval(tmp_path_factory):
-    out = tmp_path_factory.mktemp("resnet") / "out"
-    cfg = RunConfig(model="builtin:resnet", out=out, eval="builtin:digits", max_accuracy_drop=0.5)
-    stages = ["load", "reference", "prune", "export", "validate", "evaluate"]
-    _, report = execute(cfg, stages)
-    return out, report
+def resnet_eval(resnet_digits):
+    """builtin:resnet judged on builtin:digits with a gate (the session's shared run, read only)."""
+    return resnet_digits, json.loads((resnet_digits / "report.json").read_text())
 
 
 def page_of(out: Path) -> str:
-    """report.html as the runner wrote it, or rendered from report.json until write_reports does."""
-    html = out / "report.html"
-    return html.read_text() if html.exists() else render_html(json.loads((out / "report.json").read_text()))
+    """report.html as the runner wrote it."""
+    return (out / "report.html").read_text()
 
 
 def md_cells(md: str) -> set[str]:
@@ -105,8 +101,7 @@ def test_html_holds_the_numbers_of_report_md(request, which):
 
 def test_runner_writes_html_into_the_manifest(residual):
     out, _ = residual
-    if not (out / "report.html").exists():
-        pytest.skip("runner.write_reports does not write report.html yet (see docs/REPORT_CHECK.md)")
+    assert (out / "report.html").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert "report.html" in {f["path"] for f in manifest["files"]}
 
@@ -143,8 +138,9 @@ def test_extra_images_are_inlined(residual):
     assert "Sweep and sensitivity" not in render_html(report)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)")
+@pytest.mark.browser  # deselected by default; `pytest --browser` runs it (see tests/conftest.py)
 def test_headless_chromium_renders_the_page(resnet_eval, tmp_path):
+    assert CHROMIUM.exists(), "needs /usr/bin/chromium (apt-get install chromium)"
     out, _ = resnet_eval
     page = tmp_path / "report.html"
     page.write_text(page_of(out))

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -22,13 +23,18 @@ def run(tmp_path, model="builtin:resnet", **kw):
     return out, ctx, report
 
 
+def shared(shared_runs, model="builtin:resnet", **kw):
+    """The same run, made once per session and shared read-only (see conftest.SharedRuns)."""
+    return shared_runs.execute(model, ALL, **kw)
+
+
 def checks_for(report, artifact):
     return [c for c in report["validation"]["checks"] if c["artifact"] == artifact]
 
 
 @pytest.mark.parametrize("amount", [0.0, 0.5, 0.9, 1.0])
-def test_every_artifact_validates(tmp_path, amount):
-    out, _, report = run(tmp_path, amount=amount)
+def test_every_artifact_validates(shared_runs, amount):
+    out, _, report = shared(shared_runs, amount=amount)
     assert report["status"] == "passed"
     names = {c["name"] for c in report["validation"]["checks"]}
     assert "outputs bit-identical to model.onnx" in names
@@ -43,8 +49,8 @@ def test_every_artifact_validates(tmp_path, amount):
     )
 
 
-def test_sizes_at_half_sparsity(tmp_path):
-    _, _, report = run(tmp_path, amount=0.5)
+def test_sizes_at_half_sparsity(shared_runs):
+    out, _, report = shared(shared_runs, amount=0.5)
     sizes = report["sizes"]
     by_file = {a["file"]: a for a in sizes["artifacts"]}
     onnx_bytes = sizes["model_onnx_bytes"]
@@ -56,27 +62,26 @@ def test_sizes_at_half_sparsity(tmp_path):
     assert by_file["model.onnx.spz"]["ratio_to_bound"] <= 1.05
     assert sizes["bound_bytes"] < sizes["pruned_weights_dense_bytes"]
     assert all(set(layer["stored_bytes"]) >= {"model.onnx.spz"} for layer in sizes["layers"])
-    md = (tmp_path / "out/report.md").read_text()
+    md = (out / "report.md").read_text()
     assert "## Size ledger" in md and "zstd -19" in md and "bound" in md
     assert "not onnxruntime memory or latency" in md
 
 
-def test_coo_uses_narrow_indices_and_strict_forces_int64(tmp_path):
-    out, _, _ = run(tmp_path, amount=0.9)
+def test_coo_uses_narrow_indices_and_strict_forces_int64(shared_runs):
+    out, _, _ = shared(shared_runs, amount=0.9)
     narrow = {onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.INT32}
     types = {s.indices.data_type for s in onnx.load(str(out / "model.sparse.onnx")).graph.sparse_initializer}
     assert types and types <= narrow | {onnx.TensorProto.INT64} and types & narrow
-    shutil.rmtree(out)
-    out, _, report = run(tmp_path, amount=0.9, onnx_strict=True)
+    out, _, report = shared(shared_runs, amount=0.9, onnx_strict=True)
     sparse = onnx.load(str(out / "model.sparse.onnx"))
     assert {s.indices.data_type for s in sparse.graph.sparse_initializer} == {onnx.TensorProto.INT64}
     assert any(c["name"] == "onnx.checker" and c["passed"] for c in checks_for(report, "model.sparse.onnx"))
 
 
-def test_npz_loader_returns_exact_weights(tmp_path):
+def test_npz_loader_returns_exact_weights(shared_runs):
     from secateurs.sparse.csr_npz import load_csr_matrices, load_csr_npz
 
-    out, ctx, _ = run(tmp_path, model="tests.models:residual", amount=0.6)
+    out, ctx, _ = shared(shared_runs, model="tests.models:residual", amount=0.6)
     dense = load_csr_npz(out / "weights.npz")
     for name, w in ctx.pruned_weights().items():
         assert dense[name].tobytes() == w.tobytes()
@@ -102,8 +107,8 @@ def test_formats_can_be_selected_and_derived_need_onnx(tmp_path):
         run(tmp_path, model="tests.models:plain", formats=("spz",))
 
 
-def test_validators_catch_a_corrupted_encoding(tmp_path):
-    out, _, _ = run(tmp_path, amount=0.9)
+def test_validators_catch_a_corrupted_encoding(shared_runs, tmp_path):
+    out = Path(shutil.copytree(shared(shared_runs, amount=0.9)[0], tmp_path / "out"))  # changed below
     dense = onnx.load(str(out / "model.onnx"))
     sparse = onnx.load(str(out / "model.sparse.onnx"))
     values = sparse.graph.sparse_initializer[0].values
