@@ -43,7 +43,7 @@ def test_run_builtin_end_to_end(cli, tmp_path):
 
 
 def test_default_out_is_artifacts_model_name(cli, tmp_path):
-    assert cli("run", "tests.models:plain", "-q").exit_code == 0
+    assert cli("run", "tests.models:plain", "--exporter", "torchscript", "-q").exit_code == 0
     assert (tmp_path / "artifacts/plain/manifest.json").is_file()
 
 
@@ -57,7 +57,10 @@ def test_invalid_amount_is_usage_error_and_writes_nothing(cli, tmp_path, amount)
 
 @pytest.mark.parametrize("amount", ["0", "1", "1.0"])
 def test_edge_amounts_are_valid(cli, amount):
-    result = cli("run", "tests.models:plain", "--amount", amount, "--out", "o", "-q")
+    # resnet at 0 and 1 through the default exporter: test_sparse_artifacts.py
+    result = cli(
+        "run", "tests.models:plain", "--amount", amount, "--exporter", "torchscript", "--out", "o", "-q"
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -99,7 +102,17 @@ def test_weights_pt_and_safetensors_load(cli, tmp_path):
     torch.save(state, tmp_path / "w.pt")
     save_file(state, tmp_path / "w.safetensors")
     for name in ("w.pt", "w.safetensors"):
-        result = cli("run", "tests.models:plain", "--weights", name, "--out", f"o-{name}", "-q")
+        result = cli(
+            "run",
+            "tests.models:plain",
+            "--weights",
+            name,
+            "--exporter",
+            "torchscript",
+            "--out",
+            f"o-{name}",
+            "-q",
+        )
         assert result.exit_code == 0, result.output
 
 
@@ -234,7 +247,7 @@ def test_stale_staging_from_killed_run_is_cleaned(cli, tmp_path):
     stale = tmp_path / "o.staging-999999"
     stale.mkdir()
     (stale / "model.onnx").write_text("half")
-    assert cli("run", "tests.models:plain", "--out", "o", "-q").exit_code == 0
+    assert cli("run", "tests.models:plain", "--exporter", "torchscript", "--out", "o", "-q").exit_code == 0
     assert not stale.exists()
 
 
