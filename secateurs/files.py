@@ -8,6 +8,7 @@ A previous good ``<out>`` is never touched until the new one is complete.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -77,6 +78,20 @@ def promote(staging: Path, target: Path) -> None:
             os.replace(old, target)
         raise OutputError(f"{target}: cannot move outputs into place ({e.strerror or e})") from e
     shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged(out: Path):
+    """Write a whole output directory: yield a staging directory beside ``out``, which
+    replaces ``out`` when the block succeeds and is removed when anything in it fails, so a
+    previous good ``out`` is never half-overwritten."""
+    staging = make_staging(out)
+    try:
+        yield staging
+        promote(staging, out)
+    except BaseException:
+        discard(staging)
+        raise
 
 
 def discard(staging: Path) -> None:

@@ -182,3 +182,20 @@ def test_dense_outputs_computed_once(monkeypatch):
     assert again == first
     t.artifact_sizes(0.3)  # restores the dense weights before pruning again
     assert t.evaluate(0.0)["metrics"]["top1_agreement"] == 1.0
+
+
+def test_a_sweep_that_fails_while_writing_leaves_the_previous_output(tmp_path, monkeypatch):
+    """sweep (like sensitivity) writes into a staging directory and swaps it in at the end."""
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "sweep.json").write_text("previous good output")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("secateurs.tuning.plots.plot_sweep", disk_full)
+    args = ["builtin:lenet", "--eval", "random:8", "--amounts", "0.5", "--exporter", "torchscript"]
+    with pytest.raises(OSError):
+        CliRunner().invoke(sweep, [*args, "--out", str(out)], catch_exceptions=False)
+    assert (out / "sweep.json").read_text() == "previous good output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep"]  # no staging left behind

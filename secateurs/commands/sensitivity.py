@@ -55,13 +55,15 @@ def sensitivity(
     from secateurs.tuning.sensitivity import run_sensitivity
 
     out = out or default_out(model, "-sensitivity")
-    data = run_sensitivity(
-        model, eval_spec, out, amounts, budget, weights, input_shape, trust_model_code, exclude
-    )
-    blocks = sensitivity_blocks(data)
-    png = out / "sensitivity.png"
-    page = plots_page(f"secateurs sensitivity: {model}", blocks, {png.name: png.read_bytes()})
-    files.write_text(out / "report.html", html.render(page))
+    files.check_out_dir(out)
+    with files.staged(out) as stage:
+        data = run_sensitivity(
+            model, eval_spec, stage, amounts, budget, weights, input_shape, trust_model_code, exclude
+        )
+        blocks = sensitivity_blocks(data)
+        png = stage / "sensitivity.png"
+        page = plots_page(f"secateurs sensitivity: {model}", blocks, {png.name: png.read_bytes()})
+        files.write_text(stage / "report.html", html.render(page))
     if not quiet:
         click.echo(terminal.body(blocks))
     click.echo(f"secateurs: wrote {out}", err=True)

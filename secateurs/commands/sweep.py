@@ -93,19 +93,14 @@ def sweep(
             r["within_budget"] = tuning.within_budget(r, max_accuracy_drop, min_agreement)
     timings = {"load_and_dense": round(t_load, 3), "total": round(time.perf_counter() - t0, 3)}
     doc = document(tuner, rows, budget, exporter, timings)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        from secateurs.errors import OutputError
-
-        raise OutputError(f"{out}: cannot create the output directory ({e.strerror or e})") from e
     blocks = [sweep_table(doc)]
-    files.write_json(out / "sweep.json", doc)
-    files.write_text(out / "sweep.md", markdown.body(blocks) + "\n")
-    png = out / "sweep.png"
-    plot_sweep(rows, png, doc["dense"], max_accuracy_drop, min_agreement)
-    page = plots_page(f"secateurs sweep: {model}", blocks, {png.name: png.read_bytes()})
-    files.write_text(out / "report.html", html.render(page))
+    with files.staged(out) as stage:
+        files.write_json(stage / "sweep.json", doc)
+        files.write_text(stage / "sweep.md", markdown.body(blocks) + "\n")
+        png = stage / "sweep.png"
+        plot_sweep(rows, png, doc["dense"], max_accuracy_drop, min_agreement)
+        page = plots_page(f"secateurs sweep: {model}", blocks, {png.name: png.read_bytes()})
+        files.write_text(stage / "report.html", html.render(page))
     if not quiet:
         click.echo(terminal.body(blocks))
     click.echo(f"secateurs: wrote {out} ({timings['total']:.1f} s)", err=True)
