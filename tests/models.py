@@ -440,3 +440,18 @@ class InputNamedOutput(nn.Module):
 def input_named_output():
     torch.manual_seed(21)
     return _seeded(InputNamedOutput(), (1, 3, 6, 6))
+
+
+def rewriting_hook():
+    """A forward pre-hook that copies a dense master weight into the conv's weight, in place:
+    the convolution receives the parameter itself, but never its zeros."""
+    model = plain()
+    conv = model[2]
+    conv.register_buffer("master", conv.weight.detach().clone())
+
+    def restore(module, args):
+        with torch.no_grad():
+            module.weight.copy_(module.master)
+
+    conv.register_forward_pre_hook(restore)
+    return model

@@ -8,6 +8,7 @@ matches that reloaded PyTorch model output leaf by output leaf.
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -183,18 +184,21 @@ def test_ema_is_preferred_over_model(cli, tmp_path):
     assert torch.equal(saved["fc.weight"], ema.fc.weight.float())
 
 
-@pytest.mark.parametrize("wrapper", [nn.DataParallel, torch.compile])
-def test_wrapped_module_pickled_whole(cli, tmp_path, wrapper):
-    wrapped = wrapper(models.conv_linear())
-    if wrapper is torch.compile:  # an OptimizedModule does not pickle; unwrap it in memory
-        model, notes = unwrap(wrapped)
-        assert isinstance(model, models.ConvLinear) and "torch.compile" in notes[0]
-        return
-    torch.save(wrapped, tmp_path / "dp.pth")
+def test_data_parallel_module_pickled_whole(cli, tmp_path):
+    torch.save(nn.DataParallel(models.conv_linear()), tmp_path / "dp.pth")
     result = cli("run", "dp.pth", "--trust-model-code", "--input-shape", "1,3,8,8", "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     assert "unwrapped DataParallel" in notes_of(tmp_path / "o")
     reloaded_matches_onnxruntime(tmp_path / "o", models.conv_linear())
+
+
+def test_top_level_compile_wrapper_is_unwrapped_and_named():
+    """An OptimizedModule does not pickle, so it only ever arrives from a factory."""
+    inner = models.conv_linear()
+    model, notes = unwrap(torch.compile(inner))
+    assert model is inner and notes == [
+        "unwrapped torch.compile's OptimizedModule: using the module it wraps"
+    ]
 
 
 def test_nested_wrappers_unwrap_in_any_order():
@@ -299,6 +303,7 @@ def test_make_plain_keeps_the_forward():
     [
         ("weight_standardized", "2", "overrides the Conv2d forward"),
         ("recomputing_hook", "2", "forward pre-hook"),
+        ("rewriting_hook", "2", "rewrites the pruned weight in place"),
     ],
 )
 def test_a_conv_that_transforms_its_weight_is_refused(cli, tmp_path, factory, layer, why):
@@ -327,7 +332,7 @@ def test_sparsity_survives_fails_when_the_weight_changed_after_pruning():
     from secateurs.validators.onnx_structure import sparsity_survives
     from secateurs.validators.pruned_map import PrunedMatch
 
-    check = sparsity_survives(__import__("pathlib").Path("model.onnx"), PrunedMatch({"a": "a.w"}), 1, ["a"])
+    check = sparsity_survives(Path("model.onnx"), PrunedMatch({"a": "a.w"}), 1, ["a"])
     assert not check.passed and "no longer holds the zeros" in check.detail
 
 

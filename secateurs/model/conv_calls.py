@@ -68,7 +68,15 @@ def check_pruned_weights_used(model, params: dict[str, object], example) -> None
     """
     if not params:
         return
+    before = {name: p.detach().clone() for name, p in params.items()}
     used = convolution_weights(model, example)
+    rewritten = [name for name, p in params.items() if not torch_equal(p, before[name])]
+    if rewritten:  # e.g. a pre-hook copying a dense master weight into it, in place
+        raise InputError(
+            f"layer {rewritten[0]!r}: its forward rewrites the pruned weight in place"
+            f" ({_why(model, rewritten[0])}), so the zeros do not survive one inference;"
+            " secateurs cannot prune it permanently (exclude it with --exclude)"
+        )
     missing = unused_weights(params, used)
     if missing:
         first = missing[0]
@@ -78,6 +86,12 @@ def check_pruned_weights_used(model, params: dict[str, object], example) -> None
             f" ({_why(model, first)}), so zeros written into it would not reach the model{more};"
             " secateurs cannot prune it permanently (exclude it with --exclude)"
         )
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a, b)
 
 
 def _why(model, layer: str) -> str:

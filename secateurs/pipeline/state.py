@@ -35,18 +35,16 @@ def write(ctx) -> None:
     """Write the state of ``ctx`` into its work directory (and the weights when no artifact holds them)."""
     from secateurs.exporters.safetensors_weights_torch import save_state_dict
 
-    folder = ctx.workdir / DIRNAME
+    folder = ctx.workdir / DIRNAME  # inside the run's staging directory: promoted whole, or not at all
     folder.mkdir(exist_ok=True)
     own_weights = folder / WEIGHTS
-    weights = None
-    if ctx.model is not None and ctx.layers is not None and ctx.info is not None:
-        weights = weights_file(ctx)
-        if weights == WEIGHTS:
-            own_weights.unlink(missing_ok=True)
-        else:
-            tmp = folder / f".{WEIGHTS}.tmp"
-            save_state_dict(ctx.model, tmp, {"secateurs.model": ctx.info.spec})
-            tmp.replace(own_weights)
+    weights = weights_file(ctx) if ctx.model is not None else None
+    if weights == WEIGHTS or weights is None:
+        own_weights.unlink(missing_ok=True)
+    else:  # write beside, then rename: a resumed run hard-links the old file in, never modify it
+        tmp = folder / f".{WEIGHTS}.tmp"
+        save_state_dict(ctx.model, tmp, {"secateurs.model": ctx.info.spec})
+        tmp.replace(own_weights)
     files.write_json(path(ctx.workdir), to_json(ctx, weights))
 
 

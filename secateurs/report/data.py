@@ -8,11 +8,10 @@ every parameter of the model (what YOLOv5's ``sparsity()`` prints).
 
 from __future__ import annotations
 
-import math
 import platform
 from typing import TYPE_CHECKING
 
-from secateurs import __version__
+from secateurs import __version__, files
 
 if TYPE_CHECKING:
     from secateurs.pipeline.context import RunContext
@@ -27,7 +26,7 @@ PERFORMANCE_NOTE = (
 def build(ctx: RunContext, status: str, sizes: dict | None) -> dict:
     """report.json's content from a run's context; ``sizes`` is the size ledger (pipeline/ledger.py)."""
     counts = ctx.param_counts
-    return _finite(
+    return files.finite(
         {
             "schema": SCHEMA,
             "secateurs_version": __version__,
@@ -75,17 +74,6 @@ def _ratio(zeros: int, numel: int, denominator: str) -> dict:
         "sparsity": zeros / numel if numel else 0.0,
         "denominator": denominator,
     }
-
-
-def _finite(obj):
-    """JSON has no NaN/Inf: write them as strings rather than emit invalid JSON."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def versions() -> dict[str, str]:
