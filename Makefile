@@ -8,6 +8,8 @@ MODEL      ?= builtin:resnet
 AMOUNT     ?= 0.3
 ARGS       ?=
 OUT        ?=
+# pytest-xdist workers for `make test` (auto: one per CPU); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= auto
 
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -27,7 +29,7 @@ export: $(STAMP)
 	$(BIN)/secateurs run $(MODEL) --amount $(AMOUNT) $(if $(OUT),--out $(OUT)) $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 # The deploy side: a fresh venv with `secateurs[runtime]` only (no PyTorch) verifies $(OUT).
 RUNTIME_VENV ?= .venv-runtime

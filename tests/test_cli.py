@@ -1,7 +1,7 @@
 """The command line: exit codes, one-line errors, staging and promotion."""
 
 import json
-import os
+import random
 
 import pytest
 import torch
@@ -130,7 +130,8 @@ def test_weights_mismatch_lists_keys(cli, tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "empty"), (os.urandom(64), "not a safetensors file or a torch checkpoint")],
+    [(b"", "empty"), (random.Random(0).randbytes(64), "not a safetensors file or a torch checkpoint")],
+    ids=["empty", "random-bytes"],
 )
 def test_bad_weights_files(cli, tmp_path, content, message):
     (tmp_path / "w.pt").write_bytes(content)

@@ -66,3 +66,19 @@ def test_a_different_setting_changes_the_digest(tmp_path):
         digests.append(hashed_part(cfg.out)["digest"])
     assert digests[0] != digests[1]
     assert all(d == manifest.digest(hashed_part(tmp_path / str(a))) for d, a in zip(digests, (0.3, 0.5)))
+
+
+def test_the_dynamo_registry_is_built_once_and_the_hook_restored(tmp_path):
+    """The per-process torchlib registry (onnx_model_torch.torchlib_registry_reused) hooks a
+    private torch name: the pinned torch must still have it, or exports silently lose the
+    cache. The byte-identity of cached exports is test_two_runs_are_byte_identical[dynamo]
+    (in one process) and test_separate_processes_agree (against a fresh one)."""
+    from secateurs.exporters import onnx_model_torch as m
+
+    registration = m._registration_module()
+    assert registration is not None, "torch.onnx's ONNXRegistry.from_torchlib moved"
+    before = registration.ONNXRegistry.__dict__["from_torchlib"]
+    with m.torchlib_registry_reused():
+        first = registration.ONNXRegistry.from_torchlib(opset_version=m.OPSET)
+        assert registration.ONNXRegistry.from_torchlib(opset_version=m.OPSET) is first
+    assert registration.ONNXRegistry.__dict__["from_torchlib"] is before

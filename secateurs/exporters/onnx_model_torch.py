@@ -14,6 +14,7 @@ tensors in ``model.onnx.data`` beside the file, at a relative location; the hidd
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import warnings
@@ -75,7 +76,7 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
     axes = dynamic_axes(info, dynamic_hw)
     common = {"opset_version": OPSET, "input_names": info.input_names, "output_names": info.output_names}
     try:
-        with quiet_exporters():
+        with quiet_exporters(), torchlib_registry_reused():
             if exporter == "dynamo":
                 dims = {} if info.fixed_batch else {0: torch.export.Dim("batch", min=1)}
                 if dynamic_hw and example.dim() == 4:
@@ -109,6 +110,56 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
         ) from e
     if not path.is_file():
         raise ExportError(f"{exporter} exporter wrote no file at {path}")
+
+
+@contextlib.contextmanager
+def torchlib_registry_reused():
+    """Build the dynamo exporter's ATen-to-ONNX registry once per process, not per export.
+
+    ``torch.onnx.export(dynamo=True)`` rebuilds that registry from onnxscript's torchlib on
+    every call by parsing the source of ~500 functions: 1.1-1.4 s per export here,
+    whatever the model's size, which sweeps and split stages pay again and again. The
+    registry depends only on the opset and is only read during an export (torch's own
+    ``_compat.export_compat`` mutates it only for a ``custom_translation_table``, which
+    secateurs never passes), so one instance per opset is shared. The hook is the private
+    ``ONNXRegistry.from_torchlib``; where a torch release lacks it, exports run uncached
+    (tests/test_formats.py checks that the pinned torch has it).
+    """
+    registration = _registration_module()
+    if registration is None:
+        yield
+        return
+    original = registration.ONNXRegistry.__dict__["from_torchlib"]
+    registration.ONNXRegistry.from_torchlib = classmethod(_cached_registry(original.__func__))
+    try:
+        yield
+    finally:
+        registration.ONNXRegistry.from_torchlib = original
+
+
+def _registration_module():
+    try:
+        from torch.onnx._internal.exporter import _registration
+    except ImportError:
+        return None
+    has_hook = isinstance(getattr(_registration, "ONNXRegistry", None), type) and isinstance(
+        _registration.ONNXRegistry.__dict__.get("from_torchlib"), classmethod
+    )
+    return _registration if has_hook else None
+
+
+_REGISTRIES: dict = {}
+
+
+def _cached_registry(build):
+    @functools.wraps(build)
+    def from_torchlib(cls, *args, **kwargs):
+        key = (cls, args, tuple(sorted(kwargs.items())))
+        if key not in _REGISTRIES:
+            _REGISTRIES[key] = build(cls, *args, **kwargs)
+        return _REGISTRIES[key]
+
+    return from_torchlib
 
 
 def _captures_with_static_batch(model, example) -> bool:
