@@ -95,7 +95,7 @@ def test_sensitivity_command_writes_matrix_and_a_verified_recipe(tmp_path):
 
     out = tmp_path / "sens"
     args = ["builtin:lenet", "--eval", "builtin:digits", "--amounts", "0.5,0.95", "--out", str(out)]
-    args += ["--exclude", r"^conv1$", "--budget", "0.01"]
+    args += ["--exclude", r"^conv1$", "--max-accuracy-drop", "0.01"]
     result = CliRunner().invoke(command, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     data = json.loads((out / "sensitivity.json").read_text())
@@ -259,13 +259,41 @@ def test_probe_needs_a_conv_to_probe():
         Probe(Tuner("tests.models:residual", "random:4", exclude="."))
 
 
-def test_sensitivity_rejects_bad_amounts():
-    from secateurs.tuning.sensitivity import check_inputs
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"amounts": (0.5, 1.5)}, "--amounts must be a finite number"),
+        ({"amounts": (0.0, 0.5)}, "--amounts must be in (0, 1]"),
+        ({"amounts": ()}, "--amounts needs at least one amount"),
+        ({"max_accuracy_drop": float("nan")}, "--max-accuracy-drop must be a finite number"),
+        ({"max_accuracy_drop": 0.01, "min_agreement": 0.9}, "give one budget for the recipe"),
+        ({"eval": None}, "sensitivity needs --eval DATA"),
+    ],
+)
+def test_sensitivity_settings_are_checked_before_loading(fields, message):
+    from secateurs.tuning.config import SensitivityConfig
 
-    with pytest.raises(UsageError, match="--amounts"):
-        check_inputs((0.5, 1.5), None)
-    with pytest.raises(UsageError, match="--budget"):
-        check_inputs((0.5,), float("nan"))
+    with pytest.raises(UsageError) as e:
+        SensitivityConfig(**{"model": "builtin:lenet", "out": "o", "eval": "builtin:digits", **fields})
+    assert message in str(e.value)
+
+
+def test_the_old_budget_flag_names_its_replacements(cli, tmp_path):
+    result = cli("sensitivity", "builtin:lenet", "--eval", "builtin:digits", "--budget", "0.01", "--out", "o")
+    assert result.exit_code == 2
+    assert "--max-accuracy-drop 0.01" in result.stderr and "--min-agreement 0.99" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_agreement_budget_on_labelled_data_measures_agreement(labelled_npz):
+    from secateurs.tuning.config import SensitivityConfig
+
+    cfg = SensitivityConfig(model="tests.models:residual", out="o", eval=str(labelled_npz), min_agreement=0.9)
+    assert cfg.metric == "agreement" and cfg.budget == pytest.approx(0.1)
+    probe = Probe(Tuner.from_config(cfg), cfg.metric)
+    assert probe.metric == "1 - top-1 agreement" and not probe.labelled
+    with pytest.raises(UsageError, match="needs labelled data"):
+        Probe(Tuner("tests.models:residual", "random:8"), "accuracy")
 
 
 def test_run_accepts_a_recipe(cli, tmp_path):

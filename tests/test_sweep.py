@@ -130,7 +130,8 @@ def test_sweep_rows_follow_the_amounts_and_sizes_are_optional():
     stub = StubTuner(drop=lambda a: a / 2)
     ticks = []
     rows = tuning.sweep(stub, [0.5, 0.1, 0.9], sizes=True, advance=ticks.append)
-    assert [r["amount"] for r in rows] == [0.5, 0.1, 0.9] and ticks == [1, 1, 1]
+    assert [r["amount"] for r in rows] == [0.5, 0.1, 0.9]
+    assert ticks == ["amount 0.5", "amount 0.1", "amount 0.9"]
     assert [r["deltas"]["accuracy"] for r in rows] == [-0.25, -0.05, -0.45]
     assert [r["sizes"]["model.onnx.spz"] for r in rows] == [510, 910, 110]
     assert stub.sized == [0.5, 0.1, 0.9] and all(r["seconds"] >= 0 for r in rows)
@@ -193,9 +194,44 @@ def test_a_sweep_that_fails_while_writing_leaves_the_previous_output(tmp_path, m
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("secateurs.tuning.plots.plot_sweep", disk_full)
+    monkeypatch.setattr("secateurs.tuning.sweep.plot_sweep", disk_full)
     args = ["builtin:lenet", "--eval", "random:8", "--amounts", "0.5", "--exporter", "torchscript"]
     with pytest.raises(OSError):
         CliRunner().invoke(sweep, [*args, "--out", str(out)], catch_exceptions=False)
     assert (out / "sweep.json").read_text() == "previous good output"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep"]  # no staging left behind
+
+
+def test_a_size_only_sweep_needs_no_data_and_reports_one_line_per_amount(tmp_path):
+    """Without --eval: sparsity and sizes only. Off a terminal (CliRunner's stderr is not one)
+    every finished amount prints a line, so a CI job that watches for silence sees progress."""
+    out = tmp_path / "sizes"
+    args = ["tests.models:residual", "--amounts", "0.5,0.9", "--exporter", "torchscript", "--out", str(out)]
+    result = CliRunner().invoke(sweep, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "sweep.json").read_text())
+    assert doc["eval"] is None and doc["dense"] == {} and doc["exporter"] == "torchscript"
+    assert [r["metrics"] for r in doc["rows"]] == [{}, {}]
+    assert doc["rows"][0]["sizes"]["model.onnx.spz"] > doc["rows"][1]["sizes"]["model.onnx.spz"]
+    lines = [line for line in result.stderr.splitlines() if "sweep " in line and "/2" in line]
+    assert [line.split("(")[0].strip() for line in lines] == [
+        "secateurs: sweep 1/2 amount 0.5",
+        "secateurs: sweep 2/2 amount 0.9",
+    ]
+    quiet = CliRunner().invoke(sweep, [*args[:-1], str(tmp_path / "q"), "-q"], catch_exceptions=False)
+    assert quiet.exit_code == 0 and "sweep 1/2" not in quiet.stderr and "| amount |" not in quiet.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--max-accuracy-drop", "0.01"], "--max-accuracy-drop needs --eval DATA"),
+        (["--eval", "random:8", "--max-accuracy-drop", "0.01"], "needs labelled data"),
+        (["--eval", "builtin:digits", "--min-agreement", "1.5"], "--min-agreement must be a finite number"),
+    ],
+)
+def test_sweep_budgets_are_checked(cli, tmp_path, extra, message):
+    result = cli("sweep", "builtin:lenet", "--amounts", "0.5", "--out", "o", *extra)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert not (tmp_path / "o").exists()

@@ -79,16 +79,7 @@ def provider_option(f, default: str | None = "cpu"):
 
 def quiet_option(f):
     """--quiet: no progress lines, bars or summary table."""
-
-    def set_quiet(ctx, param, value):
-        from secateurs.progress import set_quiet
-
-        set_quiet(bool(value))
-        return value
-
-    return click.option(
-        "--quiet", "-q", is_flag=True, callback=set_quiet, help="No progress lines, bars or summary table."
-    )(f)
+    return click.option("--quiet", "-q", is_flag=True, help="No progress lines, bars or summary table.")(f)
 
 
 def model_options(f):
@@ -133,11 +124,15 @@ def prune_options(f):
         type=click.Path(path_type=Path, dir_okay=False),
         help="Per-layer amounts (recipe.json from `secateurs sensitivity --budget`); unlisted layers use --amount.",
     )(f)
+    return exclude_option(f)
+
+
+def exclude_option(f):
     return click.option("--exclude", metavar="REGEX", help="Skip Conv2d modules whose name matches REGEX.")(f)
 
 
-def export_options(f, defaults: bool = True):
-    f = click.option(
+def exporter_option(f, defaults: bool = True):
+    return click.option(
         "--exporter",
         type=click.Choice(EXPORTERS),
         default="auto" if defaults else None,
@@ -145,6 +140,10 @@ def export_options(f, defaults: bool = True):
         help="torch.onnx exporter. auto: dynamo (torch.export, the supported path), or torchscript"
         " for TorchScript archives; torchscript: the legacy exporter, ~10x faster.",
     )(f)
+
+
+def export_options(f, defaults: bool = True):
+    f = exporter_option(f, defaults)
     f = click.option(
         "--dynamic-hw",
         is_flag=True,
@@ -192,24 +191,22 @@ def validate_options(f, defaults: bool = True):
     )(f)
 
 
-def eval_options(f):
-    f = click.option(
-        "--eval",
-        "eval",
-        metavar="DATA",
-        help="Evaluate dense vs pruned (PyTorch and model.onnx) on builtin:digits, random:N or a .npz"
-        " with 'inputs' (and 'labels').",
-    )(f)
-    f = click.option(
-        "--max-accuracy-drop",
-        type=float,
-        help="Fail (exit 6) if top-1 accuracy drops by more than this (absolute, 0.01 = 1 point).",
-    )(f)
-    return click.option(
-        "--min-agreement",
-        type=float,
-        help="Fail (exit 6) if top-1 agreement with the dense model is below this (e.g. 0.99).",
-    )(f)
+def eval_options(
+    f=None,
+    *,
+    eval_help: str = "Evaluate dense vs pruned (PyTorch and model.onnx) on builtin:digits, random:N or"
+    " a .npz with 'inputs' (and 'labels').",
+    drop_help: str = "Fail (exit 6) if top-1 accuracy drops by more than this (absolute, 0.01 = 1 point).",
+    agreement_help: str = "Fail (exit 6) if top-1 agreement with the dense model is below this (e.g. 0.99).",
+):
+    """--eval DATA and the two budgets, with what they do in this command; usable bare or called."""
+    if f is None:
+        return lambda g: eval_options(
+            g, eval_help=eval_help, drop_help=drop_help, agreement_help=agreement_help
+        )
+    f = click.option("--eval", "eval", metavar="DATA", help=eval_help)(f)
+    f = click.option("--max-accuracy-drop", type=float, help=drop_help)(f)
+    return click.option("--min-agreement", type=float, help=agreement_help)(f)
 
 
 def out_option(f):

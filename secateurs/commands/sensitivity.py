@@ -6,64 +6,73 @@ from pathlib import Path
 
 import click
 
-from secateurs.commands.options import AmountList, default_out, model_options, quiet_option
+from secateurs.commands.options import (
+    AmountList,
+    default_out,
+    eval_options,
+    exclude_option,
+    model_options,
+    quiet_option,
+)
+from secateurs.errors import UsageError
+from secateurs.tuning.config import SENSITIVITY_AMOUNTS
+
+
+def renamed_budget(ctx, param, value):
+    if value is not None:
+        raise UsageError(
+            f"--budget was renamed: use --max-accuracy-drop {value} (labelled data) or"
+            f" --min-agreement {1 - value:g} (top-1 agreement with the dense model), as in `run`"
+        )
 
 
 @click.command("sensitivity")
 @model_options
 @click.option(
-    "--eval", "eval_spec", required=True, metavar="DATA", help="builtin:digits, random:N or a .npz."
-)
-@click.option(
     "--amounts",
     type=AmountList(),
-    default="0.25,0.5,0.75,0.9",
+    default=",".join(map(str, SENSITIVITY_AMOUNTS)),
     show_default=True,
-    help="Amounts to try per layer.",
+    help="Amounts to try per layer, in (0, 1].",
 )
-@click.option("--exclude", metavar="REGEX", help="Skip Conv2d modules whose name matches REGEX.")
-@click.option(
-    "--budget",
-    type=float,
-    help="Max metric drop (0.01 = 1 point); writes recipe.json, verified on the data, for `run --recipe`.",
+@exclude_option
+@eval_options(
+    eval_help="Required: builtin:digits, random:N or a .npz to measure each layer's drop on.",
+    drop_help="Write recipe.json: per-layer amounts whose combined accuracy drop, measured, is at most"
+    " this (0.01 = 1 point; needs labels).",
+    agreement_help="Write recipe.json: per-layer amounts whose top-1 agreement with the dense model,"
+    " measured, is at least this.",
 )
+@click.option("--budget", type=float, hidden=True, expose_value=False, callback=renamed_budget)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
     help="Output directory [default: artifacts/<model>-sensitivity].",
 )
 @quiet_option
-def sensitivity(
-    model, weights, input_shape, trust_model_code, eval_spec, amounts, exclude, budget, out, quiet
-):
-    """Prune one Conv2d layer at a time at each amount and measure the drop on DATA.
+def sensitivity(quiet, **opts):
+    """Prune one Conv2d layer at a time at each amount and measure the drop on --eval DATA.
 
-    The drop is the accuracy drop with labelled data, else 1 - top-1 agreement with the
-    dense model. Writes sensitivity.json and a heat-map sensitivity.png; with --budget
-    also recipe.json (per-layer amounts whose combined drop was measured within the
-    budget) and compares it with the largest uniform amount within the same budget.
+    The drop is the accuracy drop with labelled data (or with --max-accuracy-drop), else
+    1 - top-1 agreement with the dense model (or with --min-agreement). Writes
+    sensitivity.json, a heat-map sensitivity.png and report.html; with a budget also
+    recipe.json (per-layer amounts whose combined drop was measured within the budget)
+    and compares it with the largest uniform amount within the same budget.
 
     \b
     Examples:
       secateurs sensitivity builtin:resnet --eval builtin:digits
-      secateurs sensitivity builtin:resnet --eval builtin:digits --budget 0.01
+      secateurs sensitivity builtin:resnet --eval builtin:digits --max-accuracy-drop 0.01
       secateurs run builtin:resnet --recipe artifacts/resnet-sensitivity/recipe.json
     """
-    from secateurs import files
-    from secateurs.report import html, terminal
-    from secateurs.report.tuning import plots_page, sensitivity_blocks
+    from secateurs.commands.tuning import run_tuning
+    from secateurs.report import terminal
+    from secateurs.report.tuning import sensitivity_blocks
+    from secateurs.tuning.config import SensitivityConfig
     from secateurs.tuning.sensitivity import run_sensitivity
 
-    out = out or default_out(model, "-sensitivity")
-    files.check_out_dir(out)
-    with files.staged(out) as stage:
-        data = run_sensitivity(
-            model, eval_spec, stage, amounts, budget, weights, input_shape, trust_model_code, exclude
-        )
-        blocks = sensitivity_blocks(data)
-        png = stage / "sensitivity.png"
-        page = plots_page(f"secateurs sensitivity: {model}", blocks, {png.name: png.read_bytes()})
-        files.write_text(stage / "report.html", html.render(page))
+    cfg = SensitivityConfig(**{**opts, "out": opts["out"] or default_out(opts["model"], "-sensitivity")})
+    data = run_tuning(cfg, run_sensitivity, quiet)
     if not quiet:
-        click.echo(terminal.body(blocks))
-    click.echo(f"secateurs: wrote {out}", err=True)
+        click.echo(terminal.body(sensitivity_blocks(data)))
+    click.echo(f"secateurs: wrote {cfg.out} ({data['seconds']:.1f} s)", err=True)

@@ -44,6 +44,15 @@ def run(ctx: RunContext) -> None:
         )
 
 
+def export_artifacts(cfg, model, info, layers, directory) -> dict[str, Artifact]:
+    """Export an already pruned ``model`` into ``directory`` outside a run (sweep's size column):
+    the same exporters and files as the export stage, with ``cfg.formats``. Returns the
+    artifacts by format name."""
+    ctx = RunContext(cfg, directory, model=model, info=info, layers=layers)
+    run(ctx)
+    return ctx.artifacts
+
+
 def forget_stale(ctx: RunContext, exporting: set[str]) -> None:
     """New artifacts void earlier verdicts; a new model.onnx voids the files derived from it."""
     ctx.validation = None

@@ -63,7 +63,7 @@ def sensitivity_blocks(data: dict) -> list[Block]:
     if "recipe" in data:
         r, u = data["recipe"], data["uniform"]
         lines = [
-            f"budget {data['budget']} ({data['budget'] * 100:g} points):",
+            f"budget {data.get('budget_option', data['budget'])} (a drop of at most {data['budget'] * 100:g} points):",
             f"recipe: sparsity {r['sparsity']:.1%}, measured drop {r['drop'] * 100:.2f} points",
             f"uniform: amount {u['amount']:g}, sparsity {u['sparsity']:.1%}, drop {u['drop'] * 100:.2f} points",
         ]

@@ -15,35 +15,44 @@ from pathlib import Path
 
 import numpy as np
 
-from secateurs.config import check_fraction
+from secateurs import files
 from secateurs.errors import UsageError
+from secateurs.evaluation import metrics
+from secateurs.evaluation.judge import torch_scores
+from secateurs.model.conv_targets import find_conv_weights
+from secateurs.model.recipe import write_recipe
+from secateurs.progress import SILENT, Progress
+from secateurs.report import html
+from secateurs.report.tuning import plots_page, sensitivity_blocks
+from secateurs.tuning.config import SensitivityConfig
+from secateurs.tuning.sweep import Tuner, auto_amount
 
 SCHEMA = "secateurs.sensitivity/1"
-DEFAULT_AMOUNTS = (0.25, 0.5, 0.75, 0.9)
 RECIPE_STEP = 0.05  # recipe amounts lie on this grid (plus the swept amounts)
 
 
 class Probe:
-    """A Tuner's model, data and dense outputs, pruned by per-layer amounts on demand."""
+    """A Tuner's model, data and dense outputs, pruned by per-layer amounts on demand.
 
-    def __init__(self, tuner) -> None:
-        from secateurs.model.conv_targets import find_conv_weights
+    ``metric`` is "accuracy" (needs labels) or "agreement"; None takes accuracy when the
+    data has labels.
+    """
 
+    def __init__(self, tuner, metric: str | None = None) -> None:
         self.tuner = tuner
         chosen, _ = find_conv_weights(tuner.model, tuner.exclude)
         if not chosen:
             raise UsageError(f"{tuner.info.spec}: no Conv2d layers to probe")
+        if metric == "accuracy" and not tuner.labelled:
+            raise UsageError(f"--max-accuracy-drop needs labelled data; {tuner.data.source} has no labels")
         self.layers = [c.layer for c in chosen]
         self.numel = [int(c.weight.numel()) for c in chosen]
-        self.labelled = tuner.labelled
+        self.labelled = tuner.labelled if metric is None else metric == "accuracy"
         self.metric = "accuracy drop" if self.labelled else "1 - top-1 agreement"
         self.evaluations = 0
 
     def measure(self, layer_amounts: dict[str, float]) -> tuple[float, float]:
         """(drop, sparsity over the conv weights) with these amounts and 0 elsewhere."""
-        from secateurs.evaluation import metrics
-        from secateurs.evaluation.judge import torch_scores
-
         t = self.tuner
         records = t.prune_layers(layer_amounts)
         result = metrics.compare(t.dense_scores, torch_scores(t.model, t.data.inputs), t.data.labels)
@@ -58,14 +67,14 @@ class Probe:
 
 
 def sensitivity(probe: Probe, amounts, advance=None) -> list[list[float]]:
-    """drop[layer][amount], each layer pruned alone."""
+    """drop[layer][amount], each layer pruned alone; ``advance(detail)`` after each probe."""
     rows = []
     for layer in probe.layers:
         row = []
         for a in amounts:
             row.append(round(probe.measure({layer: a})[0], 10) + 0.0)  # no -0.0
             if advance:
-                advance(1)
+                advance(f"{layer} @ {a:g}")
         rows.append(row)
     return rows
 
@@ -96,7 +105,7 @@ def build_recipe(probe: Probe, drops, amounts, budget: float, advance=None) -> d
                 hi = mid
         chosen[name] = grid[lo]
         if advance:
-            advance(1)
+            advance(f"{name} -> {grid[lo]:g}")
     drop, sparsity = probe.measure(chosen)  # verify the whole recipe once more
     if drop > budget + 1e-12:  # a forward pass is deterministic; this guards the contract
         raise RuntimeError(f"recipe drop {drop} exceeds budget {budget} after search (last {state[0]})")
@@ -105,8 +114,6 @@ def build_recipe(probe: Probe, drops, amounts, budget: float, advance=None) -> d
 
 def uniform_within(probe: Probe, budget: float) -> dict:
     """The largest single amount (0.01 grid, bisection) within the same budget."""
-    from secateurs.tuning.sweep import auto_amount
-
     kwargs = {"max_accuracy_drop": budget} if probe.labelled else {"min_agreement": 1.0 - budget}
     amount, probes = auto_amount(probe.tuner, resolution=0.01, **kwargs)
     row = probe.tuner.evaluate(amount)
@@ -115,42 +122,25 @@ def uniform_within(probe: Probe, budget: float) -> dict:
     return {"amount": amount, "drop": drop, "sparsity": row["sparsity"]}
 
 
-def check_inputs(amounts, budget: float | None) -> tuple[float, ...]:
-    if not amounts:
-        raise UsageError("--amounts needs at least one amount")
-    for a in amounts:
-        check_fraction("--amounts", a, low_open=True)
-    if budget is not None:
-        check_fraction("--budget", budget)
-    return tuple(sorted(set(amounts)))
+def run_sensitivity(cfg: SensitivityConfig, directory: Path, progress: Progress = SILENT) -> dict:
+    """`secateurs sensitivity`: the drop of every layer pruned alone at every amount, written
+    as sensitivity.json, sensitivity.png and report.html into ``directory`` (a staging
+    directory: the caller promotes it); with a budget also recipe.json (per-layer amounts
+    whose combined drop was measured within it) and the uniform amount within the same
+    budget. Returns sensitivity.json's content (schema ``secateurs.sensitivity/1``).
 
-
-def run_sensitivity(
-    model: str,
-    eval_spec: str,
-    out: Path,
-    amounts=DEFAULT_AMOUNTS,
-    budget: float | None = None,
-    weights: Path | None = None,
-    input_shape: tuple[int, ...] | None = None,
-    trust: bool = False,
-    exclude: str | None = None,
-    seed: int = 0,
-) -> dict:
-    """Sweep every layer, write sensitivity.json/.png (and recipe.json with a budget)."""
-    from secateurs.files import write_json
-    from secateurs.model.recipe import write_recipe
-    from secateurs.progress import progress
-    from secateurs.tuning.sweep import Tuner
-
-    amounts = check_inputs(amounts, budget)
+    Raises UsageError for a model without Conv2d to probe or data that cannot judge the
+    budget, and every load error of ``run``.
+    """
     t0 = time.perf_counter()
-    probe = Probe(Tuner(model, eval_spec, weights, input_shape, trust, "layer", exclude, seed=seed))
-    with progress(len(probe.layers) * len(amounts), "sensitivity") as advance:
+    progress.line(f"loading {cfg.model}")
+    probe = Probe(Tuner.from_config(cfg), cfg.metric)
+    amounts, budget = cfg.amounts, cfg.budget
+    with progress.steps(len(probe.layers) * len(amounts), "sensitivity") as advance:
         drops = sensitivity(probe, amounts, advance)
     data = {
         "schema": SCHEMA,
-        "model": model,
+        "model": cfg.model,
         "data": probe.tuner.data.source,
         "samples": probe.tuner.data.n,
         "metric": probe.metric,
@@ -160,20 +150,24 @@ def run_sensitivity(
         "drop": drops,
         "sweep_seconds": round(time.perf_counter() - t0, 3),
     }
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     if budget is not None:
-        with progress(len(probe.layers), "recipe") as advance:
+        with progress.steps(len(probe.layers), "recipe") as advance:
             recipe = build_recipe(probe, drops, amounts, budget, advance)
         uniform = uniform_within(probe, budget)
-        data.update(budget=budget, recipe=recipe, uniform=uniform)
-        meta = {"model": model, "data": data["data"], "metric": probe.metric, "budget": budget}
+        option = cfg.budget_options()[0]
+        data.update(budget=budget, budget_option=f"{option[0]} {option[1]:g}", recipe=recipe, uniform=uniform)
+        meta = {"model": cfg.model, "data": data["data"], "metric": probe.metric, "budget": budget}
         meta.update(measured_drop=recipe["drop"], sparsity=recipe["sparsity"], uniform=uniform)
-        write_recipe(out / "recipe.json", recipe["layers"], default=0.0, **meta)
+        write_recipe(directory / "recipe.json", recipe["layers"], default=0.0, **meta)
     data["evaluations"] = probe.evaluations
     data["seconds"] = round(time.perf_counter() - t0, 3)
-    write_json(out / "sensitivity.json", data)
-    plot_heatmap(data, out / "sensitivity.png")
+    files.write_json(directory / "sensitivity.json", data)
+    png = directory / "sensitivity.png"
+    plot_heatmap(data, png)
+    page = plots_page(
+        f"secateurs sensitivity: {cfg.model}", sensitivity_blocks(data), {png.name: png.read_bytes()}
+    )
+    files.write_text(directory / "report.html", html.render(page))
     return data
 
 
@@ -183,8 +177,6 @@ def plot_heatmap(data: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from secateurs.files import write_bytes
 
     drops = np.asarray(data["drop"], dtype=float) * 100
     rows, cols = drops.shape
@@ -213,4 +205,4 @@ def plot_heatmap(data: dict, path: Path) -> None:
         fig.savefig(buf, format="png", dpi=100)
     finally:
         plt.close(fig)
-    write_bytes(path, buf.getvalue())
+    files.write_bytes(path, buf.getvalue())

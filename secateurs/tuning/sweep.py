@@ -14,54 +14,77 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from secateurs import files
+from secateurs.config import RunConfig, check_amount
 from secateurs.errors import UsageError
+from secateurs.evaluation import judge, metrics
+from secateurs.evaluation.data import load_eval_data
+from secateurs.exporters.onnx_model_torch import resolve_exporter
+from secateurs.model.conv_targets import find_conv_weights
+from secateurs.model.load import load_model
+from secateurs.model.prune import prove_weights_used, prune_model
+from secateurs.pipeline import export
+from secateurs.progress import SILENT, Progress
+from secateurs.report import html, markdown
+from secateurs.report.tuning import plots_page, sweep_table
+from secateurs.tuning.config import SweepConfig
+from secateurs.tuning.plots import plot_sweep
 
 SCHEMA = "secateurs.sweep/1"
-DEFAULT_AMOUNTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 LABEL_METRICS = ("accuracy", "macro_precision", "macro_recall")
 AGREEMENT_METRICS = ("top1_agreement", "top5_agreement", "cosine", "snr_db")
 
 
 class Tuner:
-    """The dense model, its outputs and the data, loaded once and shared by every probe."""
+    """The dense model, its outputs and the data, loaded once and shared by every probe.
+
+    Without ``eval_spec`` there is no data: ``evaluate`` gives sparsity only (a size curve).
+    """
 
     def __init__(
         self,
         model: str,
-        eval_spec: str,
+        eval_spec: str | None = None,
         weights: Path | None = None,
         input_shape: tuple[int, ...] | None = None,
         trust: bool = False,
         scope: str = "layer",
         exclude: str | None = None,
-        exporter: str = "torchscript",
+        exporter: str = "auto",
         seed: int = 0,
     ) -> None:
-        from secateurs.evaluation import judge
-        from secateurs.evaluation.data import load_eval_data
-        from secateurs.model.conv_targets import find_conv_weights
-        from secateurs.model.load import load_model
-        from secateurs.model.prune import prove_weights_used
-
         self.model, self.info = load_model(model, weights, input_shape, trust)
         targets, _ = find_conv_weights(self.model, exclude)
         prove_weights_used(self.model, {t.layer: t.weight for t in targets}, self.info.input_shape)
-        self.data = load_eval_data(eval_spec, self.info.input_shape, seed)
+        self.data = load_eval_data(eval_spec, self.info.input_shape, seed) if eval_spec else None
         self.scope, self.exclude, self.exporter = scope, exclude, exporter
         self._dense_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        self.dense_scores = judge.torch_scores(self.model, self.data.inputs)
+        self.dense_scores = judge.torch_scores(self.model, self.data.inputs) if self.data else None
         self._pruned_as = None  # (amount, scope, exclude) the model currently holds
         self._records: list = []
         self._results: dict[tuple, dict] = {}
 
+    @classmethod
+    def from_config(cls, cfg) -> Tuner:
+        """A Tuner for a SweepConfig, SensitivityConfig or RunConfig (whose fields it shares)."""
+        return cls(
+            cfg.model,
+            cfg.eval,
+            cfg.weights,
+            cfg.input_shape,
+            cfg.trust_model_code,
+            getattr(cfg, "scope", "layer"),
+            cfg.exclude,
+            getattr(cfg, "exporter", "auto"),
+            cfg.seed,
+        )
+
     @property
     def labelled(self) -> bool:
-        return self.data.labels is not None
+        return self.data is not None and self.data.labels is not None
 
     def dense_metrics(self) -> dict:
         """Label metrics of the dense model (empty without labels)."""
-        from secateurs.evaluation import metrics
-
         if not self.labelled:
             return {}
         n = max(self.dense_scores.shape[1], int(self.data.labels.max()) + 1)
@@ -70,8 +93,6 @@ class Tuner:
 
     def prune(self, amount: float, scope: str | None = None, exclude: str | None = None) -> list:
         """Put the dense weights back, then prune them to ``amount``; no-op if already there."""
-        from secateurs.model.prune import prune_model
-
         key = (amount, scope or self.scope, exclude if exclude is not None else self.exclude)
         if key != self._pruned_as:
             self.model.load_state_dict(self._dense_state)
@@ -82,8 +103,6 @@ class Tuner:
 
     def prune_layers(self, layer_amounts: dict[str, float]) -> list:
         """Put the dense weights back, then prune only the listed layers, each to its amount."""
-        from secateurs.model.prune import prune_model
-
         self.model.load_state_dict(self._dense_state)
         self._pruned_as = None  # not a uniform amount: the next prune() restores first
         records, _ = prune_model(self.model, 0.0, "layer", self.exclude, layer_amounts=layer_amounts)
@@ -91,35 +110,27 @@ class Tuner:
 
     def evaluate(self, amount: float, scope: str | None = None, exclude: str | None = None) -> dict:
         """{amount, sparsity, metrics, deltas} of the model pruned to ``amount`` (cached)."""
-        from secateurs.config import check_amount
-        from secateurs.evaluation import judge, metrics
-
         key = (check_amount(amount), scope or self.scope, exclude if exclude is not None else self.exclude)
         if key not in self._results:
             records = self.prune(*key)
-            scores = judge.torch_scores(self.model, self.data.inputs)
-            self._results[key] = summarize(
-                amount, records, metrics.compare(self.dense_scores, scores, self.data.labels)
-            )
+            result = {}
+            if self.data is not None:
+                scores = judge.torch_scores(self.model, self.data.inputs)
+                result = metrics.compare(self.dense_scores, scores, self.data.labels)
+            self._results[key] = summarize(amount, records, result)
         return dict(self._results[key])
 
     def artifact_sizes(
         self, amount: float, scope: str | None = None, exclude: str | None = None
     ) -> dict[str, int]:
         """Bytes of every artifact file at ``amount``, written by the real exporters."""
-        from secateurs.config import RunConfig
-        from secateurs.pipeline import export
-        from secateurs.pipeline.context import RunContext
-
         records = self.prune(amount, scope, exclude)
         with tempfile.TemporaryDirectory(prefix="secateurs-sweep-") as tmp:
-            cfg = RunConfig(
-                model=self.info.spec, out=Path(tmp) / "out", amount=amount, exporter=self.exporter
+            cfg = RunConfig(model=self.info.spec, out=Path(tmp), amount=amount, exporter=self.exporter)
+            artifacts = export.export_artifacts(
+                cfg, self.model, replace(self.info, notes=[]), records, Path(tmp)
             )
-            ctx = RunContext(cfg, Path(tmp))
-            ctx.model, ctx.info, ctx.layers = self.model, replace(self.info, notes=[]), records
-            export.run(ctx)
-            return {a.path.name: a.size for a in ctx.artifacts.values()}
+            return {a.path.name: a.size for a in artifacts.values()}
 
 
 def summarize(amount: float, records: list, result: dict) -> dict:
@@ -128,7 +139,7 @@ def summarize(amount: float, records: list, result: dict) -> dict:
     row = {
         "amount": amount,
         "sparsity": sum(r.zeros_after for r in records) / numel if numel else 0.0,
-        "metrics": {k: result["agreement"][k] for k in AGREEMENT_METRICS if k in result["agreement"]},
+        "metrics": {k: v for k, v in result.get("agreement", {}).items() if k in AGREEMENT_METRICS},
         "deltas": {},
     }
     if "pruned" in result:
@@ -138,7 +149,9 @@ def summarize(amount: float, records: list, result: dict) -> dict:
 
 
 def sweep(tuner: Tuner, amounts, sizes: bool = True, advance=None) -> list[dict]:
-    """One row per amount: sparsity, metrics with deltas, and (``sizes``) artifact bytes."""
+    """One row per amount: sparsity, metrics with deltas, and (``sizes``) artifact bytes.
+
+    ``advance(detail)`` is called after each amount (``Progress.steps``)."""
     rows = []
     for amount in amounts:
         t0 = time.perf_counter()
@@ -148,13 +161,65 @@ def sweep(tuner: Tuner, amounts, sizes: bool = True, advance=None) -> list[dict]
         row["seconds"] = round(time.perf_counter() - t0, 3)
         rows.append(row)
         if advance:
-            advance(1)
+            advance(f"amount {amount:g}")
     return rows
+
+
+def run_sweep(cfg: SweepConfig, directory: Path, progress: Progress = SILENT) -> dict:
+    """`secateurs sweep`: prune at every amount, write sweep.json, sweep.md, sweep.png and
+    report.html into ``directory`` (a staging directory: the caller promotes it), and
+    return sweep.json's content (schema ``secateurs.sweep/1``).
+
+    Raises UsageError for a budget the data cannot judge, and every load error of ``run``.
+    """
+    t0 = time.perf_counter()
+    progress.line(f"loading {cfg.model}")
+    tuner = Tuner.from_config(cfg)
+    if cfg.max_accuracy_drop is not None:
+        check_budget(tuner, cfg.max_accuracy_drop, None)
+    t_load = time.perf_counter() - t0
+    with progress.steps(len(cfg.amounts), "sweep") as advance:
+        rows = sweep(tuner, cfg.amounts, sizes=cfg.sizes, advance=advance)
+    if cfg.has_budget:
+        for r in rows:
+            r["within_budget"] = within_budget(r, cfg.max_accuracy_drop, cfg.min_agreement)
+    timings = {"load_and_dense": round(t_load, 3), "total": round(time.perf_counter() - t0, 3)}
+    doc = document(cfg, tuner, rows, timings)
+    blocks = [sweep_table(doc)]
+    files.write_json(directory / "sweep.json", doc)
+    files.write_text(directory / "sweep.md", markdown.body(blocks) + "\n")
+    png = directory / "sweep.png"
+    plot_sweep(rows, png, doc["dense"], cfg.max_accuracy_drop, cfg.min_agreement)
+    page = plots_page(f"secateurs sweep: {cfg.model}", blocks, {png.name: png.read_bytes()})
+    files.write_text(directory / "report.html", html.render(page))
+    return doc
+
+
+def document(cfg: SweepConfig, tuner: Tuner, rows: list[dict], timings: dict) -> dict:
+    """sweep.json's content; non-finite numbers (an SNR of inf) are written as strings by files.write_json."""
+    within = [r["amount"] for r in rows if r.get("within_budget")]
+    data = tuner.data
+    return {
+        "schema": SCHEMA,
+        "model": tuner.info.spec,
+        "input_shape": list(tuner.info.input_shape),
+        "scope": cfg.scope,
+        "exclude": cfg.exclude,
+        "exporter": resolve_exporter(cfg.exporter, tuner.info.source),
+        "eval": None if data is None else {"data": data.source, "samples": data.n, "labels": tuner.labelled},
+        "dense": tuner.dense_metrics(),
+        "budget": {"max_accuracy_drop": cfg.max_accuracy_drop, "min_agreement": cfg.min_agreement},
+        "largest_amount_within_budget": max(within) if within else None,
+        "rows": rows,
+        "timings_s": timings,
+    }
 
 
 def check_budget(tuner: Tuner, max_accuracy_drop: float | None, min_agreement: float | None) -> None:
     if max_accuracy_drop is None and min_agreement is None:
         raise UsageError("give a budget: --max-accuracy-drop X or --min-agreement Y")
+    if tuner.data is None:
+        raise UsageError("a budget needs --eval DATA")
     if max_accuracy_drop is not None and not tuner.labelled:
         raise UsageError(f"--max-accuracy-drop needs labelled data; {tuner.data.source} has no labels")
 
@@ -203,18 +268,8 @@ def auto_amount(
     return round(lo / steps, 10), probes
 
 
-def auto_amount_for(cfg, resolution: float = 0.01) -> tuple[float, list[dict]]:
+def auto_amount_for(cfg: RunConfig, resolution: float = 0.01) -> tuple[float, list[dict]]:
     """``secateurs run --auto``: the amount for a RunConfig's model, data, scope and budget."""
     if not cfg.eval:
         raise UsageError("--auto needs --eval DATA")
-    tuner = Tuner(
-        cfg.model,
-        cfg.eval,
-        cfg.weights,
-        cfg.input_shape,
-        cfg.trust_model_code,
-        cfg.scope,
-        cfg.exclude,
-        seed=cfg.seed,
-    )
-    return auto_amount(tuner, cfg.max_accuracy_drop, cfg.min_agreement, resolution)
+    return auto_amount(Tuner.from_config(cfg), cfg.max_accuracy_drop, cfg.min_agreement, resolution)
