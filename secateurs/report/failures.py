@@ -111,7 +111,7 @@ def check_lines(validation: dict) -> list[str]:
 
 
 def gate_lines(gates: list[dict]) -> list[str]:
-    rows = [(f"gate on {g['judged']}", g["metric"], g["detail"]) for g in gates if not g["passed"]]
+    rows = [("gate", g["judged"], g["detail"]) for g in gates if not g["passed"]]
     return _aligned("FAIL", rows)
 
 
