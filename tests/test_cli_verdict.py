@@ -97,6 +97,12 @@ def test_validation_failure_prints_its_checks_and_one_distinct_line(cli, tmp_pat
     worst = max(o["max_abs"] for c in failing for o in c["outputs"])
     assert f"worst max abs {worst:.2e}, max rel " in error and "(atol 0.0001, rtol 0.001)" in error
 
+    result = cli("report", "o.failed")
+    last = result.stdout.strip().splitlines()[-1]
+    assert result.exit_code == 0 and last.startswith(
+        "FAILED (validation) | o.failed | not for deploying | digest "
+    )
+
 
 def test_quiet_failure_prints_the_verdict_and_the_error_line_only(cli, off_by_one):
     result = cli("run", "tests.models:plain", *FAST, "--out", "o", "-q")

@@ -74,7 +74,8 @@ def success_line(command: str, directory: Path, data: dict) -> str:
     elif status == "passed":
         parts = ["PASSED", str(directory), _recommended(data), _digest(directory), _elapsed()]
     else:  # `report` on a failed run's directory
-        parts = [f"FAILED ({status})", str(directory), "not for deploying", _digest(directory), _elapsed()]
+        why = {"failed": "validation", "gate-failed": "accuracy gate"}.get(status, status)
+        parts = [f"FAILED ({why})", str(directory), "not for deploying", _digest(directory), _elapsed()]
     return " | ".join(parts)
 
 
