@@ -9,21 +9,15 @@ Specs:
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import os
-import re
-import sys
 from pathlib import Path
 
 from secateurs.errors import InputError, UsageError
+from secateurs.model.factory import FACTORY_RE, call_factory, cwd_on_path, refuse_file_path_spec
 from secateurs.model.model_file import Loaded, load_model_file
 from secateurs.model.outputs import named_outputs
 from secateurs.model.plain import HALF_DTYPES, has_lazy, make_plain, materialize, to_float32, unwrap
 from secateurs.model.records import ModelInfo
 from secateurs.model.weights_file import first_line, read_state_dict
-
-FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | None, trust: bool = False):
@@ -77,45 +71,6 @@ def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | N
     return model, info
 
 
-@contextlib.contextmanager
-def cwd_on_path():
-    """Import user code as ``python -m`` would: with the current directory first on sys.path.
-
-    A console script's sys.path starts at its own bin/ folder, so `secateurs run mymod:f`
-    run beside mymod.py could not import it. The directory is on sys.path only while the
-    module is imported and its factory runs, so a stray file here never shadows a module
-    secateurs imports later.
-    """
-    cwd = os.getcwd()
-    if cwd in sys.path or "" in sys.path:
-        yield
-        return
-    sys.path.insert(0, cwd)
-    try:
-        yield
-    finally:
-        if cwd in sys.path:
-            sys.path.remove(cwd)
-
-
-def _refuse_file_path_spec(spec: str) -> None:
-    """`mymod.py:factory` names a file, not a module: say which spec was meant (exit 2).
-
-    Called only once the spec failed as a module spec (a package ``x`` with a submodule
-    ``py`` would be ``x.py:f``)."""
-    match = re.fullmatch(r"(?P<file>[^:]+)\.py:(?P<attr>[A-Za-z_][\w.]*)", spec)
-    if not match:
-        return
-    parts = Path(match["file"]).parts
-    if Path(match["file"]).is_absolute() or ".." in parts or not all(p.isidentifier() for p in parts):
-        hint = (
-            f"run from the folder holding {Path(match['file']).name}.py and use {parts[-1]}:{match['attr']}"
-        )
-    else:
-        hint = f"use {'.'.join(parts)}:{match['attr']}"
-    raise UsageError(f"{spec}: a model spec names a module, not a file; {hint}")
-
-
 def _declared_shape(model) -> tuple[int, ...] | None:
     declared = getattr(model, "input_shape", None)
     return tuple(declared) if declared else None
@@ -134,29 +89,12 @@ def build(spec: str, trust: bool = False) -> Loaded:
         with cwd_on_path():  # a pickled module's classes import as `python -m` would find them
             return load_model_file(Path(spec), trust)
     if not FACTORY_RE.match(spec):
-        _refuse_file_path_spec(spec)
+        refuse_file_path_spec(spec)
         raise UsageError(
             f"{spec!r} is not a model spec or an existing file; use builtin:NAME (lenet, resnet),"
             " package.module:factory, or a .pt2/TorchScript/pickled model file"
         )
-    module_name, attr = spec.split(":", 1)
-    with cwd_on_path():
-        try:
-            obj = importlib.import_module(module_name)
-        except ImportError as e:
-            _refuse_file_path_spec(spec)
-            raise InputError(f"{spec}: cannot import module {module_name!r} ({e})") from e
-        for part in attr.split("."):
-            try:
-                obj = getattr(obj, part)
-            except AttributeError:
-                raise InputError(f"{spec}: module {module_name!r} has no attribute {attr!r}") from None
-        if not callable(obj):
-            raise InputError(f"{spec}: {attr!r} is not callable")
-        try:
-            model = obj()
-        except Exception as e:  # user code: any failure is an input problem
-            raise InputError(f"{spec}: factory raised {type(e).__name__}: {e}") from e
+    model = call_factory(spec)
     if not isinstance(model, nn.Module):
         raise InputError(f"{spec}: factory returned {type(model).__name__}, not a torch.nn.Module")
     return Loaded(model, "factory", _declared_shape(model))
