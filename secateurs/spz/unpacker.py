@@ -71,7 +71,8 @@ def unpack(
         if not overwrite:  # every target is checked before the first is written
             there = [t for e in reader.files if os.path.lexists(t := _target(spz_path, out_path, e.path))]
             if there:
-                raise OutputExists(f"{', '.join(map(str, there))}: already exists; not overwritten")
+                verb = "exists" if len(there) == 1 else "exist"
+                raise OutputExists(f"{', '.join(map(str, there))}: already {verb}; not overwritten")
         # one decoder thread: a second one only contends for the same core (2 vCPUs)
         with ThreadPoolExecutor(1, thread_name_prefix="spz-unpack") as pool:
             for entry in reader.files:
