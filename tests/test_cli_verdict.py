@@ -201,3 +201,12 @@ def test_failure_line_treats_nan_as_the_worst_error():
         "validation failed: 2 of 2 checks: onnxruntime vs torch @ 1x3 on model.onnx, model.bitmask.onnx"
         " (2 checks); worst max abs nan, max rel 5.00e-01 (atol 0.0001, rtol 0.001)"
     )
+
+
+def test_a_run_without_an_onnx_artifact_recommends_none(cli):
+    result = cli("run", "tests.models:plain", "--formats", "safetensors", "--out", "o", "-q")
+    assert result.exit_code == 0, result.output
+    line = result.stdout.strip()
+    assert line.startswith(
+        "PASSED | o | recommended: none (no artifact that onnxruntime loads passed validation) |"
+    )

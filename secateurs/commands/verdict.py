@@ -44,7 +44,7 @@ def _recommended(data: dict) -> str:
 
     best = recommended_artifact(data)
     if best is None:
-        return "recommended: none (no artifact onnxruntime loads passed validation)"
+        return "recommended: none (no artifact that onnxruntime loads passed validation)"
     ratio = f", {best.ratio:.3f}x model.onnx" if best.ratio is not None else ""
     return f"recommended {best.name} ({fmt_bytes(best.bytes)}{ratio})"
 
@@ -61,16 +61,11 @@ def success_line(command: str, directory: Path, data: dict) -> str:
         else:
             names = [a["file"] for a in data.get("artifacts", [])]
             middle = f"{len(names)} artifacts: {', '.join(names)}"
-        step = NEXT_STAGE.get(command, "validate")
-        word = {"prune": "PRUNED", "export": "EXPORTED"}.get(command, "NOT VALIDATED")
-        parts = [
-            word if word == "NOT VALIDATED" else f"{word}, not validated",
-            str(directory),
-            middle,
-            _digest(directory),
-            _elapsed(),
-        ]
-        parts.append(f"next: secateurs {step} {directory}")
+        word = {"prune": "PRUNED, not validated", "export": "EXPORTED, not validated"}.get(
+            command, "NOT VALIDATED"
+        )
+        step = f"next: secateurs {NEXT_STAGE.get(command, 'validate')} {directory}"
+        parts = [word, str(directory), middle, _digest(directory), _elapsed(), step]
     elif status == "passed":
         parts = ["PASSED", str(directory), _recommended(data), _digest(directory), _elapsed()]
     else:  # `report` on a failed run's directory
