@@ -98,6 +98,17 @@ def discard(staging: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
+def remove_stale(directory: Path) -> bool:
+    """Remove a directory an earlier run left (``<out>.failed`` once ``<out>`` is good again).
+
+    A symlink or a file there is not ours and is left alone. True when it was removed.
+    """
+    if directory.is_symlink() or not directory.is_dir():
+        return False
+    shutil.rmtree(directory, ignore_errors=True)
+    return not directory.exists()
+
+
 def write_text(path: Path, text: str) -> None:
     """Write a file atomically (temp file + rename), never following a symlink at ``path``."""
     write_bytes(path, text.encode())

@@ -42,9 +42,9 @@ def test_run_builtin_end_to_end(cli, tmp_path):
     assert [p for p in tmp_path.joinpath("a").iterdir()] == [out]  # no staging left behind
 
 
-def test_default_out_is_artifacts_model_name(cli, tmp_path):
+def test_default_out_is_artifacts_module_and_factory_name(cli, tmp_path):
     assert cli("run", "tests.models:plain", "--exporter", "torchscript", "-q").exit_code == 0
-    assert (tmp_path / "artifacts/plain/manifest.json").is_file()
+    assert (tmp_path / "artifacts/tests.models.plain/manifest.json").is_file()
 
 
 @pytest.mark.parametrize("amount", ["-0.1", "1.5", "nan", "inf", "-inf", "abc", ""])

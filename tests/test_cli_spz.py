@@ -52,7 +52,7 @@ def test_unpack_rejects_corrupt_and_keeps_previous_output(cli, tmp_path, onnx_fi
     data[:4] = b"XXXX"
     (tmp_path / "magic.spz").write_bytes(bytes(data))
     for bad in ("trunc.spz", "magic.spz"):
-        result = cli("unpack", bad, "-o", "out.onnx")
+        result = cli("unpack", bad, "-o", "out.onnx", "--force")
         assert result.exit_code == 3, result.output
         assert bad in result.stderr
         assert (tmp_path / "out.onnx").read_text() == "previous"
@@ -67,6 +67,45 @@ def test_unpack_needs_an_output_name(cli, tmp_path, onnx_file):
 def test_pack_refuses_to_overwrite_input(cli, onnx_file):
     result = cli("pack", onnx_file, "-o", onnx_file)
     assert result.exit_code == 2 and "overwrite the input" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["pack", "unpack"])
+def test_existing_output_is_refused_without_force(cli, tmp_path, onnx_file, command):
+    """As gzip and zstd: an existing output is a usage error (exit 2) naming --force, untouched."""
+    assert cli("pack", onnx_file, "-o", "m.spz").exit_code == 0
+    source, target = (onnx_file, tmp_path / "m.spz") if command == "pack" else ("m.spz", tmp_path / "m.onnx")
+    target.write_text("previous")
+    result = cli(command, source, "-o", target)
+    assert result.exit_code == 2, result.output
+    assert str(target) in result.stderr and "--force" in result.stderr
+    assert "Traceback" not in result.output
+    assert target.read_text() == "previous"
+    result = cli(command, source, "-o", target, "--force")
+    assert result.exit_code == 0, result.output
+    if command == "unpack":
+        assert sha(target) == sha(onnx_file)
+    else:
+        assert target.read_bytes() == (tmp_path / "m.spz").read_bytes()  # the same container again
+
+
+def test_unpack_refuses_an_existing_external_data_file(cli, tmp_path, onnx_file):
+    import onnx
+
+    (tmp_path / "ext").mkdir()
+    model = onnx.load(str(onnx_file))
+    onnx.save_model(
+        model, str(tmp_path / "ext/m.onnx"), save_as_external_data=True, location="m.data", size_threshold=0
+    )
+    assert cli("pack", "ext/m.onnx", "-o", "m.spz").exit_code == 0
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/m.data").write_text("previous")
+    result = cli("unpack", "m.spz", "-o", "out/m.onnx")
+    assert result.exit_code == 2, result.output
+    assert "m.data" in result.stderr and "--force" in result.stderr
+    assert not (tmp_path / "out/m.onnx").exists()  # nothing is written when one target is refused
+    assert (tmp_path / "out/m.data").read_text() == "previous"
+    assert cli("unpack", "m.spz", "-o", "out/m.onnx", "--force").exit_code == 0
+    assert sha(tmp_path / "out/m.data") == sha(tmp_path / "ext/m.data")
 
 
 def test_unpack_write_failure_exits_5(cli, tmp_path, onnx_file):

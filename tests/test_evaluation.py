@@ -73,10 +73,21 @@ def test_gate_failure_is_exit_6_and_keeps_previous_output(cli, tmp_path):
         "0.01",
         "--out",
         "o",
-        "-q",
     )
     assert result.exit_code == 6, result.output
-    assert "accuracy drop" in result.stderr and "exceeds the budget 0.01" in result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(
+        "secateurs: error: accuracy gate failed: accuracy drop 0.0444 exceeds the budget 0.01"
+    )
+    assert error.count("exceeds the budget") == 1 and "(pytorch, onnx)" in error  # one per distinct failure
+    lines = result.stdout.strip().splitlines()
+    assert lines[:2] == [
+        "FAIL  gate  pytorch  accuracy drop 0.0444 exceeds the budget 0.01 by 0.0344",
+        "FAIL  gate  onnx     accuracy drop 0.0444 exceeds the budget 0.01 by 0.0344",
+    ]
+    assert lines[-1].startswith(
+        "FAILED (accuracy gate) | o.failed | 2 of 2 gates broken | not for deploying;"
+    )
     assert (tmp_path / "o/manifest.json").read_text() == before
     failed = report_of(tmp_path / "o.failed")
     assert failed["status"] == "gate-failed"

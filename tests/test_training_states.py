@@ -430,9 +430,10 @@ def test_validation_failure_line_leads_with_the_load_error():
     )
     line = failure_line(result)
     assert line.startswith(
-        "validation failed: model.onnx: onnxruntime vs torch: onnxruntime cannot load model.onnx"
+        "validation failed: 2 of 2 checks, 2 distinct: onnxruntime vs torch on model.onnx:"
+        " onnxruntime cannot load model.onnx: bad op;"
     )
-    assert line.endswith("(and 1 more failed checks)")
+    assert line.endswith("outputs bit-identical to model.onnx on model.bitmask.onnx: outputs differ")
 
 
 def test_sweep_and_sensitivity_prove_their_targets_too():

@@ -1,5 +1,5 @@
 """What the pipeline commands (run, prune, export, validate, report) share: building a
-RunConfig from their options, printing progress, and the closing summary."""
+RunConfig from their options, printing progress, and the closing summary and verdict."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from secateurs.commands import verdict
 from secateurs.commands.options import default_out, formats_tuple
 from secateurs.config import RunConfig
 
@@ -30,8 +31,31 @@ def progress_printer(quiet: bool):
 
 
 def finish(ctx_obj, data: dict, quiet: bool) -> None:
+    """After a command succeeded: the summary table (unless --quiet), then the verdict line."""
     from secateurs import report
 
     if not quiet:
         click.echo(report.render_terminal(data, ctx_obj.timings))
-    click.echo(f"secateurs: wrote {ctx_obj.config.out}", err=True)
+    verdict.removed(ctx_obj.removed)
+    command = click.get_current_context().info_name
+    click.echo(verdict.success_line(command, ctx_obj.config.out, data))
+
+
+def execute_concluded(cfg: RunConfig, stages: list[str], junit: Path | None, quiet: bool, **kwargs):
+    """``execute_reported``; when validation or an accuracy gate fails (exit 1 or 6), first
+    print the failing checks and gates with their numbers, and the verdict."""
+    from secateurs.commands.ci_outputs import execute_reported
+    from secateurs.errors import GateFailed, SecateursError, ValidationFailed
+    from secateurs.pipeline.runner import failed_dir, read_report
+
+    try:
+        return execute_reported(cfg, stages, junit, **kwargs)
+    except (ValidationFailed, GateFailed):
+        failed = failed_dir(cfg.out)
+        try:
+            data = read_report(failed)
+        except SecateursError:  # the error line still says what failed
+            data = None
+        if data is not None:
+            verdict.failure(data, failed, cfg.out, quiet)
+        raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from secateurs.commands import verdict
 from secateurs.commands.common import directory_argument, finish, progress_printer
 from secateurs.commands.options import export_options, formats_tuple, quiet_option
 from secateurs.config import DEFAULT_FORMATS
@@ -24,6 +25,7 @@ def export(ctx, directory, quiet, formats, **opts):
     from secateurs.pipeline.runner import execute, resumed_config
     from secateurs.settings_file import recorded
 
+    verdict.start_clock()
     formats = formats_tuple(formats) or tuple(f for f in DEFAULT_FORMATS if f != "safetensors")
     cfg = recorded(resumed_config(directory, formats=formats, **opts), ctx, [*opts, "formats"])
     done, data = execute(cfg, ["export"], resume=directory, progress=progress_printer(quiet))

@@ -211,13 +211,23 @@ def eval_options(
 
 def out_option(f):
     return click.option(
-        "--out", type=click.Path(path_type=Path), help="Output directory [default: artifacts/<model>]."
+        "--out",
+        type=click.Path(path_type=Path),
+        help="Output directory [default: artifacts/<model>: builtin:NAME -> NAME, a file -> its stem,"
+        " module:factory -> module.factory].",
     )(f)
 
 
 def default_out(model: str, suffix: str = "") -> Path:
-    """artifacts/<model name><suffix>: builtin:resnet -> artifacts/resnet."""
-    name = model.split(":", 1)[-1].rsplit(".", 1)[-1] if ":" in model else Path(model).stem
+    """artifacts/<name><suffix>, one name per model: builtin:resnet -> resnet, a file -> its
+    stem, package.module:factory -> package.module.factory (the module is part of it, so
+    factories that share a name, such as `build` or `model`, do not overwrite each other)."""
+    if model.startswith("builtin:"):
+        name = model.split(":", 1)[1]
+    elif ":" in model and not Path(model).exists():
+        name = model.replace(":", ".")
+    else:
+        name = Path(model).stem
     return Path("artifacts") / f"{name or 'model'}{suffix}"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from secateurs.commands import verdict
 from secateurs.commands.common import config_from, finish, progress_printer
 from secateurs.commands.options import model_options, out_option, prune_options, quiet_option
 
@@ -22,6 +23,7 @@ def prune(quiet, **opts):
     """
     from secateurs.pipeline.runner import execute
 
+    verdict.start_clock()
     cfg = config_from(opts, formats="safetensors")
     ctx, data = execute(cfg, ["load", "prune", "export"], progress=progress_printer(quiet))
     finish(ctx, data, quiet)

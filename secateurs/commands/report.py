@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from secateurs.commands import verdict
 from secateurs.commands.common import directory_argument
 
 
@@ -20,8 +21,10 @@ def report_command(directory):
     from secateurs import report as report_stage
     from secateurs.pipeline.runner import REPORT_MD, read_report, read_run_record
 
+    verdict.start_clock()
     data = read_report(directory)
     run_block = read_run_record(directory)
     files.write_text(directory / REPORT_MD, report_stage.render_markdown(data))
     files.write_manifest(directory, run_block)
     click.echo(report_stage.render_terminal(data, run_block.get("timings_s")))
+    click.echo(verdict.success_line("report", directory, data))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from secateurs.commands.ci_outputs import execute_reported
-from secateurs.commands.common import config_from, finish, progress_printer
+from secateurs.commands import verdict
+from secateurs.commands.common import config_from, execute_concluded, finish, progress_printer
 from secateurs.commands.options import (
     eval_options,
     export_options,
@@ -52,11 +52,14 @@ def run(quiet, auto, junit, **opts):
     """
     from secateurs.pipeline.runner import run_stages
 
+    verdict.start_clock()
     cfg = config_from(opts)
     notes = ()
     if auto:
         cfg, notes = choose_amount(cfg, quiet)
-    ctx, data = execute_reported(cfg, run_stages(cfg), junit, progress=progress_printer(quiet), notes=notes)
+    ctx, data = execute_concluded(
+        cfg, run_stages(cfg), junit, quiet, progress=progress_printer(quiet), notes=notes
+    )
     finish(ctx, data, quiet)
 
 

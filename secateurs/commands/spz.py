@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
 
 from secateurs.errors import UsageError
+
+force_option = click.option(
+    "--force",
+    "-f",
+    is_flag=True,
+    help="Replace an existing output (without it, an existing output is exit 2).",
+)
 
 
 def _spz_out(source: Path, out: Path | None, suffix_add: str | None) -> Path:
@@ -22,29 +30,45 @@ def _spz_out(source: Path, out: Path | None, suffix_add: str | None) -> Path:
     return out
 
 
+@contextlib.contextmanager
+def _no_clobber():
+    """An existing output is a usage error (exit 2) naming --force, as gzip and zstd refuse."""
+    from secateurs import spz
+    from secateurs.exporters.spz_container import spz_errors
+
+    try:
+        with spz_errors():
+            yield
+    except UsageError as e:
+        if isinstance(e.__cause__, spz.OutputExists):
+            raise UsageError(f"{e}; pass --force to replace it") from e.__cause__
+        raise
+
+
 @click.command()
 @click.argument("onnx_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="[default: ONNX_FILE.spz]"
 )
 @click.option("--level", type=click.IntRange(1, 22), default=3, show_default=True, help="zstd level.")
-def pack(onnx_file, output, level):
+@force_option
+def pack(onnx_file, output, level, force):
     """Pack any ONNX file (and its external data) into the smallest .spz container.
 
     Every tensor is stored in its smallest exact encoding; `secateurs unpack` restores
-    the original bytes (same sha256). Works on ONNX files from any exporter.
+    the original bytes (same sha256). Works on ONNX files from any exporter. An existing
+    output is refused (exit 2) unless --force.
 
     \b
     Example:
       secateurs pack model.onnx -o model.onnx.spz
     """
     from secateurs import spz
-    from secateurs.exporters.spz_container import spz_errors
     from secateurs.report.formats import fmt_bytes
 
     output = _spz_out(onnx_file, output, ".spz")
-    with spz_errors():
-        stats = spz.pack(onnx_file, output, level=level)
+    with _no_clobber():
+        stats = spz.pack(onnx_file, output, level=level, overwrite=force)
     click.echo(
         f"{output}: {fmt_bytes(stats.output_bytes)} from {fmt_bytes(stats.input_bytes)}"
         f" ({stats.ratio:.3f}), {stats.tensors} tensors, {stats.seconds:.2f} s"
@@ -56,19 +80,21 @@ def pack(onnx_file, output, level):
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="[default: SPZ_FILE without .spz]"
 )
-def unpack(spz_file, output):
+@force_option
+def unpack(spz_file, output, force):
     """Restore the exact ONNX file (and external data files beside it) from a .spz container.
+
+    An existing output file, or external data file, is refused (exit 2) unless --force.
 
     \b
     Example:
       secateurs unpack model.onnx.spz -o model.onnx && sha256sum model.onnx
     """
     from secateurs import spz
-    from secateurs.exporters.spz_container import spz_errors
 
     output = _spz_out(spz_file, output, None)
-    with spz_errors():
-        restored = spz.unpack(spz_file, output)
+    with _no_clobber():
+        restored = spz.unpack(spz_file, output, overwrite=force)
     click.echo(str(restored))
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from secateurs.commands.ci_outputs import execute_reported
-from secateurs.commands.common import directory_argument, finish, progress_printer
+from secateurs.commands import verdict
+from secateurs.commands.common import directory_argument, execute_concluded, finish, progress_printer
 from secateurs.commands.options import junit_option, quiet_option, validate_options
 
 
@@ -25,8 +25,9 @@ def validate(ctx, directory, quiet, junit, **opts):
     from secateurs.pipeline.runner import resumed_config
     from secateurs.settings_file import recorded
 
+    verdict.start_clock()
     cfg = recorded(resumed_config(directory, **opts), ctx, opts)
-    done, data = execute_reported(
-        cfg, ["validate"], junit, resume=directory, progress=progress_printer(quiet)
+    done, data = execute_concluded(
+        cfg, ["validate"], junit, quiet, resume=directory, progress=progress_printer(quiet)
     )
     finish(done, data, quiet)

@@ -9,18 +9,15 @@ Specs:
 
 from __future__ import annotations
 
-import importlib
-import re
 from pathlib import Path
 
 from secateurs.errors import InputError, UsageError
+from secateurs.model.factory import FACTORY_RE, call_factory, cwd_on_path, refuse_file_path_spec
 from secateurs.model.model_file import Loaded, load_model_file
 from secateurs.model.outputs import named_outputs
 from secateurs.model.plain import HALF_DTYPES, has_lazy, make_plain, materialize, to_float32, unwrap
 from secateurs.model.records import ModelInfo
 from secateurs.model.weights_file import first_line, read_state_dict
-
-FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | None, trust: bool = False):
@@ -89,28 +86,15 @@ def build(spec: str, trust: bool = False) -> Loaded:
         builtin = get_builtin(spec.split(":", 1)[1])
         return Loaded(builtin.factory(), "builtin", builtin.input_shape)
     if Path(spec).exists() and not FACTORY_RE.match(spec):
-        return load_model_file(Path(spec), trust)
+        with cwd_on_path():  # a pickled module's classes import as `python -m` would find them
+            return load_model_file(Path(spec), trust)
     if not FACTORY_RE.match(spec):
+        refuse_file_path_spec(spec)
         raise UsageError(
             f"{spec!r} is not a model spec or an existing file; use builtin:NAME (lenet, resnet),"
             " package.module:factory, or a .pt2/TorchScript/pickled model file"
         )
-    module_name, attr = spec.split(":", 1)
-    try:
-        obj = importlib.import_module(module_name)
-    except ImportError as e:
-        raise InputError(f"{spec}: cannot import module {module_name!r} ({e})") from e
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise InputError(f"{spec}: module {module_name!r} has no attribute {attr!r}") from None
-    if not callable(obj):
-        raise InputError(f"{spec}: {attr!r} is not callable")
-    try:
-        model = obj()
-    except Exception as e:  # user code: any failure is an input problem
-        raise InputError(f"{spec}: factory raised {type(e).__name__}: {e}") from e
+    model = call_factory(spec)
     if not isinstance(model, nn.Module):
         raise InputError(f"{spec}: factory returned {type(model).__name__}, not a torch.nn.Module")
     return Loaded(model, "factory", _declared_shape(model))

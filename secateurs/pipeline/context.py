@@ -44,6 +44,7 @@ class RunContext:
     dense_outputs: Any = None  # the dense model's scores on eval_data, computed before pruning
     evaluation: dict | None = None  # metrics and gates (pipeline.evaluate)
     timings: dict[str, float] = field(default_factory=dict)
+    removed: list[Path] = field(default_factory=list)  # stale outputs a successful run deleted
     _dense_onnx: tuple | None = field(default=None, repr=False)
 
     def dense_onnx(self):

@@ -1,5 +1,7 @@
 """Run stages in order inside a staging directory, time each, and promote only on success.
 
+A success also removes a ``<out>.failed`` an earlier run left (listed in ``ctx.removed``).
+
 ``execute`` serves both ``secateurs run`` (all stages) and the split stage commands
 (``prune``, ``export``, ``validate``, ``report``): a split command resumes from the
 ``report.json`` of an earlier stage, works on a staged copy of that directory, and
@@ -25,7 +27,7 @@ from secateurs.model.load import load_model
 from secateurs.model.records import LayerRecord, ModelInfo
 from secateurs.pipeline import evaluate, export, load, prune, state, validate
 from secateurs.pipeline.context import Artifact, RunContext
-from secateurs.report import ledger
+from secateurs.report import failures, ledger
 from secateurs.validators.results import ValidationResult
 
 
@@ -107,24 +109,19 @@ def execute(
             f"{failure_line(ctx.validation)}; artifacts and report left in {failed_dir(cfg.out)}"
         )
     if not within_budget:
-        broken = "; ".join(
-            f"{g['judged']}: {g['detail']}" for g in ctx.evaluation["gates"] if not g["passed"]
-        )
         raise GateFailed(
-            f"accuracy gate failed ({broken}); artifacts and report left in {failed_dir(cfg.out)}"
+            f"{failures.gate_line(ctx.evaluation['gates'])}; artifacts and report left in {failed_dir(cfg.out)}"
         )
     _relocate(ctx, cfg.out)
+    if files.remove_stale(failed_dir(cfg.out)):  # its report would contradict the good <out>
+        ctx.removed.append(failed_dir(cfg.out))
     return ctx, data
 
 
 def failure_line(validation: ValidationResult) -> str:
-    """One line for a failed validation: the root cause first (an artifact onnxruntime cannot
-    load explains every check after it), then how many other checks failed."""
-    failures = sorted(validation.failures, key=lambda c: not c.detail.startswith("onnxruntime cannot load"))
-    first = failures[0]
-    more = f" (and {len(failures) - 1} more failed checks)" if len(failures) > 1 else ""
-    detail = f": {first.detail[:500]}" if first.detail else ""
-    return f"validation failed: {first.artifact}: {first.name}{detail}{more}"
+    """One line for a failed validation: each distinct failure once, the root cause (an
+    artifact onnxruntime cannot load) first, and the worst errors (report.failures)."""
+    return failures.validation_line(validation.to_json())
 
 
 def write_reports(ctx: RunContext, status: str) -> dict:

@@ -24,6 +24,7 @@ from secateurs.spz.errors import (
     CorruptContainer,
     InvalidArgument,
     InvalidModel,
+    OutputExists,
     SpzError,
     UnreadableInput,
     UnsupportedVersion,
@@ -48,33 +49,38 @@ __all__ = [
     "UnsupportedVersion",
     "WriteFailed",
     "InvalidArgument",
+    "OutputExists",
     "safe_relative",
 ]
 
 
-def pack(onnx_path: Path, out_path: Path, *, level: int = 3) -> PackStats:
+def pack(onnx_path: Path, out_path: Path, *, level: int = 3, overwrite: bool = True) -> PackStats:
     """Pack ``onnx_path`` and its external data files into ``out_path`` at zstd ``level`` (1-22).
 
     Raises UnreadableInput or InvalidModel for an input that cannot be packed,
-    WriteFailed, or InvalidArgument; on any error nothing is written.
+    WriteFailed, or InvalidArgument (OutputExists when ``out_path`` is there and not
+    ``overwrite``); on any error nothing is written.
     """
     from secateurs.spz.packer import pack as _pack
 
-    return _pack(onnx_path, out_path, level=level)
+    return _pack(onnx_path, out_path, level=level, overwrite=overwrite)
 
 
-def unpack(spz_path: Path, out_path: Path, *, max_output_bytes: int | None = None) -> Path:
+def unpack(
+    spz_path: Path, out_path: Path, *, max_output_bytes: int | None = None, overwrite: bool = True
+) -> Path:
     """Restore the exact ONNX file at ``out_path`` (external data files beside it); return it.
 
     ``max_output_bytes`` caps what the container may declare (default 64 GiB). Raises
     UnreadableInput, CorruptContainer, UnsupportedVersion, WriteFailed or
-    InvalidArgument; on any error nothing is written.
+    InvalidArgument (OutputExists when a file it would write is there and not
+    ``overwrite``); on any error nothing is written.
     """
     from secateurs.spz.container import DEFAULT_MAX_OUTPUT
     from secateurs.spz.unpacker import unpack as _unpack
 
     limit = DEFAULT_MAX_OUTPUT if max_output_bytes is None else max_output_bytes
-    return _unpack(spz_path, out_path, max_output_bytes=limit)
+    return _unpack(spz_path, out_path, max_output_bytes=limit, overwrite=overwrite)
 
 
 def inspect(path: Path, *, level: int = 3) -> list[TensorInfo]:

@@ -39,3 +39,7 @@ class WriteFailed(SpzError):
 
 class InvalidArgument(SpzError):
     """A bad argument: a zstd level out of range, an output that is the input, an unknown encoding."""
+
+
+class OutputExists(InvalidArgument):
+    """An output file is already there and the caller did not ask to overwrite it."""

@@ -8,6 +8,7 @@ per 100 MB even in its own thread, a sixth of the pack budget.) Whatever is not 
 
 from __future__ import annotations
 
+import os
 import time
 import zlib
 from collections import Counter, deque
@@ -19,7 +20,7 @@ from pathlib import Path
 from secateurs.spz import codecs
 from secateurs.spz.choose import Analysis, choose
 from secateurs.spz.container import Writer
-from secateurs.spz.errors import InvalidArgument, WriteFailed
+from secateurs.spz.errors import InvalidArgument, OutputExists, WriteFailed
 from secateurs.spz.index import FileEntry, TensorRecord
 from secateurs.spz.output import atomic_files
 from secateurs.spz.plan import FilePlan, Payload, plan_model
@@ -42,7 +43,7 @@ class PackStats:
         return self.output_bytes / self.input_bytes if self.input_bytes else 0.0
 
 
-def pack(onnx_path: Path, out_path: Path, *, level: int = 3) -> PackStats:
+def pack(onnx_path: Path, out_path: Path, *, level: int = 3, overwrite: bool = True) -> PackStats:
     """Write ``out_path`` (.spz) holding ``onnx_path`` and its external data files.
 
     Raises InvalidModel for a file that is not an ONNX model or whose external data is
@@ -55,6 +56,8 @@ def pack(onnx_path: Path, out_path: Path, *, level: int = 3) -> PackStats:
     onnx_path, out_path = Path(onnx_path), Path(out_path)
     if out_path.exists() and out_path.resolve() == onnx_path.resolve():
         raise InvalidArgument(f"{out_path}: the output would overwrite the input model")
+    if not overwrite and os.path.lexists(out_path):
+        raise OutputExists(f"{out_path}: already exists; not overwritten")
     counts: Counter[str] = Counter()
     with ExitStack() as stack:
         plans = plan_model(onnx_path, stack)

@@ -18,6 +18,7 @@ from secateurs.spz.container import DEFAULT_MAX_OUTPUT, Reader
 from secateurs.spz.errors import (
     CorruptContainer,
     InvalidArgument,
+    OutputExists,
     UnreadableInput,
     UnsupportedVersion,
     WriteFailed,
@@ -53,6 +54,7 @@ def unpack(
     out_path: Path,
     *,
     max_output_bytes: int = DEFAULT_MAX_OUTPUT,
+    overwrite: bool = True,
 ) -> Path:
     """Write the model to ``out_path`` and its external data files beside it; return ``out_path``.
 
@@ -66,6 +68,11 @@ def unpack(
     if out_path.exists() and out_path.resolve() == spz_path.resolve():
         raise InvalidArgument(f"{out_path}: the output would overwrite the .spz being unpacked")
     with open_container(spz_path, max_output_bytes) as reader, atomic_files() as out:
+        if not overwrite:  # every target is checked before the first is written
+            there = [t for e in reader.files if os.path.lexists(t := _target(spz_path, out_path, e.path))]
+            if there:
+                verb = "exists" if len(there) == 1 else "exist"
+                raise OutputExists(f"{', '.join(map(str, there))}: already {verb}; not overwritten")
         # one decoder thread: a second one only contends for the same core (2 vCPUs)
         with ThreadPoolExecutor(1, thread_name_prefix="spz-unpack") as pool:
             for entry in reader.files:
