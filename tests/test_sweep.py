@@ -54,6 +54,9 @@ def test_sweep_writes_json_table_and_plot(tmp_path):
     # builtin:lenet on the digits split: no drop up to 0.7, 4.4 points at 0.9
     assert rows[0]["within_budget"] and rows[1]["within_budget"] and not rows[2]["within_budget"]
     assert doc["largest_amount_within_budget"] == 0.5
+    assert result.stdout.splitlines()[-1].startswith(
+        f"DONE | {out} | largest amount within the budget 0.5 (of 3) | "
+    )
     assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| amount |" in (out / "sweep.md").read_text()
     page = (out / "report.html").read_text()
@@ -220,6 +223,7 @@ def test_a_size_only_sweep_needs_no_data_and_reports_one_line_per_amount(tmp_pat
     ]
     quiet = CliRunner().invoke(sweep, [*args[:-1], str(tmp_path / "q"), "-q"], catch_exceptions=False)
     assert quiet.exit_code == 0 and "sweep 1/2" not in quiet.stderr and "| amount |" not in quiet.stdout
+    assert quiet.stdout.startswith(f"DONE | {tmp_path / 'q'} | 2 amounts, no budget given | ")
 
 
 @pytest.mark.parametrize(

@@ -65,14 +65,16 @@ def sensitivity(quiet, **opts):
       secateurs sensitivity builtin:resnet --eval builtin:digits --max-accuracy-drop 0.01
       secateurs run builtin:resnet --recipe artifacts/resnet-sensitivity/recipe.json
     """
+    from secateurs.commands import verdict
     from secateurs.commands.tuning import run_tuning
     from secateurs.report import terminal
     from secateurs.report.tuning import sensitivity_blocks
     from secateurs.tuning.config import SensitivityConfig
     from secateurs.tuning.sensitivity import run_sensitivity
 
+    verdict.start_clock()
     cfg = SensitivityConfig(**{**opts, "out": opts["out"] or default_out(opts["model"], "-sensitivity")})
     data = run_tuning(cfg, run_sensitivity, quiet)
     if not quiet:
         click.echo(terminal.body(sensitivity_blocks(data)))
-    click.echo(f"secateurs: wrote {cfg.out} ({data['seconds']:.1f} s)", err=True)
+    click.echo(verdict.tuning_line("sensitivity", cfg.out, data))

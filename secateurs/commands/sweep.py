@@ -53,14 +53,16 @@ def sweep(quiet, **opts):
         --amounts 0.1,0.2,0.3,0.5,0.9 --out artifacts/resnet-sweep
       secateurs sweep builtin:lenet --amounts 0.5,0.9
     """
+    from secateurs.commands import verdict
     from secateurs.commands.tuning import run_tuning
     from secateurs.report import terminal
     from secateurs.report.tuning import sweep_table
     from secateurs.tuning.config import SweepConfig
     from secateurs.tuning.sweep import run_sweep
 
+    verdict.start_clock()
     cfg = SweepConfig(**{**opts, "out": opts["out"] or default_out(opts["model"], "-sweep")})
     doc = run_tuning(cfg, run_sweep, quiet)
     if not quiet:
         click.echo(terminal.body([sweep_table(doc)]))
-    click.echo(f"secateurs: wrote {cfg.out} ({doc['timings_s']['total']:.1f} s)", err=True)
+    click.echo(verdict.tuning_line("sweep", cfg.out, doc))

@@ -98,3 +98,26 @@ def removed(paths: list[Path]) -> None:
     """Say what a successful run deleted (a stale <out>.failed), --quiet or not."""
     for path in paths:
         click.echo(f"secateurs: removed {path}, left by an earlier failed run", err=True)
+
+
+def tuning_line(command: str, directory: Path, data: dict) -> str:
+    """The last line of `sweep` and `sensitivity`: what they found, where, and how long."""
+    if command == "sweep":
+        rows = data["rows"]
+        if data["budget"]["max_accuracy_drop"] is None and data["budget"]["min_agreement"] is None:
+            found = f"{len(rows)} amounts, no budget given"
+        elif data["largest_amount_within_budget"] is None:
+            found = f"no amount of {len(rows)} within the budget"
+        else:
+            found = (
+                f"largest amount within the budget {data['largest_amount_within_budget']:g} (of {len(rows)})"
+            )
+    elif "recipe" in data:
+        r, u = data["recipe"], data["uniform"]
+        found = (
+            f"recipe.json: sparsity {r['sparsity']:.1%} at a measured drop of {100 * r['drop']:.2f} points"
+            f" (uniform {u['amount']:g}: {u['sparsity']:.1%})"
+        )
+    else:
+        found = f"{len(data['layers'])} layers x {len(data['amounts'])} amounts, no budget given"
+    return " | ".join(["DONE", str(directory), found, _elapsed()])
