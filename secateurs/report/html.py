@@ -98,13 +98,23 @@ def _items(block: Items) -> str:
 
 
 def _table(t: Table) -> str:
-    head = "".join(f"<th>{escape(c.header)}</th>" for c in t.columns)
+    head = "".join(_th(c) for c in t.columns)
     body = "".join(
         "<tr>" + "".join(_cell(c, x) for c, x in zip(t.columns, row, strict=True)) + "</tr>" for row in t.rows
     )
     narrow = ' class="narrow"' if len(t.columns) <= 2 else ""
     html = f"<table{narrow}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     return f"<details><summary>{escape(t.folded)}</summary>{html}</details>" if t.folded else html
+
+
+def _th(column: Column) -> str:
+    """A header aligned as its column's figures are (right for numbers)."""
+    cls = KIND_CLASS.get(column.kind, "")
+    return (
+        f'<th class="{cls}">{escape(column.header)}</th>'
+        if cls == "num"
+        else f"<th>{escape(column.header)}</th>"
+    )
 
 
 def _cell(column: Column, x: Cell | Bar) -> str:

@@ -17,7 +17,7 @@ table{border-collapse:collapse;width:100%;font-size:13px;margin:6px 0}
 table.narrow{width:auto;min-width:320px}code{background:#eff1f3;border-radius:4px;padding:0 4px;font-size:12px}
 th,td{border-bottom:1px solid #eaeef2;padding:4px 8px;text-align:left;white-space:nowrap}
 td.wrap{white-space:normal}th{background:#f6f8fa;font-weight:600}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{text-align:right;font-variant-numeric:tabular-nums}th.num{text-align:right}
 .PASS{color:#1a7f37;font-weight:600}.FAIL{color:#cf222e;font-weight:700}
 td.warn{color:#9a6700;font-weight:600}td.neg{color:#cf222e}td.pos{color:#1a7f37}
 .bar{position:relative;height:14px;background:#eaeef2;border-radius:3px;min-width:120px}
