@@ -10,6 +10,8 @@ ARGS       ?=
 OUT        ?=
 # pytest-xdist workers for `make test` (auto: one per CPU); TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= auto
+# More pytest arguments, e.g. PYTEST_ARGS=--browser (.ci/run) for report.html's chromium screenshots.
+PYTEST_ARGS ?=
 
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -29,7 +31,7 @@ export: $(STAMP)
 	$(BIN)/secateurs run $(MODEL) --amount $(AMOUNT) $(if $(OUT),--out $(OUT)) $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The deploy side: a fresh venv with `secateurs[runtime]` only (no PyTorch) verifies $(OUT).
 RUNTIME_VENV ?= .venv-runtime

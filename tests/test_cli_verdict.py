@@ -143,7 +143,10 @@ def test_a_symlink_named_like_failed_is_not_ours(tmp_path):
 
 def _report(checks, artifacts):
     return {
-        "validation": {"checks": [{"artifact": a, "name": "n", "passed": p} for a, p in checks]},
+        "validation": {
+            "passed": bool(checks) and all(p for _, p in checks),
+            "checks": [{"artifact": a, "name": "n", "passed": p} for a, p in checks],
+        },
         "artifacts": [{"name": n, "file": f, "size": s} for n, f, s in artifacts],
     }
 
@@ -161,17 +164,14 @@ ARTIFACTS = [
     ("checks", "expected"),
     [
         ([(f, True) for _, f, _ in ARTIFACTS], ("model.bitmask.onnx", 700, 0.7)),
-        (
-            [("model.bitmask.onnx", False), ("model.sparse.onnx", True), ("model.onnx", True)],
-            ("model.sparse.onnx", 900, 0.9),
-        ),
+        ([("model.bitmask.onnx", False), ("model.sparse.onnx", True), ("model.onnx", True)], None),
         ([("model.onnx", True)], ("model.onnx", 1000, 1.0)),  # unchecked artifacts are not recommended
         ([("(pytorch model)", False), ("model.onnx", True)], None),  # no reference: nothing passed
         ([], None),  # not validated
     ],
     ids=[
         "smallest-onnxruntime-loadable",
-        "failed-one-skipped",
+        "a-failed-run-recommends-nothing",
         "only-checked",
         "forward-failed",
         "unvalidated",

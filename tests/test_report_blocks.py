@@ -47,7 +47,6 @@ def doc() -> Document:
         ],
         status="passed",
         status_tone="pass",
-        notes=["a note"],
     )
 
 
@@ -68,7 +67,7 @@ def test_markdown_bullets_escapes_pipes_and_drops_rich_blocks():
     md = markdown.render(doc())
     assert md.startswith("# title (passed)\n\n## Summary\n\n- first line\n- short:  ")
     assert "| b\\|c | 2 | FAIL |" in md and "| name | value | verdict |\n|---|---|---|" in md
-    assert "legend" not in md and "## Plots" not in md and "a note" not in md
+    assert "legend" not in md and "## Plots" not in md
 
 
 def test_html_classes_come_from_kind_and_tone_not_text():
@@ -78,10 +77,30 @@ def test_html_classes_come_from_kind_and_tone_not_text():
     assert "<td>PASS</td>" in page and '<td class="FAIL">FAIL</td>' in page  # tone from the data
     assert '<span class="fill" style="width:50.00%"></span><span class="tick" style="left:25.00%">' in page
     assert '<span class="fill bad" style="width:100.00%"></span></div>' in page  # clamped
-    assert '<span class="badge ok">PASSED</span>' in page and '<p class="muted">a note</p>' in page
+    assert '<span class="badge ok">PASSED</span>' in page
     assert '<p class="legend">legend</p>' in page and 'src="data:image/png;base64,iVBORw=="' in page
     assert '<li>validation: <span class="PASS">PASSED</span></li>' in page
     assert "<b>10.00%</b>1 / 10 zeros<br>" in page
+
+
+def test_terminal_colours_pass_and_fail_only_when_asked():
+    plain = terminal.render(doc())
+    assert "\033[" not in plain
+    coloured = terminal.render(doc(), color=True)
+    assert "validation: \033[32mPASSED\033[0m" in coloured
+    assert "\033[1;31mFAIL\033[0m" in coloured  # the toned cell; the untoned "PASS" cell stays plain
+    assert "\033[32mPASS\033[0m" not in coloured
+    # the colour codes wrap the word only: without them the lines are the plain ones
+    assert coloured.replace("\033[32m", "").replace("\033[1;31m", "").replace("\033[0m", "") == plain
+
+
+def test_coloured_table_columns_line_up_like_plain_ones():
+    table = Table(
+        [Column("verdict", "verdict"), Column("n")],
+        [[Cell("FAIL", "fail"), Cell("1")], [Cell("PASS", "pass"), Cell("22")]],
+    )
+    lines = terminal.body([table], color=True).splitlines()
+    assert lines[2] == "\033[1;31mFAIL\033[0m     1" and lines[3] == "\033[32mPASS\033[0m     22"
 
 
 def test_html_code_spans_only_when_paired():

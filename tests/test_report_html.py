@@ -138,13 +138,18 @@ def test_extra_images_are_inlined(residual):
     assert "Sweep and sensitivity" not in render_html(report)
 
 
-@pytest.mark.browser  # deselected by default; `pytest --browser` runs it (see tests/conftest.py)
-def test_headless_chromium_renders_the_page(resnet_eval, tmp_path):
-    assert CHROMIUM.exists(), "needs /usr/bin/chromium (apt-get install chromium)"
-    out, _ = resnet_eval
-    page = tmp_path / "report.html"
-    page.write_text(page_of(out))
-    png = tmp_path / "report.png"
+@pytest.fixture(scope="module")
+def pruned_only(tmp_path_factory):
+    """`prune` alone: the page of a directory no export or validation has touched yet."""
+    out = tmp_path_factory.mktemp("pruned") / "out"
+    _, report = execute(
+        RunConfig(model="tests.models:residual", out=out, amount=0.5), ["load", "prune", "save"]
+    )
+    return out, report
+
+
+def screenshot(page: Path, png: Path, profile: Path, height: int) -> None:
+    """report.html in headless chromium at 1280 px wide, scrollbars hidden."""
     cmd = [
         str(CHROMIUM),
         "--headless",
@@ -155,11 +160,37 @@ def test_headless_chromium_renders_the_page(resnet_eval, tmp_path):
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
         f"--screenshot={png}",
-        "--window-size=1280,2400",
+        f"--window-size=1280,{height}",
         page.resolve().as_uri(),
     ]
     subprocess.run(cmd, capture_output=True, timeout=120, check=False)
-    assert png.is_file() and png.stat().st_size > 50_000  # a blank page is a few KB
-    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.mark.browser  # deselected by default; `pytest --browser` runs it (see tests/conftest.py)
+@pytest.mark.parametrize("which", ["resnet_eval", "pruned_only"])
+def test_headless_chromium_renders_the_page_inside_its_column(request, tmp_path, which):
+    """The page drawn at 1280 px: its sections sit in the centred 1180 px column, and nothing
+    (a wide table, a long name) spills into the margins; the whole page fits the shot."""
+    from PIL import Image
+
+    assert CHROMIUM.exists(), "needs /usr/bin/chromium (apt-get install chromium)"
+    out, _ = request.getfixturevalue(which)
+    page = tmp_path / "report.html"
+    page.write_text(page_of(out))
+    png = tmp_path / "report.png"
+    screenshot(page, png, tmp_path / "profile", 6000)
+    assert png.is_file(), "chromium wrote no screenshot"
+    image = Image.open(png).convert("RGB")
+    assert image.size == (1280, 6000)
+    background = image.getpixel((0, 0))
+    drawn = [x for x in range(1280) if any(image.getpixel((x, y)) != background for y in range(0, 6000, 3))]
+    assert drawn, "a blank page"
+    assert (drawn[0], drawn[-1]) == (50, 1229)  # the 1180 px column and nothing beside it
+    bottom = image.crop((0, 5900, 1280, 6000))
+    assert bottom.getcolors() == [(1280 * 100, background)]  # the page ended inside the shot
+    sections = sum(1 for y in range(6000) if image.getpixel((50, y)) != background)
+    assert sections > 300  # the section boxes' left borders: a page, not a heading

@@ -3,6 +3,7 @@ RunConfig from their options, printing progress, and the closing summary and ver
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -30,12 +31,18 @@ def progress_printer(quiet: bool):
     return (lambda _m: None) if quiet else (lambda m: click.echo(f"secateurs: {m}", err=True))
 
 
+def color_stdout() -> bool:
+    """Colour PASS/FAIL only when stdout is a terminal, never in a file or a CI log, and not
+    when NO_COLOR is set to anything non-empty (https://no-color.org)."""
+    return not os.environ.get("NO_COLOR") and click.get_text_stream("stdout").isatty()
+
+
 def finish(ctx_obj, data: dict, quiet: bool) -> None:
     """After a command succeeded: the summary table (unless --quiet), then the verdict line."""
     from secateurs import report
 
     if not quiet:
-        click.echo(report.render_terminal(data, ctx_obj.timings))
+        click.echo(report.render_terminal(data, ctx_obj.timings, color=color_stdout()))
     verdict.removed(ctx_obj.removed)
     command = click.get_current_context().info_name
     click.echo(verdict.success_line(command, ctx_obj.config.out, data))

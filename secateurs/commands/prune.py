@@ -25,5 +25,5 @@ def prune(quiet, **opts):
 
     verdict.start_clock()
     cfg = config_from(opts, formats="safetensors")
-    ctx, data = execute(cfg, ["load", "prune", "export"], progress=progress_printer(quiet))
+    ctx, data = execute(cfg, ["load", "prune", "save"], progress=progress_printer(quiet))
     finish(ctx, data, quiet)

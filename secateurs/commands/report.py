@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from secateurs.commands import verdict
-from secateurs.commands.common import directory_argument
+from secateurs.commands.common import color_stdout, directory_argument
 
 
 @click.command("report")
@@ -26,5 +26,5 @@ def report_command(directory):
     run_block = read_run_record(directory)
     files.write_text(directory / REPORT_MD, report_stage.render_markdown(data))
     files.write_manifest(directory, run_block)
-    click.echo(report_stage.render_terminal(data, run_block.get("timings_s")))
+    click.echo(report_stage.render_terminal(data, run_block.get("timings_s"), color=color_stdout()))
     click.echo(verdict.success_line("report", directory, data))

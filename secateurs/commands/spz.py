@@ -103,7 +103,8 @@ def unpack(spz_file, output, force):
 def inspect(file):
     """Per tensor of an .onnx or .spz file: shape, sparsity, and the bytes each encoding takes.
 
-    For an .onnx it shows what `pack` would choose; for an .spz, what it chose.
+    For an .onnx it shows what every encoding would take and what `pack` would choose; for
+    an .spz, what it chose. A totals row closes the table; a legend explains the columns.
 
     \b
     Example:
@@ -111,23 +112,12 @@ def inspect(file):
     """
     from secateurs import spz
     from secateurs.exporters.spz_container import spz_errors
-    from secateurs.report.formats import fmt_pct
-    from secateurs.report.terminal import table
+    from secateurs.report.tensors import tensor_blocks
+    from secateurs.report.terminal import body
+    from secateurs.spz.container import MAGIC
 
     with spz_errors():
         infos = spz.inspect(file)
-    encodings = sorted({e for i in infos for e in i.sizes})
-    rows = [
-        [
-            i.name + (f" [{i.file}]" if i.file else ""),
-            i.dtype,
-            "x".join(map(str, i.shape)),
-            fmt_pct(i.sparsity),
-            f"{i.nbytes:,}",
-            *[f"{i.sizes[e]:,}" if e in i.sizes else "" for e in encodings],
-            i.encoding,
-        ]
-        for i in infos
-    ]
-    headers = ["tensor", "dtype", "shape", "sparsity", "raw bytes", *encodings, "chosen"]
-    click.echo(table(headers, rows))
+    with open(file, "rb") as f:
+        packed = f.read(len(MAGIC)) == MAGIC
+    click.echo(body(tensor_blocks(infos, packed)))

@@ -46,7 +46,7 @@ def _recommended(data: dict) -> str:
     if best is None:
         return "recommended: none (no artifact that onnxruntime loads passed validation)"
     ratio = f", {best.ratio:.3f}x model.onnx" if best.ratio is not None else ""
-    return f"recommended {best.name} ({fmt_bytes(best.bytes)}{ratio})"
+    return f"recommended {best.file} ({fmt_bytes(best.size)}{ratio})"
 
 
 def success_line(command: str, directory: Path, data: dict) -> str:

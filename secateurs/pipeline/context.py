@@ -35,6 +35,7 @@ class RunContext:
     model: Any = None  # torch.nn.Module, kept untyped so importing this stays cheap
     info: ModelInfo | None = None
     layers: list[LayerRecord] = field(default_factory=list)
+    recipe: dict | None = None  # the --recipe that set the layers' amounts (pipeline.prune.recipe_record)
     param_counts: dict[str, int] = field(default_factory=dict)
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     encodings: dict[str, list] = field(default_factory=dict)  # artifact name -> [TensorEncoding]

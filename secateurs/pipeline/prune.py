@@ -9,19 +9,34 @@ from secateurs.pipeline.context import RunContext
 
 def run(ctx: RunContext) -> None:
     cfg = ctx.config
-    amount, layer_amounts = cfg.amount, None
+    amount, layer_amounts, default = cfg.amount, None, None
     if cfg.recipe is not None:
         from secateurs.model.recipe import read_recipe
 
         layer_amounts, default = read_recipe(cfg.recipe)
         if default is not None:
             amount = default
-            ctx.info.notes.append(f"recipe {cfg.recipe.name}: unlisted layers use its default {default}")
     ctx.layers, notes = prune_model(
         ctx.model, amount, cfg.scope, cfg.exclude, cfg.allow_noop, layer_amounts=layer_amounts
     )
     ctx.info.notes.extend(notes)
+    if layer_amounts is not None:
+        ctx.recipe = recipe_record(str(cfg.recipe), layer_amounts, default, cfg.amount, ctx.layers)
     prove_weights_used(
         ctx.model, {r.name: get_param(ctx.model, r.param) for r in ctx.layers}, ctx.info.input_shape
     )
     ctx.param_counts = count_params(ctx.model, ctx.layers)
+
+
+def recipe_record(file: str, layers: dict, default: float | None, amount: float, records) -> dict:
+    """What the report says about a --recipe: its file, default, per-layer amounts, and the
+    pruned layers it does not list with the amount they got (its default, else --amount)."""
+    unlisted = [r.name for r in records if r.name not in layers]
+    return {
+        "file": file,
+        "default": default,
+        "layers": dict(layers),
+        "unlisted": unlisted,
+        "unlisted_amount": (amount if default is None else default) if unlisted else None,
+        "unlisted_amount_from": ("--amount" if default is None else "recipe default") if unlisted else None,
+    }

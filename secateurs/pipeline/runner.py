@@ -45,6 +45,9 @@ STAGES: dict[str, Stage] = {
     "reference": Stage(evaluate.run_reference, ("model", "info"), ("eval_data", "dense_outputs")),
     "prune": Stage(prune.run, ("model", "info"), ("layers", "param_counts")),
     "export": Stage(export.run, ("model", "info"), ("artifacts", "encodings")),
+    # `prune` writes pruned.safetensors through the export stage; timed and shown as "save",
+    # so a pruned directory never reports an export that did not happen.
+    "save": Stage(export.run, ("model", "info"), ("artifacts", "encodings")),
     "validate": Stage(validate.run, ("model", "info"), ("validation",)),
     "evaluate": Stage(evaluate.run, ("model",), ("evaluation",)),
 }
@@ -193,6 +196,7 @@ def restore(ctx: RunContext, source: Path) -> None:
             _link_or_copy(item, target)
     ctx.info = ModelInfo.from_json(data["model"])
     ctx.layers = [LayerRecord.from_json(r) for r in data["layers"]]
+    ctx.recipe = data.get("recipe")
     ctx.timings = read_timings(source)
     ctx.timings.pop("report", None)
     ctx.param_counts = dict(data["param_counts"])

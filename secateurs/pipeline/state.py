@@ -3,9 +3,9 @@
 Every run writes ``state/state.json`` (schema ``secateurs.state/1``) into its output
 directory, whatever ``--formats`` says, and the split stage commands (``export``,
 ``validate``, ``report``) resume from it, never from report.json's presentation fields. It
-holds the settings, the model's facts, each layer's cut, the parameter counts, the
-artifacts written, their encodings, the validation and evaluation results, and where the
-pruned weights are: ``pruned.safetensors`` when that artifact was written, else
+holds the settings, the model's facts, each layer's cut (and the recipe that set the
+amounts), the parameter counts, the artifacts written, their encodings, the validation and
+evaluation results, and where the pruned weights are: ``pruned.safetensors`` when that artifact was written, else
 ``state/pruned.safetensors``, so a run with ``--formats onnx`` can still be validated later.
 No timings or paths outside the directory: two identical runs write identical state.
 """
@@ -54,6 +54,7 @@ def to_json(ctx, weights: str | None) -> dict:
         "config": ctx.config.to_json(with_out=False),
         "model": ctx.info.to_json() if ctx.info else None,
         "layers": [r.to_json() for r in ctx.layers],
+        "recipe": ctx.recipe,
         "param_counts": dict(ctx.param_counts),
         "weights": weights,
         "artifacts": [

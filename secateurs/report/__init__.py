@@ -2,20 +2,31 @@
 terminal, markdown and HTML renderers. Torch-free: it reads dicts, never a model.
 
 The entry points below serve `run` and the split stage commands, report.md, report.html
-and the GitHub step summary.
+and the GitHub step summary; ``recommended_artifact`` names what to deploy, for the
+report pages and the `run` verdict line alike.
 """
 
 from __future__ import annotations
 
 from secateurs.report import html, markdown, terminal
 from secateurs.report.data import SCHEMA, build
+from secateurs.report.recommend import Recommendation, recommended_artifact
 from secateurs.report.run import document
 
-__all__ = ["SCHEMA", "build", "render_html", "render_markdown", "render_terminal"]
+__all__ = [
+    "SCHEMA",
+    "Recommendation",
+    "build",
+    "recommended_artifact",
+    "render_html",
+    "render_markdown",
+    "render_terminal",
+]
 
 
-def render_terminal(data: dict, timings: dict[str, float] | None = None) -> str:
-    return terminal.render(document(data, timings))
+def render_terminal(data: dict, timings: dict[str, float] | None = None, color: bool = False) -> str:
+    """The summary `run` and the stage commands print; ``color`` paints PASS/FAIL (a TTY only)."""
+    return terminal.render(document(data, timings), color)
 
 
 def render_markdown(data: dict, timings: dict[str, float] | None = None) -> str:

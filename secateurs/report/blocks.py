@@ -12,7 +12,7 @@ terminal and markdown renderings skip them and keep their exact bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Column kinds. text/prose: words (prose wraps); number/bytes/percent: right-aligned figures;
 # delta: a signed figure, toned by its sign; verdict/flag: toned words; bar: an HTML bar.
@@ -128,8 +128,7 @@ class Document:
     title: str
     sections: list[Section]
     status: str = ""  # shown as a badge in HTML and after the markdown title
-    status_tone: str = ""
-    notes: list[str] = field(default_factory=list)  # HTML only, under the title
+    status_tone: str = ""  # pass/fail; none: a neutral badge (e.g. "unvalidated")
 
 
 def cells(*texts: str) -> list[Cell]:

@@ -2,6 +2,7 @@
 
 The report describes what was made, so it is byte-identical across identical runs; the
 wall-clock timings of a run live in manifest.json's ``run`` block, outside every hashed file.
+A --recipe run records the recipe (file, default, per-layer amounts) beside the settings.
 Every sparsity figure names its denominator: over the pruned Conv2d tensors, or over
 every parameter of the model (what YOLOv5's ``sparsity()`` prints).
 """
@@ -31,8 +32,9 @@ def build(ctx: RunContext, status: str, sizes: dict | None) -> dict:
             "schema": SCHEMA,
             "secateurs_version": __version__,
             "status": status,
-            "config": ctx.config.to_json(with_out=False),  # the report lives in out
+            "config": config(ctx),
             "model": ctx.info.to_json() if ctx.info else None,
+            "recipe": ctx.recipe,
             "sparsity": {
                 "pruned_tensors": _ratio(
                     counts.get("pruned_tensors_zeros", 0),
@@ -45,7 +47,7 @@ def build(ctx: RunContext, status: str, sizes: dict | None) -> dict:
                     "every parameter of the model (conv, norm, linear, biases), as YOLOv5's sparsity()",
                 ),
             },
-            "layers": [r.to_json() for r in ctx.layers],
+            "layers": [layer(r, ctx.config.scope) for r in ctx.layers],
             "artifacts": [
                 {
                     "name": a.name,
@@ -65,6 +67,23 @@ def build(ctx: RunContext, status: str, sizes: dict | None) -> dict:
             "performance_note": PERFORMANCE_NOTE,
         }
     )
+
+
+def config(ctx: RunContext) -> dict:
+    """The run's settings (without out: the report lives there). ``amount`` is null when a
+    --recipe set every layer's amount, so it never names an amount no layer was pruned at."""
+    data = ctx.config.to_json(with_out=False)
+    if ctx.recipe is not None and ctx.recipe.get("unlisted_amount_from") != "--amount":
+        data["amount"] = None
+    return data
+
+
+def layer(record, scope: str) -> dict:
+    """One layer's cut; in global scope one threshold cut every layer, so it has no target of its own."""
+    data = record.to_json()
+    if scope == "global":
+        data["target"] = None
+    return data
 
 
 def _ratio(zeros: int, numel: int, denominator: str) -> dict:

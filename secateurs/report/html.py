@@ -28,7 +28,7 @@ KIND_CLASS = {"number": "num", "bytes": "num", "percent": "num", "delta": "num",
 TONE_CLASS = {"pass": "PASS", "fail": "FAIL", "warn": "warn", "pos": "pos", "neg": "neg"}
 FILL_CLASS = {"alt": "alt", "fail": "bad"}
 BADGE_CLASS = {"pass": "ok", "fail": "bad"}
-CODE_KINDS = ("text", "prose")  # `name` in these cells is shown as code
+CODE_KINDS = ("text", "prose")  # `name` in these cells (and in any line of words) is shown as code
 
 
 def render(doc: Document) -> str:
@@ -43,10 +43,9 @@ def render(doc: Document) -> str:
 def _header(doc: Document) -> str:
     badge = ""
     if doc.status:
-        cls = BADGE_CLASS.get(doc.status_tone, "bad")
+        cls = BADGE_CLASS.get(doc.status_tone, "plain")
         badge = f'<span class="badge {cls}">{escape(doc.status.upper())}</span>'
-    notes = "".join(f'<p class="muted">{escape(n)}</p>' for n in doc.notes)
-    return f"<section><h1>{escape(doc.title)}{badge}</h1>{notes}</section>"
+    return f"<section><h1>{escape(doc.title)}{badge}</h1></section>"
 
 
 def _section(title: str, inner: str) -> str:
@@ -73,7 +72,7 @@ def _paragraph(p: Paragraph) -> str:
     classes = " ".join(c for c in (p.role, TONE_CLASS.get(p.tone, "")) if c)
     attr = f' class="{classes}"' if classes else ""
     tag = "div" if p.role == "note" else "p"
-    return f"<{tag}{attr}>" + "<br>".join(escape(line) for line in p.lines) + f"</{tag}>"
+    return f"<{tag}{attr}>" + "<br>".join(_code(escape(line)) for line in p.lines) + f"</{tag}>"
 
 
 def _items(block: Items) -> str:
@@ -93,19 +92,29 @@ def _items(block: Items) -> str:
         elif isinstance(item, Paragraph):
             notes.append(_paragraph(item))
         else:
-            lines.append(f"<li>{escape(item)}</li>")
+            lines.append(f"<li>{_code(escape(item))}</li>")
     out = f'<div class="tiles">{"".join(tiles)}</div>' if tiles else ""
     return out + (f'<ul class="items">{"".join(lines)}</ul>' if lines else "") + "".join(notes)
 
 
 def _table(t: Table) -> str:
-    head = "".join(f"<th>{escape(c.header)}</th>" for c in t.columns)
+    head = "".join(_th(c) for c in t.columns)
     body = "".join(
         "<tr>" + "".join(_cell(c, x) for c, x in zip(t.columns, row, strict=True)) + "</tr>" for row in t.rows
     )
     narrow = ' class="narrow"' if len(t.columns) <= 2 else ""
     html = f"<table{narrow}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     return f"<details><summary>{escape(t.folded)}</summary>{html}</details>" if t.folded else html
+
+
+def _th(column: Column) -> str:
+    """A header aligned as its column's figures are (right for numbers)."""
+    cls = KIND_CLASS.get(column.kind, "")
+    return (
+        f'<th class="{cls}">{escape(column.header)}</th>'
+        if cls == "num"
+        else f"<th>{escape(column.header)}</th>"
+    )
 
 
 def _cell(column: Column, x: Cell | Bar) -> str:

@@ -1,8 +1,11 @@
-"""The artifact to deploy from a run: the smallest one onnxruntime loads as it is and that
-passed every check of validation, weighed against the dense model.onnx.
+"""The recommended artifact of a run: what to deploy, chosen from report.json's data alone.
 
-.spz and weights.npz can be smaller, but no runtime loads them directly, so they are never
-the recommendation; an unvalidated run (prune, export) recommends nothing.
+One rule, shared by every place that names it (report.md, report.html, the terminal
+summary and the verdict line): among the artifacts that onnxruntime loads as they are
+(their format lists ``onnxruntime`` among its runtimes) and whose every check passed, the
+smallest file; ties go to the format listed first. Nothing is recommended from a run that
+was not validated or failed validation: an unchecked file is no recommendation. .spz and
+weights.npz can be smaller, but no runtime loads them directly.
 """
 
 from __future__ import annotations
@@ -11,33 +14,36 @@ from typing import NamedTuple
 
 from secateurs import exporters
 
+REASON = "the smallest file onnxruntime loads as it is, every check passed"
+
 
 class Recommendation(NamedTuple):
-    name: str  # the file, e.g. "model.bitmask.onnx"
-    bytes: int  # its size on disk, external data included
-    ratio: float | None  # bytes / model.onnx's bytes (None when model.onnx is not in the run)
+    file: str  # its name in the artifact directory, e.g. "model.bitmask.onnx"
+    size: int  # bytes on disk, external data included
+    ratio: float | None  # size / model.onnx's size (None when model.onnx is not in the run)
 
 
-def recommended_artifact(report_data: dict) -> Recommendation | None:
-    """From report.json's data: the smallest validated onnxruntime-loadable artifact, or None."""
-    checks = (report_data.get("validation") or {}).get("checks") or []
-    checked = {c["artifact"] for c in checks}
+def recommended_artifact(report: dict) -> Recommendation | None:
+    """The artifact to deploy from a run's report.json data (see the module doc), or None."""
+    validation = report.get("validation")
+    if not validation or not validation.get("passed"):
+        return None
+    checks = validation.get("checks", [])
     failed = {c["artifact"] for c in checks if not c["passed"]}
-    if any(a not in {x["file"] for x in report_data.get("artifacts", [])} for a in failed):
-        return None  # a failure outside every artifact (the PyTorch forward) voids them all
-    dense = next((a for a in report_data.get("artifacts", []) if a["name"] == exporters.DENSE_ONNX), None)
+    checked = {c["artifact"] for c in checks}
+    order = {f.name: i for i, f in enumerate(exporters.formats())}
+    artifacts = report.get("artifacts", [])
     candidates = [
-        a
-        for a in report_data.get("artifacts", [])
-        if a["file"] in checked and a["file"] not in failed and _onnxruntime_loads(a["file"])
+        (a["size"], order[a["name"]], a)
+        for a in artifacts
+        if a.get("name") in order
+        and a["file"] in checked
+        and a["file"] not in failed
+        and exporters.ONNXRUNTIME in exporters.get(a["name"]).runtimes
     ]
     if not candidates:
         return None
-    best = min(candidates, key=lambda a: a["size"])
+    _, _, best = min(candidates, key=lambda c: c[:2])
+    dense = next((a for a in artifacts if a.get("name") == exporters.DENSE_ONNX), None)
     ratio = best["size"] / dense["size"] if dense and dense["size"] else None
     return Recommendation(best["file"], best["size"], ratio)
-
-
-def _onnxruntime_loads(file: str) -> bool:
-    fmt = exporters.for_file(file)
-    return fmt is not None and exporters.ONNXRUNTIME in fmt.runtimes

@@ -1,6 +1,8 @@
 """The run report as blocks, from report.json's data: one Document for the terminal summary,
 report.md, report.html and the GitHub step summary.
 
+It shows what the stages that ran produced and nothing else: no size ledger before an
+export, no validation section before `validate`, no exporter before an ONNX file exists.
 Timings are passed in, not read from the data: report.md and report.html are hashed and
 leave them out, while the terminal and the step summary show this run's.
 """
@@ -24,11 +26,15 @@ from secateurs.report.blocks import (
 )
 from secateurs.report.checks import evaluation_section, validation_section
 from secateurs.report.formats import fmt_bytes, fmt_pct
+from secateurs.report.recommend import REASON, recommended_artifact
 from secateurs.report.sizes import size_section
 
-TIMINGS_ELSEWHERE = (
-    "Stage timings are in manifest.json (run.timings_s), outside the hashed files,"
-    " so that identical runs write identical reports."
+NOT_HERE = (
+    "This page is listed in manifest.json, so it holds neither this run's stage timings nor"
+    " the manifest's digest: identical runs write identical files, and no file can hold the"
+    " digest of a manifest that hashes it. `secateurs report DIR` prints the timings"
+    " (manifest.json, run.timings_s); `secateurs verify DIR` re-checks every file and prints"
+    " the digest (manifest.json, digest)."
 )
 SPARSITY_LABELS = {
     "pruned_tensors": "sparsity over pruned Conv2d weights",
@@ -42,34 +48,38 @@ def document(
     """``images`` (caption -> PNG bytes: sweep/sensitivity plots) only show in HTML."""
     model = report.get("model") or {}
     status = str(report.get("status", "?"))
-    sections = [
-        Section("Summary", [summary(report)]),
-        Section("Per-layer sparsity", layers(report)),
-        Section("Artifacts", [artifacts(report)]),
-        Section("Size ledger", size_section(report.get("sizes"))),
-        validation_section(report),
-        evaluation_section(report.get("evaluation")),
-    ]
+    sections = [Section("Summary", [summary(report)])]
+    if model.get("notes"):
+        notes = Items([str(n) for n in model["notes"]])
+        sections.append(Section("Notes from loading and pruning", [notes]))
+    sections += [Section("Per-layer sparsity", layers(report)), Section("Artifacts", [artifacts(report)])]
+    ledger = size_section(report.get("sizes"))
+    if ledger:
+        sections.append(Section("Size ledger", ledger))
+    if report.get("validation"):
+        sections.append(validation_section(report))
+    if report.get("evaluation"):
+        sections.append(evaluation_section(report["evaluation"]))
     if images:
         sections.append(Section("Sweep and sensitivity", [Image(c, png) for c, png in images.items()]))
-    sections += [
-        Section("Stage timings", [stage_timings(timings) if timings else Paragraph([TIMINGS_ELSEWHERE])]),
-        Section("Versions", [Paragraph([", ".join(f"{k} {v}" for k, v in report["versions"].items())])]),
-    ]
-    return Document(
-        f"secateurs report: {model.get('spec', '?')}",
-        sections,
-        status=status,
-        status_tone=verdict_tone(status == "passed"),
-        notes=[str(n) for n in model.get("notes") or []],
+    if timings:
+        sections.append(Section("Stage timings", [stage_timings(timings)]))
+    else:
+        sections.append(Section("Timings and digest", [Paragraph([NOT_HERE])]))
+    sections.append(
+        Section("Versions", [Paragraph([", ".join(f"{k} {v}" for k, v in report["versions"].items())])])
     )
+    tone = "" if status == "unvalidated" else verdict_tone(status == "passed")
+    return Document(f"secateurs report: {model.get('spec', '?')}", sections, status=status, status_tone=tone)
 
 
 def summary(report: dict) -> Items:
     cfg = report["config"]
-    items: list = [
-        f"model {report['model']['spec']}  amount {cfg['amount']}  scope {cfg['scope']}  exporter {cfg['exporter']}"
-    ]
+    model = report.get("model") or {}
+    settings = f"model {model.get('spec', '?')}  {pruning(report)}  scope {cfg['scope']}"
+    if model.get("exporter"):  # resolved by the export stage; absent before it ran
+        settings += f"  exporter {model['exporter']}"
+    items: list = [settings]
     if cfg.get("settings_file"):
         given = ", ".join(cfg.get("settings_from_file") or ()) or "no values"
         items.append(f"settings: {cfg['settings_file']} gave {given}; flags override it")
@@ -78,13 +88,33 @@ def summary(report: dict) -> Items:
         items.append(
             Stat(label, fmt_pct(s["sparsity"]), f"{s['zeros']:,} / {s['numel']:,}", s["denominator"], "zeros")
         )
+    best = recommended_artifact(report)
+    if best is not None:
+        ratio = f", {best.ratio:.3f}x model.onnx" if best.ratio is not None else ""
+        items.append(Stat("recommended artifact", best.file, fmt_bytes(best.size) + ratio, REASON))
     v = report.get("validation")
     if v is None:
         items.append(Verdict("validation", "not run"))
     else:
         items.append(Verdict("validation", "PASSED" if v["passed"] else "FAILED", verdict_tone(v["passed"])))
+    if not report.get("evaluation"):
+        items.append(Verdict("task evaluation", "not run (--eval DATA)"))
     items.append(Paragraph([report["performance_note"]], role="note"))
     return Items(items)
+
+
+def pruning(report: dict) -> str:
+    """How the amounts were set: the uniform --amount, or the recipe with what it left to others."""
+    recipe = report.get("recipe")
+    if not recipe:
+        return f"amount {report['config']['amount']}"
+    listed = len(recipe["layers"])
+    text = f"recipe {recipe['file']} ({listed} layer{'s' * (listed != 1)} at its amounts"
+    if recipe.get("unlisted"):
+        n = len(recipe["unlisted"])
+        source = "its default" if recipe["unlisted_amount_from"] == "recipe default" else "--amount"
+        text += f"; {n} unlisted layer{'s' * (n != 1)} at {source} {recipe['unlisted_amount']}"
+    return text + ")"
 
 
 LAYER_COLUMNS = [
@@ -96,9 +126,20 @@ LAYER_COLUMNS = [
     Column("achieved", "percent"),
     Column("zeros before", "number"),
 ]
+GLOBAL_COLUMNS = [
+    Column("layer"),
+    Column("shape"),
+    Column("weights", "number"),
+    Column("cut", "number"),
+    Column("sparsity (bar)", "bar"),
+    Column("got", "percent"),
+    Column("zeros before", "number"),
+]
 
 
 def layers(report: dict) -> list:
+    if report["config"]["scope"] == "global":
+        return global_layers(report)
     rows = [
         [
             Cell(r["name"]),
@@ -111,8 +152,36 @@ def layers(report: dict) -> list:
         ]
         for r in report["layers"]
     ]
-    legend = Paragraph(["bar: achieved sparsity (0–100%); black tick: target"], role="legend", rich=True)
-    return [legend, Table(LAYER_COLUMNS, rows)]
+    blocks: list = [
+        Paragraph(["bar: achieved sparsity (0–100%); black tick: target"], role="legend", rich=True)
+    ]
+    recipe = report.get("recipe")
+    if recipe:
+        blocks.append(Paragraph([f"target: the amount each layer got from the {pruning(report)}"]))
+    return [*blocks, Table(LAYER_COLUMNS, rows)]
+
+
+def global_layers(report: dict) -> list:
+    """Global scope: one threshold over every pruned weight, so each layer has what it got, no target."""
+    rows = [
+        [
+            Cell(r["name"]),
+            Cell("x".join(map(str, r["shape"]))),
+            Cell(f"{r['numel']:,}"),
+            Cell(f"{r['pruned']:,}"),
+            Bar(_fraction(r["sparsity"])),
+            Cell(fmt_pct(r["sparsity"])),
+            Cell(f"{r['zeros_before']:,}"),
+        ]
+        for r in report["layers"]
+    ]
+    total = report["sparsity"]["pruned_tensors"]
+    line = (
+        f"global scope: one L1 threshold over all {total['numel']:,} weights of the {len(rows)} pruned layers"
+        f" cut amount {report['config']['amount']} of them; each layer got what fell under it"
+        " (cut: weights the threshold selected; got: the layer's sparsity after pruning)"
+    )
+    return [Paragraph([line]), Table(GLOBAL_COLUMNS, rows)]
 
 
 def artifacts(report: dict) -> Table:

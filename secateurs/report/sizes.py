@@ -1,7 +1,7 @@
 """The size ledger section: every artifact against its dense reference and the information bound.
 
-Rows come from report.json's ``sizes`` block (pipeline/ledger.py computes it). The HTML
-also gets a bar chart of the ratios: a rich table the plain renderings leave out.
+Rows come from report.json's ``sizes`` block (report/ledger.py computes it). In HTML each
+row also gets a bar of its ratio; the plain renderings leave bar columns out.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from secateurs.report.formats import fmt_bytes
 SIZE_COLUMNS = [
     Column("artifact"),
     Column("size", "bytes"),
+    Column("ratio (bar)", "bar"),
     Column("vs dense"),
     Column("ratio", "number"),
     Column("saved", "bytes"),
@@ -19,22 +20,16 @@ SIZE_COLUMNS = [
     Column("x bound", "number"),
     Column("", "flag"),
 ]
-CHART_COLUMNS = [
-    Column("artifact"),
-    Column("size", "bytes"),
-    Column("ratio (bar)", "bar"),
-    Column("ratio", "number"),
-    Column("vs dense"),
-]
 LEGEND = (
-    "size relative to its dense reference; black tick: dense (ratio 1.0);"
-    " purple: generic compressors of model.onnx"
+    "bar: size relative to its dense reference; black tick: dense (ratio 1.0);"
+    " red: larger than dense; purple: generic compressors of model.onnx"
 )
 
 
 def size_section(sizes: dict | None) -> list[Block]:
-    if not sizes:
-        return [Paragraph(["no artifacts"])]
+    """The ledger's blocks; none before an export wrote an artifact it weighs."""
+    if not sizes or not sizes.get("artifacts"):
+        return []
     notes = [
         f"Information bound of the pruned weights: {fmt_bytes(round(sizes['bound_bytes']))}"
         f" (dense {fmt_bytes(sizes['pruned_weights_dense_bytes'])}; {sizes['bound_definition']})."
@@ -44,20 +39,28 @@ def size_section(sizes: dict | None) -> list[Block]:
         notes.append(f"gzip/zstd baselines skipped: {skipped}.")
     return [
         Paragraph([LEGEND], role="legend", rich=True),
-        ratio_chart(sizes),
         Table(SIZE_COLUMNS, artifact_rows(sizes) + baseline_rows(sizes)),
         Paragraph(notes),
         per_layer(sizes),
     ]
 
 
-def artifact_rows(sizes: dict) -> list[list[Cell]]:
+def artifact_rows(sizes: dict) -> list[list[Cell | Bar]]:
+    top = _top(sizes)
     rows = []
     for a in sizes["artifacts"]:
+        ratio = a["ratio"]
+        bar = (
+            Bar(0.0)
+            if ratio is None
+            else Bar(ratio / top, 1.0 / top, "fail" if a["larger_than_dense"] else "")
+        )
         rows.append(
             [
-                *cells(a["file"], fmt_bytes(a["size"]), a["dense_reference"]),
-                Cell(_opt(a["ratio"], lambda r: f"{r:.3f}")),
+                *cells(a["file"], fmt_bytes(a["size"])),
+                bar,
+                Cell(a["dense_reference"]),
+                Cell(_opt(ratio, lambda r: f"{r:.3f}")),
                 Cell(_opt(a["savings_bytes"], fmt_bytes)),
                 Cell(_opt(a["pruned_weight_bytes"], fmt_bytes)),
                 Cell(_opt(a["ratio_to_bound"], lambda r: f"{r:.3f}")),
@@ -67,57 +70,26 @@ def artifact_rows(sizes: dict) -> list[list[Cell]]:
     return rows
 
 
-def baseline_rows(sizes: dict) -> list[list[Cell]]:
+def baseline_rows(sizes: dict) -> list[list[Cell | Bar]]:
     """gzip/zstd of model.onnx: what a generic compressor makes of the dense file."""
     onnx_bytes = sizes.get("model_onnx_bytes")
+    top = _top(sizes)
     rows = []
     for label, size in _baselines(sizes):
+        ratio = size / onnx_bytes
         rows.append(
-            cells(
-                f"({label} of model.onnx)",
-                fmt_bytes(size),
-                "model.onnx",
-                f"{size / onnx_bytes:.3f}",
-                fmt_bytes(onnx_bytes - size),
-                "",
-                "",
-                "",
-            )
+            [
+                *cells(f"({label} of model.onnx)", fmt_bytes(size)),
+                Bar(ratio / top, 1.0 / top, "alt"),
+                *cells("model.onnx", f"{ratio:.3f}", fmt_bytes(onnx_bytes - size), "", "", ""),
+            ]
         )
     return rows
 
 
-def ratio_chart(sizes: dict) -> Table:
-    ratios = [float(a["ratio"]) for a in sizes["artifacts"] if a["ratio"] is not None]
-    top = max([1.0, *ratios])
-    rows = []
-    for a in sizes["artifacts"]:
-        if a["ratio"] is not None:
-            ratio = float(a["ratio"])
-            bar = Bar(ratio / top, 1.0 / top, "fail" if a["larger_than_dense"] else "")
-            rows.append(
-                [
-                    Cell(a["file"]),
-                    Cell(fmt_bytes(a["size"])),
-                    bar,
-                    Cell(f"{ratio:.3f}"),
-                    Cell(a["dense_reference"]),
-                ]
-            )
-    onnx_bytes = sizes.get("model_onnx_bytes")
-    for label, size in _baselines(sizes):
-        ratio = size / onnx_bytes
-        bar = Bar(ratio / top, 1.0 / top, "alt")
-        rows.append(
-            [
-                Cell(f"({label} of model.onnx)"),
-                Cell(fmt_bytes(size)),
-                bar,
-                Cell(f"{ratio:.3f}"),
-                Cell("model.onnx"),
-            ]
-        )
-    return Table(CHART_COLUMNS, rows, rich=True)
+def _top(sizes: dict) -> float:
+    """The bars' full scale: the largest ratio, at least 1.0 (dense)."""
+    return max([1.0, *(float(a["ratio"]) for a in sizes["artifacts"] if a["ratio"] is not None)])
 
 
 def per_layer(sizes: dict) -> Table:
