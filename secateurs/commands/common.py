@@ -22,7 +22,9 @@ def config_from(opts: dict, **fixed) -> RunConfig:
     opts["settings_from_file"] = from_file(ctx, opts)
     opts["formats"] = formats_tuple(opts.get("formats"))
     opts["out"] = opts.get("out") or default_out(opts["model"])
-    return RunConfig(**{k: v for k, v in opts.items() if v is not None})
+    cfg = RunConfig(**{k: v for k, v in opts.items() if v is not None})
+    cfg.preflight()  # files and formats too, before the command imports torch or loads the model
+    return cfg
 
 
 def progress_printer(quiet: bool):

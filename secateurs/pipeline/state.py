@@ -54,6 +54,7 @@ def to_json(ctx, weights: str | None) -> dict:
         "config": ctx.config.to_json(with_out=False),
         "model": ctx.info.to_json() if ctx.info else None,
         "layers": [r.to_json() for r in ctx.layers],
+        "excluded": [r.to_json() for r in ctx.excluded],
         "param_counts": dict(ctx.param_counts),
         "weights": weights,
         "artifacts": [

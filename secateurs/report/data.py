@@ -46,6 +46,7 @@ def build(ctx: RunContext, status: str, sizes: dict | None) -> dict:
                 ),
             },
             "layers": [r.to_json() for r in ctx.layers],
+            "excluded_layers": [r.to_json() for r in ctx.excluded],
             "artifacts": [
                 {
                     "name": a.name,

@@ -111,6 +111,18 @@ def layers(report: dict) -> list:
         ]
         for r in report["layers"]
     ]
+    rows += [
+        [
+            Cell(r["name"]),
+            Cell("x".join(map(str, r["shape"]))),
+            Cell(f"{r['numel']:,}"),
+            Cell("excluded"),
+            Bar(_fraction(r["sparsity"])),
+            Cell(fmt_pct(r["sparsity"])),
+            Cell(f"{r['zeros_before']:,}"),
+        ]
+        for r in report.get("excluded_layers", [])  # --exclude kept these whole
+    ]
     legend = Paragraph(["bar: achieved sparsity (0–100%); black tick: target"], role="legend", rich=True)
     return [legend, Table(LAYER_COLUMNS, rows)]
 

@@ -1,0 +1,129 @@
+"""Issue 12, a new user's first hour: gates that must not pass on nothing, and options
+checked before the model loads."""
+
+from __future__ import annotations
+
+import pytest
+
+from secateurs.config import RunConfig
+from secateurs.errors import UsageError
+from tests import models
+
+COUNTED = "tests.models:counted"
+
+
+@pytest.fixture
+def loads():
+    """tests.models.LOADS, emptied; a test asserts it stays empty (the model never loaded)."""
+    models.LOADS.clear()
+    yield models.LOADS
+    models.LOADS.clear()
+
+
+# --- options checked before the model loads: exit 2, model never loaded ---------------------
+
+
+EITHER = [
+    (["--exclude", "("], "--exclude '(' is not a valid regular expression"),
+    (["--recipe", "missing.json"], "--recipe missing.json: file not found"),
+]
+RUN_ONLY = [
+    (["--formats", "spz"], "--formats spz is derived from model.onnx; add onnx to --formats"),
+    (["--formats", "onnx,foo"], "unknown format 'foo'; choose from: onnx"),
+    (["--formats", ","], "--formats names no format"),
+    (["--eval", "missing.npz"], "--eval missing.npz: file not found"),
+    (["--eval", "random:10", "--auto", "--min-agreement", "0.9", "--recipe", "r.json"], "r.json"),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "message"),
+    [(c, a, m) for c in ("run", "prune") for a, m in EITHER] + [("run", a, m) for a, m in RUN_ONLY],
+)
+def test_checkable_options_fail_before_the_model_loads(cli, tmp_path, loads, command, args, message):
+    result = cli(command, COUNTED, *args, "--out", "o")
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert loads == []  # failed on the options alone
+    assert not list(tmp_path.glob("o*"))
+
+
+def test_the_counting_factory_counts(cli, loads):
+    """The fixture above proves something only if a load is recorded."""
+    assert cli("prune", COUNTED, "--out", "o", "-q").exit_code == 0
+    assert loads == ["counted"]
+
+
+def test_python_api_gets_the_same_checks(tmp_path, loads):
+    from secateurs.pipeline.runner import execute
+
+    with pytest.raises(UsageError, match="not a valid regular expression"):
+        RunConfig(model=COUNTED, out=tmp_path / "o", exclude="(")
+    with pytest.raises(UsageError, match="unknown format 'foo'"):
+        RunConfig(model=COUNTED, out=tmp_path / "o", formats=("onnx", "foo"))
+    for cfg, message in [
+        (RunConfig(model=COUNTED, out=tmp_path / "o", formats=("spz",)), "add onnx"),
+        (RunConfig(model=COUNTED, out=tmp_path / "o", recipe=tmp_path / "r.json"), "r.json: file not found"),
+        (RunConfig(model=COUNTED, out=tmp_path / "o", eval="d.npz"), "d.npz: file not found"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            execute(cfg, ["load", "reference", "prune", "export", "validate", "evaluate"])
+    assert loads == [] and not (tmp_path / "o").exists()
+
+
+def test_a_resumed_stage_does_not_need_files_it_does_not_read(cli, tmp_path):
+    """The recipe was read by prune; validate and export must not fail because it moved."""
+    recipe = tmp_path / "r.json"
+    recipe.write_text('{"layers": {"0": 0.5}}')
+    assert cli("prune", "tests.models:plain", "--recipe", recipe, "--out", "w", "-q").exit_code == 0
+    recipe.unlink()
+    assert cli("export", "w", "--formats", "onnx", "--exporter", "torchscript", "-q").exit_code == 0
+    assert cli("export", "w", "--formats", "spz", "-q").exit_code == 0  # model.onnx is already there
+    assert cli("validate", "w", "-q").exit_code == 0
+
+
+# --- --exclude: listed as excluded; a pattern matching nothing is a usage error ----------------
+
+
+@pytest.mark.parametrize("command", ["run", "prune"])
+def test_exclude_matching_nothing_is_a_usage_error_naming_it(cli, tmp_path, command):
+    result = cli(command, "tests.models:plain", "--exclude", "^stem", "--out", "o")
+    assert result.exit_code == 2, result.output
+    assert "--exclude '^stem' matches no Conv2d layer; the Conv2d layers are: 0, 2" in result.stderr
+    assert not list(tmp_path.glob("o*"))
+
+
+def test_exclude_matching_nothing_fails_in_the_model_library():
+    """find_conv_weights is what run, prune, sweep and sensitivity share."""
+    from secateurs.model.conv_targets import find_conv_weights
+
+    with pytest.raises(UsageError, match="'nope' matches no Conv2d layer"):
+        find_conv_weights(models.plain(), "nope")
+    assert [c.layer for c in find_conv_weights(models.plain(), "^0$")[0]] == ["2"]
+
+
+def test_sweep_and_sensitivity_refuse_an_exclude_matching_nothing(cli):
+    for command in ("sweep", "sensitivity"):
+        result = cli(command, "tests.models:plain", "--eval", "random:4", "--exclude", "zzz", "--out", "s")
+        assert result.exit_code == 2, (command, result.output)
+        assert "--exclude 'zzz' matches no Conv2d layer" in result.stderr
+
+
+def test_excluded_layers_are_listed_as_excluded(cli, tmp_path):
+    import json
+
+    args = ("tests.models:residual", "--exclude", "^down", "--formats", "onnx", "--exporter", "torchscript")
+    assert cli("run", *args, "--amount", "0.5", "--out", "o", "-q").exit_code == 0
+    report = json.loads((tmp_path / "o/report.json").read_text())
+    assert [r["name"] for r in report["excluded_layers"]] == ["down"]
+    excluded = report["excluded_layers"][0]
+    assert excluded["target"] == 0 and excluded["pruned"] == 0 and excluded["sparsity"] == 0
+    assert "down" not in {r["name"] for r in report["layers"]}
+    md = (tmp_path / "o/report.md").read_text()
+    assert "| down | 16x8x1x1 | 128 | excluded | 0.00% | 0 |" in md
+    assert ">excluded<" in (tmp_path / "o/report.html").read_text()
+    # the split stages carry the list through the stage state
+    assert cli("validate", "o", "-q").exit_code == 0
+    again = json.loads((tmp_path / "o/report.json").read_text())
+    assert again["excluded_layers"] == report["excluded_layers"]
