@@ -127,3 +127,79 @@ def test_excluded_layers_are_listed_as_excluded(cli, tmp_path):
     assert cli("validate", "o", "-q").exit_code == 0
     again = json.loads((tmp_path / "o/report.json").read_text())
     assert again["excluded_layers"] == report["excluded_layers"]
+
+
+# --- --amount 1 validates wherever 0.5 does -----------------------------------------------------
+
+
+@pytest.mark.parametrize("factory", models.ZOO, ids=lambda f: f.__name__)
+def test_zoo_validates_at_amount_one(tmp_path, factory):
+    """On torchscript, the exporter that deduplicates equal initializers; dynamo keeps each
+    parameter's name, so its match is by name (builtin:resnet runs both exporters below)."""
+    from secateurs.pipeline.runner import execute
+
+    exporter = "torchscript"
+
+    cfg = RunConfig(
+        model=f"tests.models:{factory.__name__}",
+        out=tmp_path / "o",
+        amount=1.0,
+        exporter=exporter,
+        formats=("onnx",),
+    )
+    ctx, report = execute(cfg, ["load", "prune", "export", "validate"])
+    assert report["status"] == "passed"
+    survives = [c for c in report["validation"]["checks"] if c["name"] == "sparsity survives export"]
+    assert survives and survives[0]["passed"]
+    assert set(ctx.onnx_weights) == {r.name for r in ctx.layers}  # every pruned layer found
+
+
+@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
+def test_resnet_with_batchnorm_validates_at_amount_one(shared_runs, exporter):
+    """torchscript stores the equal all-zero weights once and feeds other convs through Identity."""
+    settings = {"exporter": exporter} if exporter == "torchscript" else {}  # dynamo: the default's run
+    out, ctx, report = shared_runs.execute(
+        "builtin:resnet", ["load", "prune", "export", "validate"], amount=1.0, **settings
+    )
+    assert report["status"] == "passed", [c for c in report["validation"]["checks"] if not c["passed"]]
+    assert len(ctx.onnx_weights) == len(ctx.layers) == 12
+
+
+def _graph(weights: dict, convs: list[tuple[str, str]], identities: dict | None = None):
+    """A Conv chain: ``convs`` are (node name, weight input); ``identities`` output -> input."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("Identity", [src], [dst]) for dst, src in (identities or {}).items()]
+    x = "input"
+    for i, (name, w) in enumerate(convs):
+        nodes.append(helper.make_node("Conv", [x, w], [f"y{i}"], name=name, pads=[1, 1, 1, 1]))
+        x = f"y{i}"
+    inits = [numpy_helper.from_array(np.asarray(a, np.float32), n) for n, a in weights.items()]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 2, 4, 4])],
+        [helper.make_tensor_value_info(x, TensorProto.FLOAT, None)],
+        inits,
+    )
+    return helper.make_model(graph)
+
+
+def test_match_follows_identity_and_claims_each_conv_once():
+    import numpy as np
+
+    from secateurs.validators.pruned_map import match_pruned
+
+    zero = np.zeros((2, 2, 3, 3), np.float32)
+    model = _graph({"w": zero}, [("a", "w"), ("b", "w_alias")], {"w_alias": "w"})
+    found = match_pruned(model, {"a": zero, "b": zero}, {"a": "a.weight", "b": "b.weight"})
+    assert found.matches == {"a": "w", "b": "w"} and not found.missing and not found.lossy
+    # a third all-zero layer has no Conv node left to stand for it: not proven
+    found = match_pruned(model, {"a": zero, "b": zero, "c": zero})
+    assert found.missing == ["c"]
+    # an all-zero layer against a graph whose second conv is dense: zeros lost, not a pass
+    dense = np.ones_like(zero)
+    model = _graph({"w": zero, "v": dense}, [("a", "w"), ("b", "v")])
+    found = match_pruned(model, {"a": zero, "b": zero})
+    assert found.matches == {"a": "w"} and found.lossy == ["b"]
