@@ -92,6 +92,12 @@ class RunConfig:
                 raise UsageError(f"--eval {self.eval}: file not found (or use builtin:digits or random:N)")
         if "export" in stages:
             check_formats(self.formats, present)
+            dense = exporters.DENSE_ONNX
+            if "validate" in stages and dense not in self.formats and dense not in set(present):
+                raise UsageError(
+                    f"--formats {','.join(self.formats)} has no {dense}: validation runs model.onnx in"
+                    f" onnxruntime against PyTorch, so it would fail; add {dense} to --formats"
+                )
 
     def to_json(self, with_out: bool = True) -> dict:
         data = asdict(self)

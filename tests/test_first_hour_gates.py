@@ -3,6 +3,9 @@ checked before the model loads."""
 
 from __future__ import annotations
 
+import json
+import xml.etree.ElementTree as ET
+
 import pytest
 
 from secateurs.config import RunConfig
@@ -31,6 +34,7 @@ RUN_ONLY = [
     (["--formats", "spz"], "--formats spz is derived from model.onnx; add onnx to --formats"),
     (["--formats", "onnx,foo"], "unknown format 'foo'; choose from: onnx"),
     (["--formats", ","], "--formats names no format"),
+    (["--formats", "npz"], "--formats npz has no onnx: validation runs model.onnx"),
     (["--eval", "missing.npz"], "--eval missing.npz: file not found"),
     (["--eval", "random:10", "--auto", "--min-agreement", "0.9", "--recipe", "r.json"], "r.json"),
 ]
@@ -111,8 +115,6 @@ def test_sweep_and_sensitivity_refuse_an_exclude_matching_nothing(cli):
 
 
 def test_excluded_layers_are_listed_as_excluded(cli, tmp_path):
-    import json
-
     args = ("tests.models:residual", "--exclude", "^down", "--formats", "onnx", "--exporter", "torchscript")
     assert cli("run", *args, "--amount", "0.5", "--out", "o", "-q").exit_code == 0
     report = json.loads((tmp_path / "o/report.json").read_text())
@@ -203,3 +205,89 @@ def test_match_follows_identity_and_claims_each_conv_once():
     model = _graph({"w": zero, "v": dense}, [("a", "w"), ("b", "v")])
     found = match_pruned(model, {"a": zero, "b": zero})
     assert found.matches == {"a": "w"} and found.lossy == ["b"]
+
+
+# --- validate checks every promised artifact; a check over nothing is n/a, not a pass ---------
+
+
+def test_validate_without_an_onnx_artifact_fails_naming_export(cli, tmp_path):
+    """A CI pipeline that lost its export job: prune, then validate."""
+    assert cli("prune", "tests.models:plain", "--amount", "0.5", "--out", "w", "-q").exit_code == 0
+    result = cli("validate", "w", "--junit", "j.xml", "-q")
+    assert result.exit_code == 1, result.output
+    assert "model.onnx: promised artifact present: not in w" in result.stderr
+    assert "run `secateurs export w`" in result.stderr
+    failed = json.loads((tmp_path / "w.failed/report.json").read_text())
+    assert failed["status"] == "failed"
+    assert json.loads((tmp_path / "w/report.json").read_text())["status"] == "unvalidated"  # untouched
+    suite = ET.parse(tmp_path / "j.xml").getroot().find("testsuite")
+    assert suite.get("failures") == "1"
+    case = next(c for c in suite.iter("testcase") if c.get("classname") == "model.onnx")
+    assert "secateurs export w" in case.find("failure").get("message")
+    # once exported, the same directory validates
+    assert cli("export", "w", "--formats", "onnx", "--exporter", "torchscript", "-q").exit_code == 0
+    assert cli("validate", "w", "-q").exit_code == 0
+
+
+def test_validate_fails_on_a_promised_artifact_that_is_gone(cli, tmp_path):
+    args = ("tests.models:plain", "--formats", "onnx,spz", "--exporter", "torchscript", "--out", "w", "-q")
+    assert cli("run", *args).exit_code == 0
+    (tmp_path / "w/model.onnx.spz").unlink()
+    result = cli("validate", "w", "-q")
+    assert result.exit_code == 1
+    assert "model.onnx.spz: promised artifact present" in result.stderr
+    assert "`secateurs export w` --formats spz" in result.stderr
+
+
+def test_a_check_over_nothing_is_not_applicable_with_its_reason(cli, tmp_path):
+    result = cli(
+        "run",
+        "tests.models:plain",
+        "--amount",
+        "0",
+        "--exporter",
+        "torchscript",
+        "--junit",
+        "j.xml",
+        "--out",
+        "o",
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o/report.json").read_text())
+    v = report["validation"]
+    na = [c for c in v["checks"] if not c["applicable"]]
+    assert {(c["artifact"], c["name"]) for c in na} == {
+        ("model.sparse.onnx", "encoded tensors decode bit-exact"),
+        ("model.bitmask.onnx", "encoded tensors decode bit-exact"),
+        ("model.onnx", "sparsity survives export"),
+    }
+    assert all(c["passed"] is False for c in na)  # not counted as passed ...
+    assert v["passed"] is True and v["n_failed"] == 0 and v["n_not_applicable"] == 3  # ... nor failed
+    assert report["status"] == "passed"
+    reason = "the file kept all 2 pruned tensors dense because that was smaller"
+    assert all(reason in c["detail"] for c in na if c["name"].startswith("encoded"))
+    md = (tmp_path / "o/report.md").read_text()
+    assert (
+        f"| model.sparse.onnx | encoded tensors decode bit-exact | n/a |  |  |  | no tensor is encoded: {reason} |"
+        in md
+    )
+    assert "3 not applicable" in (tmp_path / "o/report.html").read_text()
+    assert "encoded tensors decode bit-exact     n/a" in result.stdout
+    assert ">n/a<" in (tmp_path / "o/report.html").read_text()
+    suite = ET.parse(tmp_path / "j.xml").getroot().find("testsuite")
+    assert (suite.get("failures"), suite.get("skipped")) == ("0", "3")
+    skipped = [c for c in suite.iter("testcase") if c.find("skipped") is not None]
+    assert any(reason in c.find("skipped").get("message") for c in skipped)
+
+
+def test_not_applicable_neither_passes_nor_fails():
+    from secateurs.validators.results import Check, ValidationResult
+
+    na = Check.not_applicable("f", "round trip", "nothing encoded")
+    assert not na and na.verdict == "n/a" and not na.failed
+    assert not ValidationResult([na])  # nothing passed: not a pass
+    assert ValidationResult([na, Check("f", "other", True)])
+    assert not ValidationResult([na, Check("f", "other", False)])
+    assert ValidationResult([na, Check("f", "other", False)]).failures[0].name == "other"
+    back = ValidationResult.from_json(ValidationResult([na]).to_json())
+    assert back.checks[0].verdict == "n/a" and back.to_json()["n_not_applicable"] == 1

@@ -22,6 +22,7 @@ def prune(quiet, **opts):
     """
     from secateurs.pipeline.runner import execute
 
-    cfg = config_from(opts, formats="safetensors")
-    ctx, data = execute(cfg, ["load", "prune", "export"], progress=progress_printer(quiet))
+    stages = ["load", "prune", "export"]
+    cfg = config_from(opts, tuple(stages), formats="safetensors")
+    ctx, data = execute(cfg, stages, progress=progress_printer(quiet))
     finish(ctx, data, quiet)
