@@ -236,7 +236,7 @@ def test_validate_fails_on_a_promised_artifact_that_is_gone(cli, tmp_path):
     result = cli("validate", "w", "-q")
     assert result.exit_code == 1
     assert "model.onnx.spz: promised artifact present" in result.stderr
-    assert "`secateurs export w` --formats spz" in result.stderr
+    assert "run `secateurs export w --formats spz`" in result.stderr
 
 
 def test_a_check_over_nothing_is_not_applicable_with_its_reason(cli, tmp_path):

@@ -120,9 +120,8 @@ def promised(ctx: RunContext) -> list[Check]:
     out = ctx.config.out
     checks = []
     for fmt in missing:
-        how = f"`secateurs export {out}`" + (
-            "" if fmt.name == exporters.DENSE_ONNX else f" --formats {fmt.name}"
-        )
+        formats = "" if fmt.name == exporters.DENSE_ONNX else f" --formats {fmt.name}"
+        how = f"`secateurs export {out}{formats}`"
         what = "no ONNX artifact to validate" if fmt.name == exporters.DENSE_ONNX else "promised by --formats"
         checks.append(Check(fmt.filename, label, False, f"not in {out} ({what}); run {how}"))
     return checks
