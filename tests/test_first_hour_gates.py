@@ -197,6 +197,10 @@ def test_match_follows_identity_and_claims_each_conv_once():
     model = _graph({"w": zero}, [("a", "w"), ("b", "w_alias")], {"w_alias": "w"})
     found = match_pruned(model, {"a": zero, "b": zero}, {"a": "a.weight", "b": "b.weight"})
     assert found.matches == {"a": "w", "b": "w"} and not found.missing and not found.lossy
+    # deduplicated without an Identity, under the first parameter's name (both convs read it)
+    model = _graph({"a.weight": zero}, [("a", "a.weight"), ("b", "a.weight")])
+    found = match_pruned(model, {"a": zero, "b": zero}, {"a": "a.weight", "b": "b.weight"})
+    assert found.matches == {"a": "a.weight", "b": "a.weight"} and not found.missing
     # a third all-zero layer has no Conv node left to stand for it: not proven
     found = match_pruned(model, {"a": zero, "b": zero, "c": zero})
     assert found.missing == ["c"]
