@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,6 +19,11 @@ DEFAULT_FORMATS = exporters.names()  # every registered format, in their declare
 # reordered reductions stay well inside these.
 DEFAULT_ATOL = 1e-4
 DEFAULT_RTOL = 1e-3
+
+ALL_STAGES = ("load", "reference", "prune", "export", "validate", "evaluate")  # pipeline.runner's names
+EVAL_BUILTINS = ("builtin:digits",)
+EVAL_RANDOM = re.compile(r"^random:(\d+)$")
+MAX_RANDOM = 100_000
 
 
 @dataclass(frozen=True)
@@ -55,18 +62,33 @@ class RunConfig:
         for name, value in (("--atol", self.atol), ("--rtol", self.rtol)):
             if not (math.isfinite(value) and value >= 0):
                 raise UsageError(f"{name} must be a finite number >= 0, got {value}")
-        for name, value in (
-            ("--max-accuracy-drop", self.max_accuracy_drop),
-            ("--min-agreement", self.min_agreement),
-        ):
-            if value is not None:
-                check_fraction(name, value)
-                if not self.eval:
-                    raise UsageError(f"{name} needs --eval DATA")
+        check_budgets(self.eval, self.max_accuracy_drop, self.min_agreement)
         if self.recipe is not None and self.scope != "layer":
             raise UsageError(f"--recipe gives per-layer amounts and needs --scope layer, got {self.scope}")
-        if self.input_shape is not None and (not self.input_shape or any(d < 1 for d in self.input_shape)):
-            raise UsageError(f"--input-shape must be positive integers, got {self.input_shape}")
+        check_input_shape(self.input_shape)
+        check_exclude(self.exclude)
+        check_format_names(self.formats)
+        if self.eval is not None:
+            check_eval_spec(self.eval)
+
+    def preflight(self, stages: Iterable[str] = ALL_STAGES, present: Iterable[str] = ()) -> None:
+        """What ``stages`` need that the settings alone cannot show, checked before any model loads:
+        the --recipe and --eval files exist, and formats derived from model.onnx come with it
+        (``present``: the artifacts a resumed directory already holds). Not in ``__post_init__``:
+        a resumed stage that does not read those files must not fail because they moved."""
+        stages = set(stages)
+        if "prune" in stages and self.recipe is not None and not Path(self.recipe).is_file():
+            raise UsageError(f"--recipe {self.recipe}: file not found")
+        if stages & {"reference", "evaluate"} and self.eval:
+            check_eval_file(self.eval)
+        if "export" in stages:
+            check_formats(self.formats, present)
+            dense = exporters.DENSE_ONNX
+            if "validate" in stages and dense not in self.formats and dense not in set(present):
+                raise UsageError(
+                    f"--formats {','.join(self.formats)} has no {dense}: validation runs model.onnx in"
+                    f" onnxruntime against PyTorch, so it would fail; add {dense} to --formats"
+                )
 
     def to_json(self, with_out: bool = True) -> dict:
         data = asdict(self)
@@ -105,6 +127,67 @@ def check_fraction(name: str, value, error: type[Exception] = UsageError, low_op
     ):
         raise error(f"{name} must be a finite number in {interval}, got {value!r}")
     return float(value)
+
+
+def check_format_names(formats: Iterable[str]) -> None:
+    """At least one name, each a registered format (an unknown one lists the registered ones)."""
+    formats = tuple(formats)
+    if not formats:
+        raise UsageError(f"--formats names no format; choose from: {', '.join(exporters.names())}")
+    for name in formats:
+        exporters.get(name)
+
+
+def check_formats(formats: Iterable[str], present: Iterable[str] = ()) -> None:
+    """Registered names; and a format written from model.onnx needs ``onnx`` among ``formats``
+    or already ``present`` (a resumed directory's artifacts)."""
+    formats = tuple(formats)
+    check_format_names(formats)
+    derived = [name for name in formats if exporters.get(name).derives_from_onnx]
+    dense = exporters.DENSE_ONNX
+    if derived and dense not in formats and dense not in set(present):
+        raise UsageError(
+            f"--formats {','.join(derived)} is derived from model.onnx; add {dense} to --formats"
+        )
+
+
+def check_exclude(pattern: str | None) -> None:
+    """--exclude must compile as a Python regular expression (whether it matches is the model's say)."""
+    if pattern is None:
+        return
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise UsageError(f"--exclude {pattern!r} is not a valid regular expression: {e}") from None
+
+
+def check_eval_spec(spec: str) -> None:
+    """builtin:digits, random:N (1 <= N <= MAX_RANDOM) or a file path; the file is checked in preflight."""
+    if m := EVAL_RANDOM.match(spec):
+        if not 1 <= int(m.group(1)) <= MAX_RANDOM:
+            raise UsageError(f"--eval random:N needs 1 <= N <= {MAX_RANDOM}, got {int(m.group(1))}")
+    elif spec.startswith(("builtin:", "random:")) and spec not in EVAL_BUILTINS:
+        raise UsageError(f"--eval {spec!r}: use builtin:digits, random:N or a .npz file")
+
+
+def check_eval_file(spec: str) -> None:
+    """An --eval that names a file must name one that exists."""
+    if spec not in EVAL_BUILTINS and not EVAL_RANDOM.match(spec) and not Path(spec).is_file():
+        raise UsageError(f"--eval {spec}: file not found (or use builtin:digits or random:N)")
+
+
+def check_budgets(eval_spec: str | None, max_accuracy_drop, min_agreement) -> None:
+    """Each budget given is a fraction in [0, 1] and needs --eval DATA to be judged on."""
+    for name, value in (("--max-accuracy-drop", max_accuracy_drop), ("--min-agreement", min_agreement)):
+        if value is not None:
+            check_fraction(name, value)
+            if not eval_spec:
+                raise UsageError(f"{name} needs --eval DATA")
+
+
+def check_input_shape(shape: tuple[int, ...] | None) -> None:
+    if shape is not None and (not shape or any(d < 1 for d in shape)):
+        raise UsageError(f"--input-shape must be positive integers, got {shape}")
 
 
 def check_amount(amount: float) -> float:

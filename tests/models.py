@@ -455,3 +455,12 @@ def rewriting_hook():
 
     conv.register_forward_pre_hook(restore)
     return model
+
+
+LOADS: list[str] = []  # every call of counted(), so a test can prove a model was never loaded
+
+
+def counted():
+    """plain(), recording the call in LOADS: options checkable without the model must fail first."""
+    LOADS.append("counted")
+    return plain()

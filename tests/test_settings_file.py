@@ -238,3 +238,24 @@ def test_run_config_round_trips_the_settings_record(tmp_path):
     assert RunConfig.from_json(data) == cfg
     del data["settings_file"], data["settings_from_file"]  # reports written before this feature
     assert RunConfig.from_json(data).settings_from_file == ()
+
+
+def test_bad_expect_digest_names_the_file(cli, repo):
+    write(repo / "secateurs.toml", "[verify]\nexpect-digest = 'abc'\n")
+    result = cli("verify", "nowhere")
+    assert result.exit_code == 2
+    assert "secateurs.toml: verify.expect-digest: 'abc' is not a sha256 digest" in result.stderr
+
+
+def test_option_values_are_checked_by_type_not_callback():
+    """settings_file._check casts file values by type only: an option that validated in a
+    callback would give click's error without the file name (quiet's callback sets state)."""
+    from secateurs.cli import main
+
+    validating = [
+        f"{name} --{p.name}"
+        for name, cmd in main.commands.items()
+        for p in cmd.params
+        if p.callback is not None and p.name != "quiet"
+    ]
+    assert validating == []

@@ -19,9 +19,13 @@ from secateurs.files import write_bytes
 from secateurs.validators.results import Check, OutputCompare
 
 GATE_CLASSNAME = "accuracy gate"
-Case = tuple  # (classname, name, None or (failure message, failure text))
+Case = tuple  # (classname, name, None or (failure message, failure text) or Skipped)
 # Characters XML 1.0 cannot hold even escaped (control characters, lone surrogates, U+FFFE/F).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class Skipped(str):
+    """A not-applicable check: a <skipped message=reason/> testcase, neither passed nor failed."""
 
 
 def write_junit(path: Path, suite: str, checks: list[Check], gates: list[dict] | None = None) -> None:
@@ -41,15 +45,20 @@ def render(suite: str, checks: list[Check], gates: list[dict] | None = None) -> 
     cases = [case for check in _numbered(checks) for case in _check_cases(check)]
     cases += [_gate_case(g) for g in gates or []]
     _make_unique(cases)
-    failures = sum(1 for *_, failure in cases if failure is not None)
+    skipped = sum(1 for *_, failure in cases if isinstance(failure, Skipped))
+    failures = sum(1 for *_, failure in cases if failure is not None) - skipped
     counts = {"tests": str(len(cases)), "failures": str(failures), "errors": "0"}
     root = ET.Element("testsuites", {"name": _clean(suite), **counts, "time": "0"})
-    element = ET.SubElement(root, "testsuite", {"name": _clean(suite), **counts, "skipped": "0", "time": "0"})
+    element = ET.SubElement(
+        root, "testsuite", {"name": _clean(suite), **counts, "skipped": str(skipped), "time": "0"}
+    )
     for classname, name, failure in cases:
         case = ET.SubElement(
             element, "testcase", {"classname": _clean(classname), "name": _clean(name), "time": "0"}
         )
-        if failure is not None:
+        if isinstance(failure, Skipped):
+            ET.SubElement(case, "skipped", {"message": _clean(f"not applicable: {failure}")})
+        elif failure is not None:
             message, text = failure
             kind = "GateFailed" if classname == GATE_CLASSNAME else "ValidationFailed"
             node = ET.SubElement(case, "failure", {"message": _clean(message), "type": kind})
@@ -60,6 +69,8 @@ def render(suite: str, checks: list[Check], gates: list[dict] | None = None) -> 
 
 def _check_cases(check: Check) -> list[Case]:
     """One case per compared output; a check without outputs (or failing for another reason) is one case."""
+    if not check.applicable:
+        return [(check.artifact, check.name, Skipped(check.detail or "nothing to check"))]
     cases = [
         (check.artifact, f"{check.name} [{o.name}]", None if o.passed else _output_failure(check, o))
         for o in check.outputs

@@ -10,13 +10,14 @@ import click
 
 from secateurs.commands import verdict
 from secateurs.commands.options import default_out, formats_tuple
-from secateurs.config import RunConfig
+from secateurs.config import ALL_STAGES, RunConfig
 
 directory_argument = click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 
 
-def config_from(opts: dict, **fixed) -> RunConfig:
-    """A RunConfig from click options; unset flags (None) keep the RunConfig default."""
+def config_from(opts: dict, stages: tuple[str, ...] = ALL_STAGES, **fixed) -> RunConfig:
+    """A RunConfig from click options; unset flags (None) keep the RunConfig default.
+    Checked for ``stages`` (RunConfig.preflight) before the command loads anything."""
     from secateurs.settings_file import from_file
 
     ctx = click.get_current_context()
@@ -24,7 +25,9 @@ def config_from(opts: dict, **fixed) -> RunConfig:
     opts["settings_from_file"] = from_file(ctx, opts)
     opts["formats"] = formats_tuple(opts.get("formats"))
     opts["out"] = opts.get("out") or default_out(opts["model"])
-    return RunConfig(**{k: v for k, v in opts.items() if v is not None})
+    cfg = RunConfig(**{k: v for k, v in opts.items() if v is not None})
+    cfg.preflight(stages)  # files and formats too, before the command imports torch or loads the model
+    return cfg
 
 
 def progress_printer(quiet: bool):

@@ -24,6 +24,7 @@ def prune(quiet, **opts):
     from secateurs.pipeline.runner import execute
 
     verdict.start_clock()
-    cfg = config_from(opts, formats="safetensors")
-    ctx, data = execute(cfg, ["load", "prune", "save"], progress=progress_printer(quiet))
+    stages = ["load", "prune", "save"]
+    cfg = config_from(opts, tuple(stages), formats="safetensors")
+    ctx, data = execute(cfg, stages, progress=progress_printer(quiet))
     finish(ctx, data, quiet)

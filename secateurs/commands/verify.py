@@ -12,13 +12,27 @@ from secateurs.errors import ValidationFailed
 from secateurs.validators.results import ValidationResult
 
 
+class HexDigest(click.ParamType):
+    """A manifest digest is 64 hex digits; anything else is a usage error, not a failed check.
+
+    A type, not a callback: a settings file's value goes through the same check, and its
+    error names the file (settings_file._check casts values by type).
+    """
+
+    name = "HEX"
+
+    def convert(self, value, param, ctx):
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", str(value)):
+            self.fail(f"{value!r} is not a sha256 digest (64 hex digits, from manifest.json)", param, ctx)
+        return str(value).lower()
+
+
 @click.command()
 @click.argument("directory", type=click.Path(path_type=Path))
 @provider_option
 @click.option(
     "--expect-digest",
-    metavar="HEX",
-    callback=lambda ctx, param, value: _hex_digest(value),
+    type=HexDigest(),
     help="Also require this manifest digest (pins the artifact set even against a recomputed manifest).",
 )
 @junit_option
@@ -69,13 +83,6 @@ def verify(directory, provider, expect_digest, junit, json_out, quiet):
         click.echo(f"{directory}: {verdict} on {provider}; digest {digest or 'unknown'}")
     if failures:
         raise ValidationFailed(_reason(result))
-
-
-def _hex_digest(value: str | None) -> str | None:
-    """A manifest digest is 64 hex digits; anything else is a usage error, not a failed check."""
-    if value is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", value):
-        raise click.BadParameter(f"{value!r} is not a sha256 digest (64 hex digits, from manifest.json)")
-    return value and value.lower()
 
 
 def _reason(result: ValidationResult) -> str:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from secateurs.errors import InputError, UsageError
-
-RANDOM_RE = re.compile(r"^random:(\d+)$")
-MAX_RANDOM = 100_000
+from secateurs.config import EVAL_RANDOM, check_eval_spec
+from secateurs.errors import InputError
 
 
 @dataclass
@@ -26,19 +23,16 @@ class EvalData:
 
 
 def load_eval_data(spec: str, input_shape: tuple[int, ...], seed: int = 0) -> EvalData:
+    check_eval_spec(spec)
     if spec == "builtin:digits":
         from secateurs.models.digits import load_split
 
         x, y = load_split("test")  # the held-out split the builtin models never saw
         data = EvalData(spec, x.numpy(), y.numpy())
-    elif m := RANDOM_RE.match(spec):
+    elif m := EVAL_RANDOM.match(spec):
         n = int(m.group(1))
-        if not 1 <= n <= MAX_RANDOM:
-            raise UsageError(f"--eval random:N needs 1 <= N <= {MAX_RANDOM}, got {n}")
         rng = np.random.default_rng(seed)
         data = EvalData(spec, rng.standard_normal((n, *input_shape[1:]), dtype=np.float32), None)
-    elif spec.startswith(("builtin:", "random:")):
-        raise UsageError(f"--eval {spec!r}: use builtin:digits, random:N or a .npz file")
     else:
         data = _load_npz(Path(spec))
     _check_shape(data, input_shape)

@@ -52,4 +52,4 @@ def round_trip(path: Path, pruned: dict):
         return Check(path.name, bit_exact.ROUND_TRIP, False, str(e))
     if set(decoded) != set(pruned):
         return Check(path.name, bit_exact.ROUND_TRIP, False, "weight names differ from the pruned layers")
-    return bit_exact.verdict(path, decoded, pruned)
+    return bit_exact.verdict(path, decoded, pruned, len(pruned))

@@ -36,5 +36,6 @@ class OnnxModel(Format):
         found = match_pruned(run.dense_model, weights, ctx.param_names())
         ctx.onnx_weights = found.matches
         changed = [r.name for r in ctx.layers if int((weights[r.name] == 0).sum()) != r.zeros_after]
-        out.append(onnx_structure.sparsity_survives(path, found, len(weights), changed))
+        zeros = sum(r.zeros_after for r in ctx.layers)
+        out.append(onnx_structure.sparsity_survives(path, found, len(weights), changed, zeros))
         return out

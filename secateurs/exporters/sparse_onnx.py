@@ -42,12 +42,12 @@ class SparseOnnx(Format):
         from secateurs.validators import onnx_structure
 
         strict = [onnx_structure.checker(path, full_check=False)] if run.ctx.config.onnx_strict else []
-        return [*strict, round_trip(path, run.dense_model)]
+        return [*strict, round_trip(path, run.dense_model, len(run.weights))]
 
 
-def round_trip(path: Path, dense_model):
+def round_trip(path: Path, dense_model, n_pruned: int | None = None):
     """Every sparse initializer densifies to the bytes of the model.onnx initializer it encodes."""
     from secateurs.validators import bit_exact
 
     decoded = SparseOnnx().decode(path)
-    return bit_exact.verdict(path, decoded, bit_exact.dense_initializers(dense_model, decoded))
+    return bit_exact.verdict(path, decoded, bit_exact.dense_initializers(dense_model, decoded), n_pruned)

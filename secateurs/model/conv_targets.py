@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from secateurs.config import check_exclude
 from secateurs.errors import InputError, UsageError
 
 
@@ -65,17 +66,30 @@ def _module_path(node) -> str:
 
 
 def find_conv_weights(model, exclude: str | None = None) -> tuple[list[ConvWeight], list[str]]:
-    """The conv weights to prune (after ``--exclude``), and notes on what was special."""
+    """The conv weights to prune (after ``--exclude``), and notes on what was special.
+
+    An ``exclude`` pattern that matches no Conv2d layer is a usage error naming it: a typo
+    must not leave every layer pruned in silence.
+    """
+    chosen, _, notes = partition_convs(model, exclude)
+    return chosen, notes
+
+
+def partition_convs(
+    model, exclude: str | None = None
+) -> tuple[list[ConvWeight], list[tuple[str, str | None]], list[str]]:
+    """(conv weights to prune, (layer, parameter name or None) of those ``exclude`` matched,
+    notes), in the model's order."""
     import torch.fx
 
-    try:
-        pattern = re.compile(exclude) if exclude else None
-    except re.error as e:
-        raise UsageError(f"--exclude is not a valid regular expression: {e}") from None
+    check_exclude(exclude)
+    pattern = re.compile(exclude) if exclude else None
     found = _graph_convs(model) if isinstance(model, torch.fx.GraphModule) else _module_convs(model)
-    chosen, seen, notes = [], {}, []
+    chosen, excluded, seen, notes, names = [], [], {}, [], []
     for layer, param_name in found:
+        names.append(layer)
         if pattern and pattern.search(layer):
+            excluded.append((layer, param_name))
             continue
         if param_name is None:
             raise InputError(
@@ -90,4 +104,10 @@ def find_conv_weights(model, exclude: str | None = None) -> tuple[list[ConvWeigh
             continue
         seen[id(weight)] = param_name
         chosen.append(ConvWeight(layer, param_name, weight))
-    return chosen, notes
+    if pattern and not excluded:
+        listed = ", ".join(names[:12]) + (f" ... ({len(names)} in all)" if len(names) > 12 else "")
+        raise UsageError(
+            f"--exclude {exclude!r} matches no Conv2d layer"
+            + (f"; the Conv2d layers are: {listed}" if names else "; the model has no Conv2d layers")
+        )
+    return chosen, excluded, notes

@@ -16,7 +16,7 @@ import numpy as np
 
 from secateurs.errors import InputError, UsageError
 from secateurs.model.conv_calls import check_pruned_weights_used
-from secateurs.model.conv_targets import find_conv_weights
+from secateurs.model.conv_targets import find_conv_weights, get_param, partition_convs
 from secateurs.model.plain import make_plain
 from secateurs.model.records import LayerRecord
 
@@ -124,6 +124,32 @@ def prune_model(
                 )
             )
     return records, notes
+
+
+def excluded_layers(model, exclude: str | None) -> list[LayerRecord]:
+    """A record of each Conv2d layer ``--exclude`` kept out of pruning, as it stands now
+    (target 0, nothing selected), so the report lists it as excluded rather than not at all.
+    A layer whose weight the graph computes has no stored tensor: it is listed shapeless."""
+    if not exclude:
+        return []
+    records = []
+    for layer, param in partition_convs(model, exclude)[1]:
+        w = get_param(model, param).detach() if param is not None else None
+        zeros = int((w == 0).sum()) if w is not None else 0
+        records.append(
+            LayerRecord(
+                name=layer,
+                param=param or "",
+                shape=list(w.shape) if w is not None else [],
+                numel=int(w.numel()) if w is not None else 0,
+                dtype=str(w.dtype).removeprefix("torch.") if w is not None else "",
+                target=0.0,
+                pruned=0,
+                zeros_before=zeros,
+                zeros_after=zeros,
+            )
+        )
+    return records
 
 
 def count_params(model, layers: list[LayerRecord]) -> dict[str, int]:

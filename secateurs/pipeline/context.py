@@ -34,7 +34,8 @@ class RunContext:
     workdir: Path  # where artifacts are written (a staging directory during `run`)
     model: Any = None  # torch.nn.Module, kept untyped so importing this stays cheap
     info: ModelInfo | None = None
-    layers: list[LayerRecord] = field(default_factory=list)
+    layers: list[LayerRecord] = field(default_factory=list)  # the pruned Conv2d weights
+    excluded: list[LayerRecord] = field(default_factory=list)  # Conv2d layers --exclude kept whole
     recipe: dict | None = None  # the --recipe that set the layers' amounts (pipeline.prune.recipe_record)
     param_counts: dict[str, int] = field(default_factory=dict)
     artifacts: dict[str, Artifact] = field(default_factory=dict)

@@ -13,18 +13,15 @@ import os
 import shutil
 
 from secateurs import exporters
-from secateurs.errors import OutputError, UsageError
+from secateurs.config import check_formats
+from secateurs.errors import OutputError
 from secateurs.pipeline.context import Artifact, RunContext
 
 
 def run(ctx: RunContext) -> None:
-    chosen = [exporters.get(name) for name in ctx.config.formats]  # unknown names fail first
-    derived = [e.name for e in chosen if e.derives_from_onnx]
+    check_formats(ctx.config.formats, ctx.artifacts)  # RunConfig.preflight did this before loading
+    chosen = [exporters.get(name) for name in ctx.config.formats]
     dense = exporters.DENSE_ONNX
-    if derived and dense not in ctx.config.formats and dense not in ctx.artifacts:
-        raise UsageError(
-            f"--formats {','.join(derived)} is derived from model.onnx; add {dense} to --formats"
-        )
     chosen.sort(key=lambda e: e.name != dense)  # stable: model.onnx first, the rest as given
     forget_stale(ctx, {e.name for e in chosen})
     for exporter in chosen:

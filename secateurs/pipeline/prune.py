@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from secateurs.model.conv_targets import get_param
-from secateurs.model.prune import count_params, prove_weights_used, prune_model
+from secateurs.model.prune import count_params, excluded_layers, prove_weights_used, prune_model
 from secateurs.pipeline.context import RunContext
 
 
@@ -22,6 +22,7 @@ def run(ctx: RunContext) -> None:
     ctx.info.notes.extend(notes)
     if layer_amounts is not None:
         ctx.recipe = recipe_record(str(cfg.recipe), layer_amounts, default, cfg.amount, ctx.layers)
+    ctx.excluded = excluded_layers(ctx.model, cfg.exclude)
     prove_weights_used(
         ctx.model, {r.name: get_param(ctx.model, r.param) for r in ctx.layers}, ctx.info.input_shape
     )

@@ -76,6 +76,9 @@ def execute(
     """Run ``stages``; return (context, report). Raise ValidationFailed after writing <out>.failed."""
     import torch  # noqa: F401  (without the [export] extra, fail here: before any progress line or staging)
 
+    present = [a["name"] for a in state.read(resume)["artifacts"]] if resume is not None else []
+    cfg.preflight(stages, present)  # every option checkable without the model, before it loads
+
     staging = files.make_staging(cfg.out)
     try:
         ctx = RunContext(cfg, staging)
@@ -197,6 +200,7 @@ def restore(ctx: RunContext, source: Path) -> None:
     ctx.info = ModelInfo.from_json(data["model"])
     ctx.layers = [LayerRecord.from_json(r) for r in data["layers"]]
     ctx.recipe = data.get("recipe")
+    ctx.excluded = [LayerRecord.from_json(r) for r in data.get("excluded", [])]
     ctx.timings = read_timings(source)
     ctx.timings.pop("report", None)
     ctx.param_counts = dict(data["param_counts"])

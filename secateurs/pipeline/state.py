@@ -55,6 +55,7 @@ def to_json(ctx, weights: str | None) -> dict:
         "model": ctx.info.to_json() if ctx.info else None,
         "layers": [r.to_json() for r in ctx.layers],
         "recipe": ctx.recipe,
+        "excluded": [r.to_json() for r in ctx.excluded],
         "param_counts": dict(ctx.param_counts),
         "weights": weights,
         "artifacts": [

@@ -84,11 +84,15 @@ def validate(ctx: RunContext) -> ValidationResult:
         ctx.workdir / reference.FILENAME,
         reference.encode(inputs, refs, ctx.info.output_names, provided),
     )
+    result.checks.extend(promised(ctx))
     dense = ctx.artifacts.get(exporters.DENSE_ONNX)
+    dense = dense if dense is not None and dense.path.is_file() else None
     run = exporters.CheckInputs(ctx, ctx.pruned_weights(), ctx.dense_onnx() if dense else None)
     dense_outputs = run_all(dense.path, inputs, cfg.provider) if dense else None
     for name, artifact in ctx.artifacts.items():
         fmt, path = exporters.get(name), artifact.path
+        if not path.is_file():
+            continue  # a failed check from promised()
         result.checks.extend(fmt.checks(run, path))
         if exporters.ONNXRUNTIME in fmt.runtimes:
             outputs = dense_outputs if name == exporters.DENSE_ONNX else run_all(path, inputs, cfg.provider)
@@ -96,6 +100,31 @@ def validate(ctx: RunContext) -> ValidationResult:
             if fmt.derives_from_onnx and dense_outputs is not None:
                 result.add(identical_to_dense(path, outputs, dense_outputs))
     return result
+
+
+def promised(ctx: RunContext) -> list[Check]:
+    """model.onnx, and every artifact the directory's --formats promise, is there to validate.
+
+    A directory that holds only what `prune` wrote would otherwise pass on its one
+    safetensors round trip: a CI pipeline that lost its export job must fail this gate.
+    """
+    label = "promised artifact present"
+    missing = []
+    for name in dict.fromkeys((exporters.DENSE_ONNX, *ctx.config.formats)):
+        artifact = ctx.artifacts.get(name)
+        if artifact is None or not artifact.path.is_file():
+            missing.append(exporters.get(name))
+    if not missing:
+        present = ", ".join(a.path.name for a in ctx.artifacts.values())
+        return [Check("(directory)", label, True, present)]
+    out = ctx.config.out
+    checks = []
+    for fmt in missing:
+        formats = "" if fmt.name == exporters.DENSE_ONNX else f" --formats {fmt.name}"
+        how = f"`secateurs export {out}{formats}`"
+        what = "no ONNX artifact to validate" if fmt.name == exporters.DENSE_ONNX else "promised by --formats"
+        checks.append(Check(fmt.filename, label, False, f"not in {out} ({what}); run {how}"))
+    return checks
 
 
 def identical_to_dense(path, outputs, dense_outputs) -> Check:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from secateurs.report.blocks import Cell, Column, Paragraph, Section, Table, sign_tone, verdict_tone
 from secateurs.report.formats import fmt_num
+from secateurs.validators.results import verdict_word
 
 CHECK_COLUMNS = [
     Column("artifact"),
@@ -44,6 +45,8 @@ def validation_section(report: dict) -> Section:
         f" tolerance used: atol {used['atol']:g}, rtol {used['rtol']:g} (per provider: {per_provider})"
     )
     count = f"{v.get('n_checks', len(v.get('checks', [])))} checks, {v.get('n_failed', 0)} failed"
+    if v.get("n_not_applicable"):
+        count += f", {v['n_not_applicable']} not applicable"
     return Section(
         "Validation", [Paragraph([head]), Paragraph([count], rich=True), Table(CHECK_COLUMNS, check_rows(v))]
     )
@@ -59,7 +62,7 @@ def check_rows(validation: dict) -> list[list]:
             [
                 Cell(c["artifact"]),
                 Cell(c["name"]),
-                Cell("PASS" if c["passed"] else "FAIL", verdict_tone(c["passed"])),
+                _verdict(c),
                 Cell(fmt_num(max_abs, ".2e")),
                 Cell(fmt_num(max_rel, ".2e")),
                 Cell(str(sum(o["n_bad"] for o in outs)) if outs else ""),
@@ -67,6 +70,14 @@ def check_rows(validation: dict) -> list[list]:
             ]
         )
     return rows
+
+
+def _verdict(check: dict) -> Cell:
+    """PASS, FAIL, or n/a (nothing to check; the detail gives the reason), never toned as a pass."""
+    applicable = check.get("applicable", True)
+    return Cell(
+        verdict_word(check["passed"], applicable), verdict_tone(check["passed"] if applicable else None)
+    )
 
 
 def evaluation_section(ev: dict | None) -> Section:

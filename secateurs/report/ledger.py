@@ -100,7 +100,7 @@ def build(ctx) -> dict:
         if fmt.per_tensor_cost and records and all(by_layer.values()):
             for layer, r in by_layer.items():
                 per_layer[layer][artifact.path.name] = r.stored_bytes
-            spent = sum(r.stored_bytes for r in by_layer.values())
+            spent = sum(r.stored_bytes for r in {id(r): r for r in by_layer.values()}.values())  # shared once
         reference = dense_weight_bytes if fmt.size_reference == exporters.AGAINST_WEIGHTS else onnx_size
         rows.append(
             {

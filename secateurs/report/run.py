@@ -152,6 +152,7 @@ def layers(report: dict) -> list:
         ]
         for r in report["layers"]
     ]
+    rows += excluded_rows(report)
     blocks: list = [
         Paragraph(["bar: achieved sparsity (0–100%); black tick: target"], role="legend", rich=True)
     ]
@@ -181,7 +182,23 @@ def global_layers(report: dict) -> list:
         f" cut amount {report['config']['amount']} of them; each layer got what fell under it"
         " (cut: weights the threshold selected; got: the layer's sparsity after pruning)"
     )
-    return [Paragraph([line]), Table(GLOBAL_COLUMNS, rows)]
+    return [Paragraph([line]), Table(GLOBAL_COLUMNS, rows + excluded_rows(report))]
+
+
+def excluded_rows(report: dict) -> list:
+    """The Conv2d layers --exclude kept whole, after the pruned ones, marked in the target/cut column."""
+    return [
+        [
+            Cell(r["name"]),
+            Cell("x".join(map(str, r["shape"]))),
+            Cell(f"{r['numel']:,}"),
+            Cell("excluded"),
+            Bar(_fraction(r["sparsity"])),
+            Cell(fmt_pct(r["sparsity"])),
+            Cell(f"{r['zeros_before']:,}"),
+        ]
+        for r in report.get("excluded_layers", [])
+    ]
 
 
 def artifacts(report: dict) -> Table:

@@ -11,7 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from secateurs.config import EXPORTERS, SCOPES, check_fraction
+from secateurs.config import (
+    EXPORTERS,
+    SCOPES,
+    check_budgets,
+    check_eval_file,
+    check_eval_spec,
+    check_exclude,
+    check_fraction,
+    check_input_shape,
+)
 from secateurs.errors import UsageError
 
 SWEEP_AMOUNTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
@@ -44,12 +53,12 @@ class TuningConfig:
             raise UsageError("--amounts needs at least one amount")
         amounts = tuple(sorted({check_fraction("--amounts", a) for a in self.amounts}))
         object.__setattr__(self, "amounts", amounts)
-        for name, value in self.budget_options():
-            check_fraction(name, value)
-            if not self.eval:
-                raise UsageError(f"{name} needs --eval DATA")
-        if self.input_shape is not None and (not self.input_shape or any(d < 1 for d in self.input_shape)):
-            raise UsageError(f"--input-shape must be positive integers, got {self.input_shape}")
+        check_budgets(self.eval, self.max_accuracy_drop, self.min_agreement)
+        check_input_shape(self.input_shape)
+        check_exclude(self.exclude)
+        if self.eval is not None:
+            check_eval_spec(self.eval)
+            check_eval_file(self.eval)  # loaded at once: no later stage to defer this to
 
     def budget_options(self) -> list[tuple[str, float]]:
         """The budget options given, as (flag, value)."""

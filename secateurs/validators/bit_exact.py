@@ -21,8 +21,21 @@ def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
 
 
-def verdict(path: Path, decoded: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> Check:
-    """The ROUND_TRIP check: every decoded tensor has the bytes of its expected one."""
+def nothing_encoded(n_pruned: int | None = None) -> str:
+    """Why a file that encodes no tensor has no round trip to check."""
+    if n_pruned == 0:
+        return "no pruned weights, so no tensor to encode"
+    tensors = "every tensor" if n_pruned is None else f"all {n_pruned} pruned tensors"
+    return f"no tensor is encoded: the file kept {tensors} dense because that was smaller"
+
+
+def verdict(
+    path: Path, decoded: dict[str, np.ndarray], expected: dict[str, np.ndarray], n_pruned: int | None = None
+) -> Check:
+    """The ROUND_TRIP check: every decoded tensor has the bytes of its expected one; with no
+    tensor decoded it is not applicable (a check over nothing is no pass)."""
+    if not decoded:
+        return Check.not_applicable(path.name, ROUND_TRIP, nothing_encoded(n_pruned))
     bad = [n for n, arr in decoded.items() if n not in expected or not same_bytes(arr, expected[n])]
     if bad:
         return Check(path.name, ROUND_TRIP, False, f"differ: {', '.join(bad[:8])}")

@@ -33,12 +33,20 @@ def leaks(path: Path, model) -> Check:
     return Check(path.name, "no prune masks leaked", True)
 
 
-def sparsity_survives(path: Path, found: PrunedMatch, n_pruned: int, changed: list[str] = ()) -> Check:
+def sparsity_survives(
+    path: Path, found: PrunedMatch, n_pruned: int, changed: list[str] = (), n_zeros: int | None = None
+) -> Check:
     """Every pruned weight has an initializer carrying at least its zeros (see pruned_map).
 
     ``changed`` names layers whose weight no longer holds the zeros counted at prune time
     (something rewrote it since): their match would prove nothing, so they fail.
     """
+    if n_pruned == 0:
+        return Check.not_applicable(path.name, "sparsity survives export", "no pruned weights to find")
+    if n_zeros == 0 and not changed:
+        return Check.not_applicable(
+            path.name, "sparsity survives export", f"the {n_pruned} pruned weights hold no zero to survive"
+        )
     if found.missing or found.lossy or changed:
         detail = "; ".join(
             f"{label}: {', '.join(names[:8])}"

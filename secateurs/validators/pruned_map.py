@@ -5,6 +5,12 @@ so a layer is matched by its parameter name first, then by shape among Conv
 weight initializers whose zero set covers the pruned one. The sparse exporters encode
 exactly these initializers, and the validator uses the same match to prove the zeros
 survived export.
+
+The unit matched is a Conv node's weight input, followed through ``Identity`` nodes to
+its initializer: the torchscript exporter stores equal initializers once and feeds the
+other convs through an Identity (at ``--amount 1``, every all-zero weight of one shape
+after BatchNorm folding), so several layers may rightly share one initializer, while each
+Conv node still stands for one layer only.
 """
 
 from __future__ import annotations
@@ -33,8 +39,31 @@ def conv_weight_sources(model) -> dict[str, str]:
     return sources
 
 
+def conv_weight_initializers(model) -> list[str | None]:
+    """Per Conv node, in graph order: the initializer its weight input is, directly or through a
+    chain of Identity nodes; None where something else computes the weight."""
+    producers = {out: node for node in model.graph.node for out in node.output}
+    names = {t.name for t in model.graph.initializer}
+    found = []
+    for node in model.graph.node:
+        if node.op_type != "Conv" or len(node.input) < 2:
+            continue
+        w, seen = node.input[1], set()
+        while w not in names and w in producers and producers[w].op_type == "Identity" and w not in seen:
+            seen.add(w)
+            w = producers[w].input[0]
+        found.append(w if w in names else None)
+    return found
+
+
 def match_pruned(model, pruned: dict[str, np.ndarray], params: dict[str, str] | None = None) -> PrunedMatch:
-    """``pruned`` maps layer -> weight; ``params`` layer -> its parameter name (default ``<layer>.weight``)."""
+    """``pruned`` maps layer -> weight; ``params`` layer -> its parameter name (default ``<layer>.weight``).
+
+    Each layer claims one Conv node whose weight initializer holds at least its zeros: the
+    one named after its parameter when there is one, else the first unclaimed of its shape
+    (preferring one whose zeros are exactly the layer's). A layer is ``lossy`` when a
+    same-shaped candidate exists but lost zeros, ``missing`` when none exists.
+    """
     from onnx import numpy_helper
 
     inits = {t.name: t for t in model.graph.initializer}
@@ -45,18 +74,23 @@ def match_pruned(model, pruned: dict[str, np.ndarray], params: dict[str, str] | 
             arrays[name] = numpy_helper.to_array(inits[name])
         return arrays[name]
 
-    conv_ws = [w for w in conv_weight_sources(model) if w in inits]
-    unclaimed = set(conv_ws)
+    nodes = [(i, w) for i, w in enumerate(conv_weight_initializers(model)) if w is not None]
+    unclaimed = {i for i, _ in nodes}
     result = PrunedMatch()
     for name, weight in pruned.items():
         zeros = weight == 0
         key = (params or {}).get(name, f"{name}.weight")
-        candidates = [key] if key in inits else [w for w in conv_ws if w in unclaimed]
-        same_shape = [w for w in candidates if tuple(inits[w].dims) == weight.shape]
-        match = next((w for w in same_shape if (array(w)[zeros] == 0).all()), None)
+        if key in inits:
+            candidates = [(i, w) for i, w in nodes if w == key and i in unclaimed] or [(None, key)]
+        else:
+            candidates = [(i, w) for i, w in nodes if i in unclaimed]
+        same_shape = [(i, w) for i, w in candidates if tuple(inits[w].dims) == weight.shape]
+        holding = [(i, w) for i, w in same_shape if (array(w)[zeros] == 0).all()]
+        exact = [(i, w) for i, w in holding if ((array(w) == 0) == zeros).all()]
+        match = next(iter(exact or holding), None)
         if match is None:
             (result.lossy if same_shape else result.missing).append(name)
             continue
-        unclaimed.discard(match)
-        result.matches[name] = match
+        unclaimed.discard(match[0])
+        result.matches[name] = match[1]
     return result

@@ -26,16 +26,35 @@ class OutputCompare:
 
 @dataclass
 class Check:
-    """One named check on one artifact, e.g. ('model.onnx', 'onnxruntime vs torch @ 1x1x32x32')."""
+    """One named check on one artifact, e.g. ('model.onnx', 'onnxruntime vs torch @ 1x1x32x32').
+
+    A check with nothing to check (zero tensors encoded, zero layers pruned) is not a pass:
+    it is *not applicable* (``applicable=False``, ``passed=False``, ``detail`` the reason).
+    It neither counts as passed nor fails the run.
+    """
 
     artifact: str
     name: str
     passed: bool
     detail: str = ""
     outputs: list[OutputCompare] = field(default_factory=list)
+    applicable: bool = True
 
     def __bool__(self) -> bool:
         return self.passed
+
+    @classmethod
+    def not_applicable(cls, artifact: str, name: str, reason: str) -> Check:
+        return cls(artifact, name, False, reason, applicable=False)
+
+    @property
+    def failed(self) -> bool:
+        return self.applicable and not self.passed
+
+    @property
+    def verdict(self) -> str:
+        """PASS, FAIL or n/a, as every rendering writes it."""
+        return verdict_word(self.passed, self.applicable)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -54,11 +73,16 @@ class ValidationResult:
     tolerances: dict = field(default_factory=dict)  # provider -> {"atol", "rtol"} (validators.tolerances)
 
     def __bool__(self) -> bool:
-        return bool(self.checks) and all(self.checks)
+        """Passed: at least one check passed and none failed (not-applicable ones are neither)."""
+        return any(c.passed for c in self.checks) and not self.failures
 
     @property
     def failures(self) -> list[Check]:
-        return [c for c in self.checks if not c.passed]
+        return [c for c in self.checks if c.failed]
+
+    @property
+    def not_applicable(self) -> list[Check]:
+        return [c for c in self.checks if not c.applicable]
 
     def add(self, check: Check) -> None:
         self.checks.append(check)
@@ -68,6 +92,7 @@ class ValidationResult:
             "passed": bool(self),
             "n_checks": len(self.checks),
             "n_failed": len(self.failures),
+            "n_not_applicable": len(self.not_applicable),
             "shapes": self.shapes,
             "provider": self.provider,
             "tolerances": self.tolerances,
@@ -82,3 +107,8 @@ class ValidationResult:
             data.get("provider", "CPUExecutionProvider"),
             data.get("tolerances", {}),
         )
+
+
+def verdict_word(passed: bool, applicable: bool = True) -> str:
+    """PASS, FAIL or n/a: one spelling for the report, the terminal and JUnit."""
+    return "n/a" if not applicable else ("PASS" if passed else "FAIL")
