@@ -240,7 +240,7 @@ def test_validate_without_an_onnx_artifact_fails_naming_export(cli, tmp_path):
     assert cli("prune", "tests.models:plain", "--amount", "0.5", "--out", "w", "-q").exit_code == 0
     result = cli("validate", "w", "--junit", "j.xml", "-q")
     assert result.exit_code == 1, result.output
-    assert "model.onnx: promised artifact present: not in w" in result.stderr
+    assert "promised artifact present on model.onnx: not in w" in result.stderr
     assert "run `secateurs export w`" in result.stderr
     failed = json.loads((tmp_path / "w.failed/report.json").read_text())
     assert failed["status"] == "failed"
@@ -260,7 +260,7 @@ def test_validate_fails_on_a_promised_artifact_that_is_gone(cli, tmp_path):
     (tmp_path / "w/model.onnx.spz").unlink()
     result = cli("validate", "w", "-q")
     assert result.exit_code == 1
-    assert "model.onnx.spz: promised artifact present" in result.stderr
+    assert "promised artifact present on model.onnx.spz" in result.stderr
     assert "run `secateurs export w --formats spz`" in result.stderr
 
 

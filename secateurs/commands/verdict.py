@@ -77,6 +77,7 @@ def success_line(command: str, directory: Path, data: dict) -> str:
 def failure(data: dict, failed_dir: Path, out: Path, quiet: bool) -> None:
     """Exit 1 or 6: the failing checks and gates with their numbers, then the verdict."""
     from secateurs.report.failures import check_lines, gate_lines
+    from secateurs.validators.results import check_failed
 
     validation = data.get("validation") or {}
     gates = (data.get("evaluation") or {}).get("gates") or []
@@ -84,7 +85,7 @@ def failure(data: dict, failed_dir: Path, out: Path, quiet: bool) -> None:
     if not quiet:
         for line in lines:
             click.echo(line)
-    n_failed = sum(not c["passed"] for c in validation.get("checks", []))
+    n_failed = sum(check_failed(c) for c in validation.get("checks", []))
     if n_failed:
         what = f"FAILED (validation) | {failed_dir} | {n_failed} of {len(validation['checks'])} checks failed"
     else:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from secateurs.validators.results import check_failed
+
 LOAD_ERROR = "onnxruntime cannot load"  # the root cause of every check after it on that file
 MAX_LISTED = 4
 
@@ -28,7 +30,7 @@ class Distinct:
 
 
 def _failing(validation: dict) -> list[dict]:
-    failures = [c for c in validation.get("checks", []) if not c["passed"]]
+    failures = [c for c in validation.get("checks", []) if check_failed(c)]
     return sorted(failures, key=lambda c: not c.get("detail", "").startswith(LOAD_ERROR))
 
 

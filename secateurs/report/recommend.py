@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from secateurs import exporters
+from secateurs.validators.results import check_failed
 
 REASON = "the smallest file onnxruntime loads as it is, every check passed"
 
@@ -29,8 +30,8 @@ def recommended_artifact(report: dict) -> Recommendation | None:
     if not validation or not validation.get("passed"):
         return None
     checks = validation.get("checks", [])
-    failed = {c["artifact"] for c in checks if not c["passed"]}
-    checked = {c["artifact"] for c in checks}
+    failed = {c["artifact"] for c in checks if check_failed(c)}
+    checked = {c["artifact"] for c in checks if c.get("applicable", True)}
     order = {f.name: i for i, f in enumerate(exporters.formats())}
     artifacts = report.get("artifacts", [])
     candidates = [

@@ -65,6 +65,12 @@ class Check:
         return cls(**{**data, "outputs": outputs})
 
 
+def check_failed(check: dict) -> bool:
+    """``Check.failed`` for a check read back from report.json: a not-applicable check
+    (``applicable: false``, ``passed: false``) is no failure."""
+    return check.get("applicable", True) and not check["passed"]
+
+
 @dataclass
 class ValidationResult:
     checks: list[Check] = field(default_factory=list)
