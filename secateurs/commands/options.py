@@ -10,6 +10,7 @@ import click
 from secateurs import exporters
 from secateurs.config import DEFAULT_ATOL, DEFAULT_FORMATS, DEFAULT_RTOL, EXPORTERS, SCOPES, parse_shape
 from secateurs.errors import SecateursError
+from secateurs.exporters.common.opsets import DEFAULT_OPSET
 
 
 class Amount(click.ParamType):
@@ -77,6 +78,18 @@ def provider_option(f, default: str | None = "cpu"):
     )(f)
 
 
+def threads_option(f):
+    """--threads N for torch and onnxruntime (secateurs.threads.apply; secateurs.cpus on the
+    torch-free side)."""
+    return click.option(
+        "--threads",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="Threads for torch and onnxruntime [default: the CPUs this process may use,"
+        " by its CPU affinity and cgroup quota].",
+    )(f)
+
+
 def quiet_option(f):
     """--quiet: no progress lines, bars or summary table."""
 
@@ -137,6 +150,13 @@ def prune_options(f):
 
 
 def export_options(f, defaults: bool = True):
+    f = click.option(
+        "--opset",
+        type=int,
+        default=DEFAULT_OPSET if defaults else None,
+        show_default=defaults,
+        help="ai.onnx opset of model.onnx: 18 to onnx's newest with dynamo, 7 to 20 with torchscript.",
+    )(f)
     f = click.option(
         "--exporter",
         type=click.Choice(EXPORTERS),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from secateurs.commands.options import junit_option, provider_option
+from secateurs.commands.options import junit_option, provider_option, threads_option
 from secateurs.errors import ValidationFailed
 from secateurs.validators.results import ValidationResult
 
@@ -29,7 +29,8 @@ from secateurs.validators.results import ValidationResult
     help="Write the result (checks, verdict, digest) as JSON.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but the error line on failure.")
-def verify(directory, provider, expect_digest, junit, json_out, quiet):
+@threads_option
+def verify(directory, provider, expect_digest, junit, json_out, quiet, threads):
     """Check DIRECTORY from `secateurs run` before deploying it; PyTorch need not be installed.
 
     Every file must match manifest.json (size and sha256) and nothing unlisted may be
@@ -45,8 +46,10 @@ def verify(directory, provider, expect_digest, junit, json_out, quiet):
       secateurs verify artifacts/resnet --expect-digest "$(cat resnet.digest)" --junit reports/verify.xml
       secateurs verify /models/current --provider cuda --json verify.json
     """
+    from secateurs import cpus
     from secateurs.verify import computed_digest, verify_directory
 
+    cpus.use(cpus.resolve(threads))  # onnxruntime's threads; verify runs no torch
     result = verify_directory(directory, provider, expect_digest)
     digest = computed_digest(directory)
     if junit is not None:

@@ -44,6 +44,7 @@ class RunContext:
     dense_outputs: Any = None  # the dense model's scores on eval_data, computed before pruning
     evaluation: dict | None = None  # metrics and gates (pipeline.evaluate)
     timings: dict[str, float] = field(default_factory=dict)
+    threads: int | None = None  # torch's and onnxruntime's, as secateurs.threads.apply set them
     _dense_onnx: tuple | None = field(default=None, repr=False)
 
     def dense_onnx(self):
