@@ -9,7 +9,6 @@ import click
 
 from secateurs.commands.options import junit_option, provider_option, threads_option
 from secateurs.errors import ValidationFailed
-from secateurs.validators.results import ValidationResult
 
 
 @click.command()
@@ -47,7 +46,7 @@ def verify(directory, provider, expect_digest, junit, json_out, quiet, threads):
       secateurs verify /models/current --provider cuda --json verify.json
     """
     from secateurs import cpus
-    from secateurs.verify import computed_digest, verify_directory
+    from secateurs.verify import computed_digest, failure_line, verify_directory
 
     cpus.use(cpus.resolve(threads))  # onnxruntime's threads; verify runs no torch
     result = verify_directory(directory, provider, expect_digest)
@@ -71,7 +70,7 @@ def verify(directory, provider, expect_digest, junit, json_out, quiet, threads):
         )
         click.echo(f"{directory}: {verdict} on {provider}; digest {digest or 'unknown'}")
     if failures:
-        raise ValidationFailed(_reason(result))
+        raise ValidationFailed(failure_line(result))
 
 
 def _hex_digest(value: str | None) -> str | None:
@@ -79,16 +78,6 @@ def _hex_digest(value: str | None) -> str | None:
     if value is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", value):
         raise click.BadParameter(f"{value!r} is not a sha256 digest (64 hex digits, from manifest.json)")
     return value and value.lower()
-
-
-def _reason(result: ValidationResult) -> str:
-    first, rest = result.failures[0], result.failures[1:]
-    others = sorted({c.artifact for c in rest} - {first.artifact})
-    also = f"; also {', '.join(others[:3])}" + (" ..." if len(others) > 3 else "") if others else ""
-    n = len(result.failures)
-    return _one_line(
-        f"verify failed ({n} of {len(result.checks)} checks): {first.artifact}: {first.name}: {first.detail}{also}"
-    )
 
 
 def _one_line(text: str) -> str:
