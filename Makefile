@@ -1,7 +1,8 @@
 # secateurs: `make export` runs the pipeline on a builtin model, `make test` runs the test suite.
 PYTHON     ?= python3
 VENV       ?= .venv
-# CPU torch by default; override e.g. TORCH_SPEC='torch==2.14.1' or TORCH_SPEC=torch (CUDA build).
+# torch==2.13.0 resolves to the local CPU wheel on our machines; from PyPI on Linux it is the CUDA
+# build (README: "Which PyTorch build you get"). Override e.g. TORCH_SPEC='torch==2.14.1'.
 TORCH_SPEC ?= torch==2.13.0
 MODEL      ?= builtin:resnet
 # OUT defaults to artifacts/<model name>, chosen by the CLI.

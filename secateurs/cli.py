@@ -17,9 +17,29 @@ import click
 from secateurs import __version__
 from secateurs.errors import EXIT_CODES, EXIT_USAGE, SecateursError
 
-EXIT_CODE_HELP = "\b\nExit codes:\n" + "\n".join(
-    f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items()
-)
+
+def exit_code_help(codes=tuple(EXIT_CODES)) -> str:
+    """The "Exit codes:" epilog of a command's --help, listing only ``codes``."""
+    return "\b\nExit codes:\n" + "\n".join(f"  {code}  {EXIT_CODES[code]}" for code in codes)
+
+
+EXIT_CODE_HELP = exit_code_help()
+
+# What each command can return (README "Exit codes"): 0 ok, 1 validation failed, 2 usage,
+# 3 input, 4 export, 5 output, 6 accuracy gate.
+COMMAND_EXIT_CODES = {
+    "run": (0, 1, 2, 3, 4, 5, 6),
+    "prune": (0, 2, 3, 5),
+    "export": (0, 2, 3, 4, 5),
+    "validate": (0, 1, 2, 3, 5),
+    "report": (0, 2, 3, 5),
+    "pack": (0, 2, 3, 5),
+    "unpack": (0, 2, 3, 5),
+    "inspect": (0, 2, 3),
+    "sweep": (0, 2, 3, 4, 5),
+    "sensitivity": (0, 2, 3, 5),
+    "verify": (0, 1, 2, 3, 5),
+}
 
 
 class SecateursGroup(click.Group):
@@ -113,7 +133,7 @@ def _register_commands() -> None:
         sensitivity,
         verify,
     ):
-        command.epilog = EXIT_CODE_HELP
+        command.epilog = exit_code_help(COMMAND_EXIT_CODES[command.name])
         main.add_command(command)
 
 

@@ -8,11 +8,13 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from secateurs import exporters
+from secateurs import cpus, exporters
 from secateurs.errors import UsageError
+from secateurs.exporters.common.opsets import DEFAULT_OPSET, check_opset
 
 SCOPES = ("layer", "global")
 EXPORTERS = ("auto", "dynamo", "torchscript")
+RUNTIME_ONLY = ("threads",)  # settings kept out of report.json and state.json (see to_json)
 DEFAULT_FORMATS = exporters.names()  # every registered format, in their declared order
 
 # ORT vs PyTorch on float32 CNN outputs differs by ~1e-6; BatchNorm folding and
@@ -50,11 +52,16 @@ class RunConfig:
     seed: int = 0
     provider: str = "CPUExecutionProvider"  # onnxruntime execution provider for validation
     recipe: Path | None = None  # per-layer amounts (secateurs.recipe/1), layer scope only
+    opset: int = DEFAULT_OPSET  # ai.onnx opset of model.onnx (and the formats derived from it)
+    threads: int | None = None  # torch and onnxruntime threads; None: the usable CPUs (secateurs.cpus)
     settings_file: str | None = None  # secateurs.toml or pyproject.toml used, relative to the cwd
     settings_from_file: tuple[str, ...] = ()  # the fields above whose value came from it
 
     def __post_init__(self) -> None:
         check_amount(self.amount)
+        check_opset(self.opset, self.exporter)
+        if self.threads is not None:
+            cpus.check(self.threads)
         if self.scope not in SCOPES:
             raise UsageError(f"--scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
         if self.exporter not in EXPORTERS:
@@ -91,7 +98,9 @@ class RunConfig:
                 )
 
     def to_json(self, with_out: bool = True) -> dict:
-        data = asdict(self)
+        """The settings as JSON (report.json, state.json), without the run-time-only ones
+        (RUNTIME_ONLY): the thread count changes wall time, never a hashed byte."""
+        data = {k: v for k, v in asdict(self).items() if k not in RUNTIME_ONLY}
         data["out"] = str(self.out)
         if not with_out:
             del data["out"]
@@ -99,7 +108,7 @@ class RunConfig:
         data["input_shape"] = list(self.input_shape) if self.input_shape else None
         data["formats"] = list(self.formats)
         data["recipe"] = str(self.recipe) if self.recipe else None
-        data["settings_from_file"] = list(self.settings_from_file)
+        data["settings_from_file"] = [k for k in self.settings_from_file if k not in RUNTIME_ONLY]
         return data
 
     @classmethod

@@ -49,6 +49,16 @@ def verify_directory(
     return result
 
 
+def failure_line(result: ValidationResult) -> str:
+    """The one line a failed verify raises: the first failure, the count, other artifacts."""
+    first, rest = result.failures[0], result.failures[1:]
+    others = sorted({c.artifact for c in rest} - {first.artifact})
+    also = f"; also {', '.join(others[:3])}" + (" ..." if len(others) > 3 else "") if others else ""
+    n = len(result.failures)
+    line = f"verify failed ({n} of {len(result.checks)} checks): {first.artifact}: {first.name}: {first.detail}{also}"
+    return " ".join(line.splitlines())
+
+
 def computed_digest(directory: Path) -> str | None:
     """The digest of what manifest.json lists (None if it cannot be read)."""
     try:

@@ -266,3 +266,16 @@ def test_reexport_voids_stale_verdicts_and_derived_files(cli, tmp_path):
     assert not (tmp_path / "w/model.bitmask.onnx").exists()
     assert cli("validate", "w", "-q").exit_code == 0
     assert json.loads((tmp_path / "w/report.json").read_text())["status"] == "passed"
+
+
+def test_each_help_lists_only_the_exit_codes_its_command_can_return(cli):
+    from secateurs.cli import COMMAND_EXIT_CODES, main
+    from secateurs.errors import EXIT_CODES
+
+    assert set(COMMAND_EXIT_CODES) == set(main.commands)  # a new command must declare its codes
+    for name, codes in COMMAND_EXIT_CODES.items():
+        text = cli(name, "--help").output.split("Exit codes:", 1)[1]
+        listed = {int(line.split()[0]) for line in text.strip().splitlines()}
+        assert listed == set(codes) and listed <= set(EXIT_CODES), name
+    assert "accuracy gate failed" not in cli("pack", "--help").output
+    assert "accuracy gate failed" in cli("run", "--help").output

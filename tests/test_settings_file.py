@@ -210,10 +210,11 @@ def test_bad_values_name_the_file(cli, repo, text, message):
 
 
 def test_top_level_value_is_checked_against_the_invoked_command(cli, repo):
-    """exporter 'auto' suits run but not sweep: only the command that runs judges it."""
-    write(repo / "secateurs.toml", "exporter = 'auto'\n")
+    """amounts means nothing to prune but is sweep's list: only the command that runs judges it."""
+    write(repo / "secateurs.toml", "amounts = '0.5,nope'\n")
     result = cli("sweep", "tests.models:plain", "--eval", "random:4", "--out", "s")
-    assert result.exit_code == 2 and "secateurs.toml: exporter: 'auto' is not one of" in result.stderr
+    assert result.exit_code == 2 and "secateurs.toml: amounts: " in result.stderr, result.stderr
+    assert cli("prune", "tests.models:plain", "--out", "p", "-q").exit_code == 0
 
 
 def test_invalid_toml_names_file_and_line(cli, repo):

@@ -114,3 +114,20 @@ def test_run_without_torch_names_the_missing_extra(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert len(errors) == 1 and "pip install" in errors[0] and "torch" in errors[0]
     assert "[1/" not in proc.stderr and not list(tmp_path.iterdir())  # no progress, nothing staged
+
+
+def test_verify_takes_threads_and_the_api_verifies_without_torch(artifacts, tmp_path):
+    proc = without_torch("verify", artifacts, "--threads", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert imported(proc) == []
+    script = SCRIPT.replace(
+        'from secateurs.cli import main\n\nmain(sys.argv[1:], prog_name="secateurs")',
+        "from secateurs import api\n\nprint('PASSED', api.verify(sys.argv[1], threads=1)['passed'])",
+    )
+    assert script != SCRIPT
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(artifacts)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "PASSED True" in proc.stdout
+    assert imported(proc) == []

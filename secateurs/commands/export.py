@@ -6,7 +6,7 @@ import click
 
 from secateurs.commands import verdict
 from secateurs.commands.common import directory_argument, finish, progress_printer
-from secateurs.commands.options import export_options, formats_tuple, quiet_option
+from secateurs.commands.options import export_options, formats_tuple, quiet_option, threads_option
 from secateurs.config import DEFAULT_FORMATS
 
 
@@ -14,6 +14,7 @@ from secateurs.config import DEFAULT_FORMATS
 @directory_argument
 @lambda f: export_options(f, defaults=False)
 @quiet_option
+@threads_option
 @click.pass_context
 def export(ctx, directory, quiet, formats, **opts):
     """Stage: export the pruned model in DIRECTORY (from `secateurs prune`) to ONNX and friends.

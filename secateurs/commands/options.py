@@ -10,6 +10,7 @@ import click
 from secateurs import exporters
 from secateurs.config import DEFAULT_ATOL, DEFAULT_FORMATS, DEFAULT_RTOL, EXPORTERS, SCOPES, parse_shape
 from secateurs.errors import SecateursError
+from secateurs.exporters.common.opsets import DEFAULT_OPSET
 
 
 class Amount(click.ParamType):
@@ -77,6 +78,18 @@ def provider_option(f, default: str | None = "cpu"):
     )(f)
 
 
+def threads_option(f):
+    """--threads N for torch and onnxruntime (secateurs.threads.apply; secateurs.cpus on the
+    torch-free side)."""
+    return click.option(
+        "--threads",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="Threads for torch and onnxruntime [default: the CPUs this process may use,"
+        " by its CPU affinity and cgroup quota].",
+    )(f)
+
+
 def quiet_option(f):
     """--quiet: no progress lines, bars or summary table."""
     return click.option("--quiet", "-q", is_flag=True, help="No progress lines, bars or summary table.")(f)
@@ -131,6 +144,16 @@ def exclude_option(f):
     return click.option("--exclude", metavar="REGEX", help="Skip Conv2d modules whose name matches REGEX.")(f)
 
 
+def opset_option(f, defaults: bool = True):
+    return click.option(
+        "--opset",
+        type=int,
+        default=DEFAULT_OPSET if defaults else None,
+        show_default=defaults,
+        help="ai.onnx opset of model.onnx: 18 to onnx's newest with dynamo, 7 to 20 with torchscript.",
+    )(f)
+
+
 def exporter_option(f, defaults: bool = True):
     return click.option(
         "--exporter",
@@ -143,6 +166,7 @@ def exporter_option(f, defaults: bool = True):
 
 
 def export_options(f, defaults: bool = True):
+    f = opset_option(f, defaults)
     f = exporter_option(f, defaults)
     f = click.option(
         "--dynamic-hw",

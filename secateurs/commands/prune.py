@@ -6,7 +6,7 @@ import click
 
 from secateurs.commands import verdict
 from secateurs.commands.common import config_from, finish, progress_printer
-from secateurs.commands.options import model_options, out_option, prune_options, quiet_option
+from secateurs.commands.options import model_options, out_option, prune_options, quiet_option, threads_option
 
 
 @click.command()
@@ -14,6 +14,7 @@ from secateurs.commands.options import model_options, out_option, prune_options,
 @prune_options
 @out_option
 @quiet_option
+@threads_option
 def prune(quiet, **opts):
     """Stage: load MODEL, prune it, and write pruned.safetensors + report.json to --out.
 

@@ -14,6 +14,7 @@ from secateurs.commands.options import (
     out_option,
     prune_options,
     quiet_option,
+    threads_option,
     validate_options,
 )
 from secateurs.config import RunConfig
@@ -28,6 +29,7 @@ from secateurs.errors import UsageError
 @eval_options
 @out_option
 @quiet_option
+@threads_option
 @junit_option
 @click.option(
     "--auto",
@@ -56,6 +58,9 @@ def run(quiet, auto, junit, **opts):
     cfg = config_from(opts)
     notes = ()
     if auto:
+        from secateurs.threads import apply
+
+        apply(cfg.threads)  # the bisection runs before execute() sets them
         cfg, notes = choose_amount(cfg, quiet)
     ctx, data = execute_concluded(
         cfg, run_stages(cfg), junit, quiet, progress=progress_printer(quiet), notes=notes

@@ -13,12 +13,14 @@ from secateurs.commands.options import (
     exclude_option,
     model_options,
     quiet_option,
+    threads_option,
 )
 from secateurs.errors import UsageError
 from secateurs.tuning.config import SENSITIVITY_AMOUNTS
 
 
-def renamed_budget(ctx, param, value):
+def refuse_budget(value: float | None) -> None:
+    """The option's old name, refused with both of its replacements named."""
     if value is not None:
         raise UsageError(
             f"--budget was renamed: use --max-accuracy-drop {value} (labelled data) or"
@@ -43,14 +45,15 @@ def renamed_budget(ctx, param, value):
     agreement_help="Write recipe.json: per-layer amounts whose top-1 agreement with the dense model,"
     " measured, is at least this.",
 )
-@click.option("--budget", type=float, hidden=True, expose_value=False, callback=renamed_budget)
+@click.option("--budget", type=float, hidden=True)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
     help="Output directory [default: artifacts/<model>-sensitivity].",
 )
+@threads_option
 @quiet_option
-def sensitivity(quiet, **opts):
+def sensitivity(quiet, budget, **opts):
     """Prune one Conv2d layer at a time at each amount and measure the drop on --eval DATA.
 
     The drop is the accuracy drop with labelled data (or with --max-accuracy-drop), else
@@ -73,6 +76,7 @@ def sensitivity(quiet, **opts):
     from secateurs.tuning.sensitivity import run_sensitivity
 
     verdict.start_clock()
+    refuse_budget(budget)
     cfg = SensitivityConfig(**{**opts, "out": opts["out"] or default_out(opts["model"], "-sensitivity")})
     data = run_tuning(cfg, run_sensitivity, quiet)
     if not quiet:

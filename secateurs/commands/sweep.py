@@ -13,7 +13,9 @@ from secateurs.commands.options import (
     exclude_option,
     exporter_option,
     model_options,
+    opset_option,
     quiet_option,
+    threads_option,
 )
 from secateurs.config import SCOPES
 from secateurs.tuning.config import SWEEP_AMOUNTS
@@ -36,9 +38,11 @@ from secateurs.tuning.config import SWEEP_AMOUNTS
     agreement_help="Budget: mark amounts whose top-1 agreement with the dense model is below this.",
 )
 @exporter_option
+@opset_option
 @click.option(
     "--out", type=click.Path(path_type=Path), help="Output directory [default: artifacts/<model>-sweep]."
 )
+@threads_option
 @quiet_option
 def sweep(quiet, **opts):
     """Prune at each amount and tabulate sparsity, artifact sizes and every metric's delta.

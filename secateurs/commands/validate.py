@@ -6,13 +6,14 @@ import click
 
 from secateurs.commands import verdict
 from secateurs.commands.common import directory_argument, execute_concluded, finish, progress_printer
-from secateurs.commands.options import junit_option, quiet_option, validate_options
+from secateurs.commands.options import junit_option, quiet_option, threads_option, validate_options
 
 
 @click.command()
 @directory_argument
 @lambda f: validate_options(f, defaults=False)
 @quiet_option
+@threads_option
 @junit_option
 @click.pass_context
 def validate(ctx, directory, quiet, junit, **opts):

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from secateurs.commands.options import junit_option, provider_option
+from secateurs.commands.options import junit_option, provider_option, threads_option
 from secateurs.errors import ValidationFailed
-from secateurs.validators.results import ValidationResult
 
 
 class HexDigest(click.ParamType):
@@ -43,7 +42,8 @@ class HexDigest(click.ParamType):
     help="Write the result (checks, verdict, digest) as JSON.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but the error line on failure.")
-def verify(directory, provider, expect_digest, junit, json_out, quiet):
+@threads_option
+def verify(directory, provider, expect_digest, junit, json_out, quiet, threads):
     """Check DIRECTORY from `secateurs run` before deploying it; PyTorch need not be installed.
 
     Every file must match manifest.json (size and sha256) and nothing unlisted may be
@@ -59,8 +59,10 @@ def verify(directory, provider, expect_digest, junit, json_out, quiet):
       secateurs verify artifacts/resnet --expect-digest "$(cat resnet.digest)" --junit reports/verify.xml
       secateurs verify /models/current --provider cuda --json verify.json
     """
-    from secateurs.verify import computed_digest, verify_directory
+    from secateurs import cpus
+    from secateurs.verify import computed_digest, failure_line, verify_directory
 
+    cpus.use(cpus.resolve(threads))  # onnxruntime's threads; verify runs no torch
     result = verify_directory(directory, provider, expect_digest)
     digest = computed_digest(directory)
     if junit is not None:
@@ -82,17 +84,7 @@ def verify(directory, provider, expect_digest, junit, json_out, quiet):
         )
         click.echo(f"{directory}: {verdict} on {provider}; digest {digest or 'unknown'}")
     if failures:
-        raise ValidationFailed(_reason(result))
-
-
-def _reason(result: ValidationResult) -> str:
-    first, rest = result.failures[0], result.failures[1:]
-    others = sorted({c.artifact for c in rest} - {first.artifact})
-    also = f"; also {', '.join(others[:3])}" + (" ..." if len(others) > 3 else "") if others else ""
-    n = len(result.failures)
-    return _one_line(
-        f"verify failed ({n} of {len(result.checks)} checks): {first.artifact}: {first.name}: {first.detail}{also}"
-    )
+        raise ValidationFailed(failure_line(result))
 
 
 def _one_line(text: str) -> str:

@@ -21,9 +21,10 @@ import warnings
 from pathlib import Path
 
 from secateurs.errors import ExportError, UsageError
-from secateurs.exporters.common.onnx_graph import save_model
+from secateurs.exporters.common.onnx_graph import name_dynamic_dims, save_model
+from secateurs.exporters.common.opsets import DEFAULT_OPSET, check_opset
 
-OPSET = 18
+OPSET = DEFAULT_OPSET
 PROTOBUF_LIMIT = 2 * 1024**3 - 64 * 1024**2  # leave headroom for the graph itself
 
 
@@ -31,8 +32,9 @@ def export_model(ctx, path: Path) -> None:
     """Export ``ctx.model`` to ``path``, with external data when it must or was asked."""
     cfg = ctx.config
     exporter = resolve_exporter(cfg.exporter, ctx.info.source)
+    check_opset(cfg.opset, exporter)  # auto may have become torchscript, whose range is lower
     ctx.info.exporter = exporter
-    export_onnx(ctx.model, ctx.info, path, exporter, cfg.dynamic_hw)
+    export_onnx(ctx.model, ctx.info, path, exporter, cfg.dynamic_hw, cfg.opset)
     if cfg.external_data or weight_bytes(ctx.model) > PROTOBUF_LIMIT or _has_sidecars(path):
         move_to_external_data(path)
 
@@ -63,8 +65,9 @@ def dynamic_axes(info, dynamic_hw: bool) -> dict[str, dict[int, str]]:
     return {n: a for n, a in axes.items() if a}
 
 
-def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False) -> None:
-    """Export with stable names (input, output[_i]) and dynamic axes."""
+def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False, opset: int = OPSET) -> None:
+    """Export with stable names (input, output[_i]), dynamic axes named as ``dynamic_axes``
+    says (batch, height, width), and exactly the ai.onnx ``opset`` asked for."""
     import torch
 
     if dynamic_hw:
@@ -74,7 +77,7 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
         # torch.export specialises size-1 dims; trace at batch 2 so batch stays symbolic.
         example = torch.zeros(2, *info.input_shape[1:])
     axes = dynamic_axes(info, dynamic_hw)
-    common = {"opset_version": OPSET, "input_names": info.input_names, "output_names": info.output_names}
+    common = {"opset_version": opset, "input_names": info.input_names, "output_names": info.output_names}
     try:
         with quiet_exporters(), torchlib_registry_reused():
             if exporter == "dynamo":
@@ -110,6 +113,20 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
         ) from e
     if not path.is_file():
         raise ExportError(f"{exporter} exporter wrote no file at {path}")
+    _finish_graph(path, exporter, opset, info, axes)
+
+
+def _finish_graph(path: Path, exporter: str, opset: int, info, axes: dict[str, dict[int, str]]) -> None:
+    """Refuse an opset other than the one asked for (torch's dynamo exporter quietly writes 18
+    for some), and give dynamo's symbolic dims (``s77``) the names torchscript writes."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    written = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if written != opset:
+        raise ExportError(f"{exporter} exporter wrote ai.onnx opset {written} when asked for {opset}")
+    if exporter == "dynamo" and name_dynamic_dims(model, axes, info.input_names[0]):
+        onnx.save_model(model, str(path))  # the tensors stay where the exporter put them
 
 
 @contextlib.contextmanager

@@ -47,6 +47,7 @@ class RunContext:
     evaluation: dict | None = None  # metrics and gates (pipeline.evaluate)
     timings: dict[str, float] = field(default_factory=dict)
     removed: list[Path] = field(default_factory=list)  # stale outputs a successful run deleted
+    threads: int | None = None  # torch's and onnxruntime's, as secateurs.threads.apply set them
     _dense_onnx: tuple | None = field(default=None, repr=False)
 
     def dense_onnx(self):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from secateurs import files, manifest, report
+from secateurs import cpus, files, manifest, report, threads
 from secateurs.config import RunConfig
 from secateurs.errors import GateFailed, InputError, OutputError, ValidationFailed
 from secateurs.evaluation.judge import gates_passed
@@ -79,9 +79,10 @@ def execute(
     present = [a["name"] for a in state.read(resume)["artifacts"]] if resume is not None else []
     cfg.preflight(stages, present)  # every option checkable without the model, before it loads
 
+    used = threads.apply(cfg.threads)
     staging = files.make_staging(cfg.out)
     try:
-        ctx = RunContext(cfg, staging)
+        ctx = RunContext(cfg, staging, threads=used)
         if resume is not None:
             restore(ctx, resume)
         for i, name in enumerate(stages, 1):
@@ -143,10 +144,13 @@ def write_reports(ctx: RunContext, status: str) -> dict:
 
 
 def run_record(ctx: RunContext) -> dict:
-    """manifest.json's ``run`` block: when and how long, kept out of every hashed file."""
+    """manifest.json's ``run`` block: when, how long and on how many threads, kept out of
+    every hashed file (the thread count changes no artifact byte)."""
     return {
         "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "timings_s": {k: round(v, 4) for k, v in ctx.timings.items()},
+        "threads": ctx.threads,
+        "usable_cpus": cpus.usable(),
     }
 
 

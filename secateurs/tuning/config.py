@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from secateurs import cpus
 from secateurs.config import (
     EXPORTERS,
     SCOPES,
@@ -22,6 +23,7 @@ from secateurs.config import (
     check_input_shape,
 )
 from secateurs.errors import UsageError
+from secateurs.exporters.common.opsets import DEFAULT_OPSET, check_opset
 
 SWEEP_AMOUNTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 SENSITIVITY_AMOUNTS = (0.25, 0.5, 0.75, 0.9)
@@ -47,6 +49,7 @@ class TuningConfig:
     max_accuracy_drop: float | None = None
     min_agreement: float | None = None
     seed: int = 0
+    threads: int | None = None  # torch and onnxruntime threads; None: the usable CPUs (secateurs.cpus)
 
     def __post_init__(self) -> None:
         if not self.amounts:
@@ -55,6 +58,8 @@ class TuningConfig:
         object.__setattr__(self, "amounts", amounts)
         check_budgets(self.eval, self.max_accuracy_drop, self.min_agreement)
         check_input_shape(self.input_shape)
+        if self.threads is not None:
+            cpus.check(self.threads)
         check_exclude(self.exclude)
         if self.eval is not None:
             check_eval_spec(self.eval)
@@ -79,6 +84,7 @@ class SweepConfig(TuningConfig):
 
     scope: str = "layer"
     exporter: str = "auto"
+    opset: int = DEFAULT_OPSET
     sizes: bool = True
 
     def __post_init__(self) -> None:
@@ -87,6 +93,7 @@ class SweepConfig(TuningConfig):
             raise UsageError(f"--scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
         if self.exporter not in EXPORTERS:
             raise UsageError(f"--exporter must be one of {', '.join(EXPORTERS)}, got {self.exporter!r}")
+        check_opset(self.opset, self.exporter)
 
 
 @dataclass(frozen=True)

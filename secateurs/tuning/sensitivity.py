@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from secateurs import files
+from secateurs import files, threads
 from secateurs.errors import UsageError
 from secateurs.evaluation import metrics
 from secateurs.evaluation.judge import torch_scores
@@ -133,6 +133,7 @@ def run_sensitivity(cfg: SensitivityConfig, directory: Path, progress: Progress 
     budget, and every load error of ``run``.
     """
     t0 = time.perf_counter()
+    threads.apply(cfg.threads)
     progress.line(f"loading {cfg.model}")
     probe = Probe(Tuner.from_config(cfg), cfg.metric)
     amounts, budget = cfg.amounts, cfg.budget

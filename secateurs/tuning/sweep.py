@@ -14,11 +14,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from secateurs import files
+from secateurs import files, threads
 from secateurs.config import RunConfig, check_amount
 from secateurs.errors import UsageError
 from secateurs.evaluation import judge, metrics
 from secateurs.evaluation.data import load_eval_data
+from secateurs.exporters.common.opsets import DEFAULT_OPSET
 from secateurs.exporters.onnx_model_torch import resolve_exporter
 from secateurs.model.conv_targets import find_conv_weights
 from secateurs.model.load import load_model
@@ -52,12 +53,13 @@ class Tuner:
         exclude: str | None = None,
         exporter: str = "auto",
         seed: int = 0,
+        opset: int = DEFAULT_OPSET,
     ) -> None:
         self.model, self.info = load_model(model, weights, input_shape, trust)
         targets, _ = find_conv_weights(self.model, exclude)
         prove_weights_used(self.model, {t.layer: t.weight for t in targets}, self.info.input_shape)
         self.data = load_eval_data(eval_spec, self.info.input_shape, seed) if eval_spec else None
-        self.scope, self.exclude, self.exporter = scope, exclude, exporter
+        self.scope, self.exclude, self.exporter, self.opset = scope, exclude, exporter, opset
         self._dense_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.dense_scores = judge.torch_scores(self.model, self.data.inputs) if self.data else None
         self._pruned_as = None  # (amount, scope, exclude) the model currently holds
@@ -77,6 +79,7 @@ class Tuner:
             cfg.exclude,
             getattr(cfg, "exporter", "auto"),
             cfg.seed,
+            getattr(cfg, "opset", DEFAULT_OPSET),
         )
 
     @property
@@ -126,7 +129,9 @@ class Tuner:
         """Bytes of every artifact file at ``amount``, written by the real exporters."""
         records = self.prune(amount, scope, exclude)
         with tempfile.TemporaryDirectory(prefix="secateurs-sweep-") as tmp:
-            cfg = RunConfig(model=self.info.spec, out=Path(tmp), amount=amount, exporter=self.exporter)
+            cfg = RunConfig(
+                model=self.info.spec, out=Path(tmp), amount=amount, exporter=self.exporter, opset=self.opset
+            )
             artifacts = export.export_artifacts(
                 cfg, self.model, replace(self.info, notes=[]), records, Path(tmp)
             )
@@ -173,6 +178,7 @@ def run_sweep(cfg: SweepConfig, directory: Path, progress: Progress = SILENT) ->
     Raises UsageError for a budget the data cannot judge, and every load error of ``run``.
     """
     t0 = time.perf_counter()
+    threads.apply(cfg.threads)
     progress.line(f"loading {cfg.model}")
     tuner = Tuner.from_config(cfg)
     if cfg.max_accuracy_drop is not None:
@@ -206,6 +212,7 @@ def document(cfg: SweepConfig, tuner: Tuner, rows: list[dict], timings: dict) ->
         "scope": cfg.scope,
         "exclude": cfg.exclude,
         "exporter": resolve_exporter(cfg.exporter, tuner.info.source),
+        "opset": cfg.opset,
         "eval": None if data is None else {"data": data.source, "samples": data.n, "labels": tuner.labelled},
         "dense": tuner.dense_metrics(),
         "budget": {"max_accuracy_drop": cfg.max_accuracy_drop, "min_agreement": cfg.min_agreement},

@@ -76,7 +76,11 @@ def evaluate_constants(
     elif backend == "onnxruntime":
         import onnxruntime as ort
 
-        session = ort.InferenceSession(sub.SerializeToString(), providers=["CPUExecutionProvider"])
+        from secateurs.validators.onnxruntime_run import session_options
+
+        session = ort.InferenceSession(
+            sub.SerializeToString(), session_options(), providers=["CPUExecutionProvider"]
+        )
         results = session.run(None, {})
     else:
         raise ValueError(f"unknown backend {backend!r}; choose 'reference' or 'onnxruntime'")

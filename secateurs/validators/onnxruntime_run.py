@@ -6,18 +6,27 @@ from pathlib import Path
 
 import numpy as np
 
+from secateurs import cpus
 from secateurs.validators.compare import compare_outputs
 from secateurs.validators.results import Check
+
+
+def session_options():
+    """Quiet, sized by ``secateurs.cpus`` (``--threads``), and not spinning."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = cpus.onnxruntime_threads()
+    # Idle ORT threads otherwise spin and steal the cores PyTorch needs in the same process.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
 
 
 def session(path: Path, provider: str = "CPUExecutionProvider"):
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    # Idle ORT threads otherwise spin and steal the cores PyTorch needs in the same process.
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), opts, providers=[provider])
+    return ort.InferenceSession(str(path), session_options(), providers=[provider])
 
 
 def run_all(

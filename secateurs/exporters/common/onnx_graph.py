@@ -167,6 +167,48 @@ def raise_default_opset(model: onnx.ModelProto, minimum: int) -> str:
     return ""
 
 
+def name_dynamic_dims(model: onnx.ModelProto, axes: dict[str, dict[int, str]], input_name: str) -> bool:
+    """Give symbolic dims readable names, in place; True if anything changed.
+
+    ``axes`` maps a graph input or output to ``{axis: name}`` (``batch``, ``height``,
+    ``width``, ``out_height`` …). Each symbol the exporter chose for ``input_name``'s axes
+    (``s77``) is renamed wherever it appears, also inside expressions on intermediate
+    values (``((s53 - 1)//2) + 1`` becomes ``((height - 1)//2) + 1``), so equal dims stay
+    equal; the listed axes of graph outputs take their names outright, as the torchscript
+    exporter's ``dynamic_axes`` writes them.
+    """
+    import re
+
+    graph = model.graph
+    values = {v.name: v for v in [*graph.input, *graph.output]}
+    symbols: dict[str, str] = {}
+    if input_name in values:
+        dims = values[input_name].type.tensor_type.shape.dim
+        for axis, name in axes.get(input_name, {}).items():
+            if axis < len(dims) and dims[axis].dim_param:
+                symbols.setdefault(dims[axis].dim_param, name)
+    if not symbols:
+        return False
+    token = re.compile(
+        r"\b(" + "|".join(re.escape(s) for s in sorted(symbols, key=len, reverse=True)) + r")\b"
+    )
+    changed = False
+    outputs = {v.name for v in graph.output}
+    for g in _graphs(graph):
+        for v in [*g.input, *g.output, *g.value_info]:
+            if not v.type.HasField("tensor_type"):
+                continue
+            named = axes.get(v.name, {}) if g is graph and v.name in outputs else {}
+            for axis, dim in enumerate(v.type.tensor_type.shape.dim):
+                if not dim.dim_param:
+                    continue
+                new = named.get(axis) or token.sub(lambda m: symbols[m.group(1)], dim.dim_param)
+                if new != dim.dim_param:
+                    dim.dim_param = new
+                    changed = True
+    return changed
+
+
 def save_model(model: onnx.ModelProto, path: Path, external: bool) -> None:
     """One ONNX file, or the file plus ``<name>.data`` holding every tensor of 1 KiB or more."""
     import onnx
