@@ -26,6 +26,8 @@ def plot_sweep(
     artifact as KiB with its own marker and line style. Legends sit outside the axes, so
     they never cover a series. Written atomically (files.write_bytes).
     """
+    # on use: choosing the Agg backend is process-wide, and `run --auto` imports this module
+    # (through tuning.sweep) without plotting (matplotlib: ~1.3 s)
     import matplotlib
 
     matplotlib.use("Agg")

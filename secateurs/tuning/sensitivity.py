@@ -174,7 +174,7 @@ def run_sensitivity(cfg: SensitivityConfig, directory: Path, progress: Progress 
 
 def plot_heatmap(data: dict, path: Path) -> None:
     """Layers x amounts, colour = drop, each cell annotated; written atomically."""
-    import matplotlib
+    import matplotlib  # on use, as in tuning.plots: the Agg backend is a process-wide choice
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
