@@ -64,11 +64,6 @@ def read_recipe(path: Path) -> tuple[dict[str, float], float | None]:
     return amounts, None if default is None else _amount(path, "'default'", default)
 
 
-def load_recipe(path: Path) -> dict[str, float]:
-    """The layer amounts of a recipe file (see ``read_recipe`` for the default)."""
-    return read_recipe(path)[0]
-
-
 def write_recipe(path: Path, layers: dict[str, float], default: float | None = None, **meta) -> None:
     """Write a recipe atomically; ``meta`` (budget, measured drop ...) goes under "meta"."""
     data: dict = {"schema": SCHEMA}

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from safetensors.torch import load_file
 from torch import nn
 
 from secateurs.errors import InputError
@@ -56,13 +55,3 @@ def get_builtin(name: str) -> BuiltinModel:
     except KeyError:
         choices = ", ".join(sorted(BUILTINS))
         raise InputError(f"unknown builtin model {name!r}; choose from: {choices}") from None
-
-
-def build_builtin(name: str) -> nn.Module:
-    """Instantiate a builtin, load its shipped weights strictly, and return it in eval mode."""
-    spec = get_builtin(name)
-    if not spec.weights.is_file():
-        raise InputError(f"weights of builtin model {name!r} not found: {spec.weights}")
-    model = spec.factory()
-    model.load_state_dict(load_file(spec.weights), strict=True)
-    return model.eval()
