@@ -120,8 +120,6 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
 def _finish_graph(path: Path, exporter: str, opset: int, info, axes: dict[str, dict[int, str]]) -> None:
     """Refuse an opset other than the one asked for (torch's dynamo exporter quietly writes 18
     for some), and give dynamo's symbolic dims (``s77``) the names torchscript writes."""
-    import onnx
-
     model = onnx.load(str(path), load_external_data=False)
     written = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if written != opset:
