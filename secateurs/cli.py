@@ -15,6 +15,15 @@ from pathlib import Path
 import click
 
 from secateurs import __version__
+from secateurs.commands.export import export
+from secateurs.commands.prune import prune
+from secateurs.commands.report import report_command
+from secateurs.commands.run import run
+from secateurs.commands.sensitivity import sensitivity
+from secateurs.commands.spz import inspect, pack, unpack
+from secateurs.commands.sweep import sweep
+from secateurs.commands.validate import validate
+from secateurs.commands.verify import verify
 from secateurs.errors import EXIT_CODES, EXIT_USAGE, SecateursError
 
 
@@ -102,7 +111,7 @@ def main(ctx, debug, config_file, no_config):
       secateurs prune builtin:lenet --amount 0.5 --out work && secateurs export work \\
         && secateurs validate work && secateurs report work
     """
-    from secateurs.settings_file import use
+    from secateurs.settings_file import use  # on use: settings files are not read for --help
 
     ctx.obj = {"debug": debug}
     signal.signal(signal.SIGTERM, _sigterm)
@@ -110,16 +119,6 @@ def main(ctx, debug, config_file, no_config):
 
 
 def _register_commands() -> None:
-    from secateurs.commands.export import export
-    from secateurs.commands.prune import prune
-    from secateurs.commands.report import report_command
-    from secateurs.commands.run import run
-    from secateurs.commands.sensitivity import sensitivity
-    from secateurs.commands.spz import inspect, pack, unpack
-    from secateurs.commands.sweep import sweep
-    from secateurs.commands.validate import validate
-    from secateurs.commands.verify import verify
-
     for command in (
         run,
         prune,

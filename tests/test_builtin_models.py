@@ -10,7 +10,8 @@ import torch
 from safetensors import safe_open
 
 from secateurs.errors import InputError
-from secateurs.models import BUILTINS, build_builtin, digits, get_builtin
+from secateurs.model.load import load_model
+from secateurs.models import BUILTINS, digits, get_builtin
 from secateurs.models.train import evaluate
 
 # sha256 of the comma-joined sorted test indices: catches any drift of the held-out split.
@@ -20,6 +21,11 @@ TEST_SPLIT_SHA256 = "2b34a89618d0d4df0f89a3fc8c6dfe92c5c4afc5d09419ddf7bf197d7b6
 @pytest.fixture(scope="module")
 def test_split() -> tuple[torch.Tensor, torch.Tensor]:
     return digits.load_split("test")
+
+
+def build_builtin(name: str) -> torch.nn.Module:
+    """The builtin as `secateurs run builtin:NAME` loads it: shipped weights, strict, eval mode."""
+    return load_model(f"builtin:{name}", None, None)[0]
 
 
 def _metadata(name: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ import torch
 from secateurs.config import RunConfig
 from secateurs.errors import InputError, UsageError
 from secateurs.model.prune import prune_model
-from secateurs.model.recipe import load_recipe, read_recipe, write_recipe
+from secateurs.model.recipe import read_recipe, write_recipe
 from secateurs.tuning.sensitivity import RECIPE_STEP, Probe, build_recipe, sensitivity, uniform_within
 from secateurs.tuning.sweep import Tuner
 from tests import models
@@ -76,10 +76,10 @@ def test_malformed_recipe_is_an_input_error_naming_the_file(tmp_path, text, caus
     path = tmp_path / "bad.json"
     path.write_text(text)
     with pytest.raises(InputError, match=cause) as e:
-        load_recipe(path)
+        read_recipe(path)
     assert "bad.json" in str(e.value)
     with pytest.raises(InputError, match="not found"):
-        load_recipe(tmp_path / "missing.json")
+        read_recipe(tmp_path / "missing.json")
 
 
 def test_recipe_round_trip(tmp_path):

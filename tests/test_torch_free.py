@@ -107,6 +107,33 @@ def test_help_without_torch(tmp_path):
     assert imported(proc) == []
 
 
+# Where torch is installed, importing secateurs.cli and `--help` still load none of the heavy
+# modules (DESIGN.md): nothing is blocked, so an import attempt cannot hide behind a fallback.
+HELP_SCRIPT = """
+import sys
+
+HEAVY = {"torch", "onnx", "onnxruntime", "onnxscript", "scipy", "safetensors", "sklearn", "matplotlib"}
+loaded = lambda: sorted({m.partition(".")[0] for m in sys.modules} & HEAVY)
+from secateurs.cli import main
+
+print("IMPORT:" + ",".join(loaded()))
+try:
+    main(["--help"], prog_name="secateurs")
+except SystemExit as e:
+    assert e.code == 0, e.code
+print("HELP:" + ",".join(loaded()))
+"""
+
+
+def test_import_and_help_load_no_heavy_module_where_torch_is_installed(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", HELP_SCRIPT], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "IMPORT:" in lines and "HELP:" in lines, proc.stdout[-2000:]
+
+
 def test_run_without_torch_names_the_missing_extra(tmp_path):
     proc = without_torch("run", "builtin:lenet", "--out", tmp_path / "out", cwd=tmp_path)
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("secateurs: error: ")]

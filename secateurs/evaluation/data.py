@@ -9,6 +9,7 @@ import numpy as np
 
 from secateurs.config import EVAL_RANDOM, check_eval_spec
 from secateurs.errors import InputError
+from secateurs.models.digits import load_split
 
 
 @dataclass
@@ -25,8 +26,6 @@ class EvalData:
 def load_eval_data(spec: str, input_shape: tuple[int, ...], seed: int = 0) -> EvalData:
     check_eval_spec(spec)
     if spec == "builtin:digits":
-        from secateurs.models.digits import load_split
-
         x, y = load_split("test")  # the held-out split the builtin models never saw
         data = EvalData(spec, x.numpy(), y.numpy())
     elif m := EVAL_RANDOM.match(spec):

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import torch
+
+from secateurs.model.outputs import named_outputs
+from secateurs.validators.onnxruntime_run import session
 
 BATCH = 64
 
@@ -50,10 +54,6 @@ def gates_passed(evaluation: dict | None) -> bool:
 
 def torch_scores(model, inputs: np.ndarray, progress: Callable[[int], None] | None = None) -> np.ndarray:
     """The first output of ``model`` over ``inputs``, in batches."""
-    import torch
-
-    from secateurs.model.outputs import named_outputs
-
     parts = []
     with torch.no_grad():
         for start in range(0, len(inputs), BATCH):
@@ -65,8 +65,6 @@ def torch_scores(model, inputs: np.ndarray, progress: Callable[[int], None] | No
 
 
 def onnx_scores(path, inputs: np.ndarray, provider: str = "CPUExecutionProvider") -> np.ndarray:
-    from secateurs.validators.onnxruntime_run import session
-
     sess = session(path, provider)
     name = sess.get_inputs()[0].name
     return np.concatenate(

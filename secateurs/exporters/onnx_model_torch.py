@@ -20,6 +20,9 @@ import logging
 import warnings
 from pathlib import Path
 
+import onnx
+import torch
+
 from secateurs.errors import ExportError, UsageError
 from secateurs.exporters.common.onnx_graph import name_dynamic_dims, save_model
 from secateurs.exporters.common.opsets import DEFAULT_OPSET, check_opset
@@ -68,8 +71,6 @@ def dynamic_axes(info, dynamic_hw: bool) -> dict[str, dict[int, str]]:
 def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False, opset: int = OPSET) -> None:
     """Export with stable names (input, output[_i]), dynamic axes named as ``dynamic_axes``
     says (batch, height, width), and exactly the ai.onnx ``opset`` asked for."""
-    import torch
-
     if dynamic_hw:
         check_spatial_freedom(model, info)
     example = torch.zeros(*info.input_shape)
@@ -119,8 +120,6 @@ def export_onnx(model, info, path: Path, exporter: str, dynamic_hw: bool = False
 def _finish_graph(path: Path, exporter: str, opset: int, info, axes: dict[str, dict[int, str]]) -> None:
     """Refuse an opset other than the one asked for (torch's dynamo exporter quietly writes 18
     for some), and give dynamo's symbolic dims (``s77``) the names torchscript writes."""
-    import onnx
-
     model = onnx.load(str(path), load_external_data=False)
     written = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if written != opset:
@@ -155,7 +154,7 @@ def torchlib_registry_reused():
 
 
 def _registration_module():
-    try:
+    try:  # a private torch module, probed here: a release without it only loses the cache
         from torch.onnx._internal.exporter import _registration
     except ImportError:
         return None
@@ -180,8 +179,6 @@ def _cached_registry(build):
 
 
 def _captures_with_static_batch(model, example) -> bool:
-    import torch
-
     try:
         with quiet_exporters():
             torch.export.export(model, (example[:1],), strict=False)
@@ -192,8 +189,6 @@ def _captures_with_static_batch(model, example) -> bool:
 
 def check_spatial_freedom(model, info) -> None:
     """--dynamic-hw promises other sizes work: prove it in PyTorch before exporting."""
-    import torch
-
     if len(info.input_shape) != 4:
         raise UsageError(f"--dynamic-hw needs a 4-D N,C,H,W input, got {list(info.input_shape)}")
     n, c, h, w = info.input_shape
@@ -222,8 +217,6 @@ def _has_sidecars(path: Path) -> bool:
 
 def move_to_external_data(path: Path) -> None:
     """Rewrite ``path`` with its tensors in ``<name>.data`` beside it (relative location)."""
-    import onnx
-
     model = onnx.load(str(path))  # pulls in any external files the exporter wrote
     for p in path.parent.iterdir():
         p.unlink()

@@ -13,12 +13,14 @@ the same storage, or a tensor equal to it element for element.
 
 from __future__ import annotations
 
+import torch
+import torch.nn as nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
 from secateurs.errors import InputError
 
 
 def _conv_ops() -> set:
-    import torch
-
     aten = torch.ops.aten
     names = ("convolution", "_convolution", "conv2d", "mkldnn_convolution", "_slow_conv2d_forward")
     return {getattr(aten, n).default for n in names if hasattr(aten, n)}
@@ -26,9 +28,6 @@ def _conv_ops() -> set:
 
 def convolution_weights(model, example) -> list:
     """The weight tensors handed to convolution ops during one forward pass of ``model``."""
-    import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
-
     ops = _conv_ops()
 
     class Recorder(TorchDispatchMode):
@@ -48,8 +47,6 @@ def convolution_weights(model, example) -> list:
 
 def unused_weights(params: dict[str, object], used: list) -> list[str]:
     """Names in ``params`` (name -> tensor) that no recorded convolution received."""
-    import torch
-
     by_storage = {(w.data_ptr(), tuple(w.shape), w.stride()) for w in used}
     missing = []
     for name, p in params.items():
@@ -70,7 +67,7 @@ def check_pruned_weights_used(model, params: dict[str, object], example) -> None
         return
     before = {name: p.detach().clone() for name, p in params.items()}
     used = convolution_weights(model, example)
-    rewritten = [name for name, p in params.items() if not torch_equal(p, before[name])]
+    rewritten = [name for name, p in params.items() if not torch.equal(p, before[name])]
     if rewritten:  # e.g. a pre-hook copying a dense master weight into it, in place
         raise InputError(
             f"layer {rewritten[0]!r}: its forward rewrites the pruned weight in place"
@@ -88,16 +85,8 @@ def check_pruned_weights_used(model, params: dict[str, object], example) -> None
         )
 
 
-def torch_equal(a, b) -> bool:
-    import torch
-
-    return torch.equal(a, b)
-
-
 def _why(model, layer: str) -> str:
     """A best guess at what transforms the weight, for the error message."""
-    import torch.nn as nn
-
     try:
         module = model.get_submodule(layer)
     except AttributeError:

@@ -12,6 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import torch
+import torch.fx
+import torch.nn as nn
+
 from secateurs.config import check_exclude
 from secateurs.errors import InputError, UsageError
 
@@ -31,16 +35,12 @@ def get_param(model, qualified: str):
 
 
 def _module_convs(model):
-    import torch.nn as nn
-
     for name, module in model.named_modules():
         if isinstance(module, nn.Conv2d) or getattr(module, "original_name", None) == "Conv2d":
             yield name, f"{name}.weight" if name else "weight"
 
 
 def _graph_convs(model):
-    import torch
-
     conv_ops = {torch.ops.aten.conv2d.default, torch.ops.aten.convolution.default}
     for node in model.graph.nodes:
         if node.op == "call_function" and node.target in conv_ops and len(node.args) > 1:
@@ -80,8 +80,6 @@ def partition_convs(
 ) -> tuple[list[ConvWeight], list[tuple[str, str | None]], list[str]]:
     """(conv weights to prune, (layer, parameter name or None) of those ``exclude`` matched,
     notes), in the model's order."""
-    import torch.fx
-
     check_exclude(exclude)
     pattern = re.compile(exclude) if exclude else None
     found = _graph_convs(model) if isinstance(model, torch.fx.GraphModule) else _module_convs(model)

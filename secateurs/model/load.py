@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+import torch.nn as nn
+
 from secateurs.errors import InputError, UsageError
 from secateurs.model.factory import FACTORY_RE, call_factory, cwd_on_path, refuse_file_path_spec
 from secateurs.model.model_file import Loaded, load_model_file
@@ -18,6 +21,7 @@ from secateurs.model.outputs import named_outputs
 from secateurs.model.plain import HALF_DTYPES, has_lazy, make_plain, materialize, to_float32, unwrap
 from secateurs.model.records import ModelInfo
 from secateurs.model.weights_file import first_line, read_state_dict
+from secateurs.models import get_builtin
 
 
 def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | None, trust: bool = False):
@@ -28,16 +32,12 @@ def load_model(spec: str, weights: Path | None, input_shape: tuple[int, ...] | N
     prune state, norm hooks and parametrizations (see ``secateurs.model.plain``) -> one
     forward pass to prove the input shape and name the outputs. Returns (module, ModelInfo).
     """
-    import torch
-
     loaded = build(spec, trust)
     model, notes = loaded.module, loaded.notes
     model, unwrapped = unwrap(model)
     notes += unwrapped
     given = weights
     if weights is None and loaded.source == "builtin":
-        from secateurs.models import get_builtin
-
         weights = get_builtin(spec.split(":", 1)[1]).weights
     shape = input_shape or loaded.input_shape or _declared_shape(model)
     if loaded.source != "exported-program":  # a program is switched by model.program instead
@@ -78,11 +78,7 @@ def _declared_shape(model) -> tuple[int, ...] | None:
 
 def build(spec: str, trust: bool = False) -> Loaded:
     """Build or read the model named by ``spec`` (see the module docstring)."""
-    import torch.nn as nn
-
     if spec.startswith("builtin:"):
-        from secateurs.models import get_builtin
-
         builtin = get_builtin(spec.split(":", 1)[1])
         return Loaded(builtin.factory(), "builtin", builtin.input_shape)
     if Path(spec).exists() and not FACTORY_RE.match(spec):
@@ -192,8 +188,6 @@ def fold_prune_masks(state: dict, expected: dict, path: Path) -> list[str]:
 
 def probe(model, example) -> tuple[list[str], list]:
     """One forward pass; on failure name the input shape and the innermost layer running."""
-    import torch
-
     running: list[str] = []
 
     def enter(name):

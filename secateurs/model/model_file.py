@@ -8,10 +8,14 @@ arbitrary code when loaded, so they are refused unless the user passes
 
 from __future__ import annotations
 
+import pickle
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import torch
+import torch.nn as nn
 
 from secateurs.errors import InputError
 from secateurs.model.program import input_signature, to_inference
@@ -63,8 +67,6 @@ def _require_trust(path: Path, what: str, trust: bool, unsafe: list[str] | None)
 
 
 def _load_pt2(path: Path):
-    import torch
-
     try:
         program = torch.export.load(str(path))
     except Exception as e:  # torch raises many types for a damaged archive
@@ -83,8 +85,6 @@ def _load_pt2(path: Path):
 
 
 def _load_torchscript(path: Path):
-    import torch
-
     try:
         module = torch.jit.load(str(path), map_location="cpu")
     except Exception as e:
@@ -97,11 +97,6 @@ def _load_torchscript(path: Path):
 
 
 def _load_pickle(path: Path, trust: bool):
-    import pickle
-
-    import torch
-    import torch.nn as nn
-
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -133,8 +128,6 @@ CHECKPOINT_MODULE_KEYS = ("ema", "model", "module")
 
 
 def _checkpoint_module(obj: dict, path: Path, notes: list[str]):
-    import torch.nn as nn
-
     for key in CHECKPOINT_MODULE_KEYS:
         if isinstance(obj.get(key), nn.Module):
             others = [k for k in CHECKPOINT_MODULE_KEYS if k != key and isinstance(obj.get(k), nn.Module)]

@@ -12,6 +12,9 @@ Names are the leaf's path, joined with dots:
 
 from __future__ import annotations
 
+import torch
+from torch.utils import _pytree as pytree
+
 from secateurs.errors import InputError
 
 ROOT = "output"
@@ -19,8 +22,6 @@ RESERVED = ("input",)  # the ONNX input's name (ModelInfo.input_names): an outpu
 
 
 def _part(key) -> str:
-    from torch.utils import _pytree as pytree
-
     if isinstance(key, pytree.SequenceKey):
         return str(key.idx)
     if isinstance(key, pytree.MappingKey):
@@ -32,8 +33,6 @@ def _part(key) -> str:
 
 def leaf_name(path) -> str:
     """The ONNX output name of one pytree key path (see the module docstring)."""
-    from torch.utils import _pytree as pytree
-
     if not path:
         return ROOT
     parts = [_part(k) for k in path]
@@ -48,9 +47,6 @@ def named_outputs(out) -> tuple[list[str], list]:
     Raises InputError for a leaf that is neither a tensor nor None, for an output with no
     tensor at all, and for two leaves whose dotted names collide.
     """
-    import torch
-    from torch.utils import _pytree as pytree
-
     leaves, _ = pytree.tree_flatten_with_path(out)
     names, tensors = [], []
     for path, leaf in leaves:

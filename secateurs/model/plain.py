@@ -18,13 +18,24 @@ know, a Conv2d subclass that standardizes its weight) is caught after pruning by
 
 from __future__ import annotations
 
+import torch
+import torch.nn as nn
+from torch.nn.parameter import is_lazy
+from torch.nn.utils import parametrize, prune, remove_spectral_norm, remove_weight_norm
+from torch.nn.utils.spectral_norm import (
+    SpectralNorm,
+    SpectralNormLoadStateDictPreHook,
+    SpectralNormStateDictHook,
+)
+from torch.nn.utils.weight_norm import WeightNorm
+
+from secateurs.errors import InputError
+
 HALF_DTYPES = ("float16", "bfloat16")
 
 
 def _inner(module):
     """The module a DataParallel/DDP or torch.compile wrapper holds, or None if not a wrapper."""
-    import torch.nn as nn
-
     if isinstance(module, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
         return module.module
     if type(module).__name__ == "OptimizedModule" and isinstance(
@@ -60,8 +71,6 @@ def _wrapper_name(module) -> str:
 
 def make_plain(model) -> list[str]:
     """Fold prune state, weight/spectral norm hooks and parametrizations on every submodule."""
-    import torch.nn as nn
-
     notes = []
     if not isinstance(model, nn.Module) or _is_script(model):
         return notes  # TorchScript modules carry none of this as Python state
@@ -74,14 +83,10 @@ def make_plain(model) -> list[str]:
 
 
 def _is_script(model) -> bool:
-    import torch
-
     return isinstance(model, torch.jit.ScriptModule)
 
 
 def _remove_prune_state(label: str, module) -> list[str]:
-    from torch.nn.utils import prune
-
     names = []
     for hook in list(module._forward_pre_hooks.values()):
         if isinstance(hook, prune.BasePruningMethod):
@@ -93,10 +98,6 @@ def _remove_prune_state(label: str, module) -> list[str]:
 
 
 def _remove_norm_hooks(label: str, module) -> list[str]:
-    from torch.nn.utils import remove_spectral_norm, remove_weight_norm
-    from torch.nn.utils.spectral_norm import SpectralNorm
-    from torch.nn.utils.weight_norm import WeightNorm
-
     notes = []
     for hook in list(module._forward_pre_hooks.values()):
         if isinstance(hook, WeightNorm):
@@ -113,8 +114,6 @@ def _drop_spectral_state_hooks(module) -> None:
     """``remove_spectral_norm`` leaves its state_dict hooks behind when torch wrapped them
     (``_WrappedHook``), and they then demand ``weight_orig``/``weight_u`` on every
     load_state_dict; drop them, so the plain module loads a plain state_dict."""
-    from torch.nn.utils.spectral_norm import SpectralNormLoadStateDictPreHook, SpectralNormStateDictHook
-
     kinds = (SpectralNormLoadStateDictPreHook, SpectralNormStateDictHook)
     for hooks in (module._load_state_dict_pre_hooks, module._state_dict_hooks):
         for key, hook in list(hooks.items()):
@@ -123,8 +122,6 @@ def _drop_spectral_state_hooks(module) -> None:
 
 
 def _remove_parametrizations(label: str, module) -> list[str]:
-    from torch.nn.utils import parametrize
-
     if not parametrize.is_parametrized(module):
         return []
     names = list(module.parametrizations.keys())
@@ -141,8 +138,6 @@ def half_dtypes(model) -> list[str]:
 
 def to_float32(model) -> list[str]:
     """Widen float16/bfloat16 parameters and buffers to float32 in place (exact)."""
-    import torch
-
     found = half_dtypes(model)
     if not found:
         return []
@@ -161,23 +156,17 @@ def _tensors(model):
 
 def has_lazy(model) -> bool:
     """Whether any parameter or buffer is still uninitialized (``nn.LazyConv2d`` & co.)."""
-    from torch.nn.parameter import is_lazy
-
     return any(is_lazy(t) for t in _tensors(model))
 
 
 def materialize(model, shape: tuple[int, ...]) -> list[str]:
     """One dry forward pass in eval mode (no statistics updated) gives lazy modules their shapes."""
-    import torch
-
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             model(torch.zeros(*shape))
     except Exception as e:  # user model code
-        from secateurs.errors import InputError
-
         raise InputError(
             f"lazy modules could not be materialized by a forward pass at {tuple(shape)}:"
             f" {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"

@@ -14,13 +14,13 @@ A program keeps what it was captured with. Two things follow:
 
 from __future__ import annotations
 
+import torch
+
 from secateurs.errors import InputError
 
 
 def input_signature(program) -> tuple[tuple[int, ...] | None, bool]:
     """(example input shape or None, whether the batch axis is fixed) of a one-input program."""
-    import torch
-
     user_inputs = list(program.graph_signature.user_inputs)
     args = program.example_inputs[0] if program.example_inputs else ()
     shape = tuple(args[0].shape) if len(args) == 1 and isinstance(args[0], torch.Tensor) else None
@@ -34,8 +34,6 @@ def input_signature(program) -> tuple[tuple[int, ...] | None, bool]:
 
 
 def _ops(names: dict[str, int | None]) -> dict:
-    import torch
-
     found = {}
     for qualified, index in names.items():
         packet, _, overload = qualified.partition(".")
@@ -105,8 +103,6 @@ def to_inference(module, path) -> list[str]:
 
 def _is_counter_update(node) -> bool:
     """BatchNorm's ``num_batches_tracked += 1`` in a training-mode graph (result unused)."""
-    import torch
-
     if node.target != torch.ops.aten.add_.Tensor or node.users:
         return False
     target = getattr(node.args[0], "target", "")

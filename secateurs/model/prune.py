@@ -13,6 +13,7 @@ pass proves each pruned conv really receives its zeroed weight (``model.conv_cal
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from secateurs.errors import InputError, UsageError
 from secateurs.model.conv_calls import check_pruned_weights_used
@@ -24,16 +25,12 @@ from secateurs.model.records import LayerRecord
 def prove_weights_used(model, params: dict, input_shape: tuple[int, ...]) -> None:
     """One seeded forward pass proves each weight in ``params`` (layer -> tensor) is what its
     convolution receives; InputError (exit 3) names a layer that transforms it instead."""
-    import torch
-
     example = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))
     check_pruned_weights_used(model, params, example)
 
 
 def scores(weight) -> np.ndarray:
     """L1 magnitude as a flat numpy array; float16/bfloat16 are widened exactly."""
-    import torch
-
     w = weight.detach().reshape(-1)
     if w.dtype not in (torch.float32, torch.float64):
         w = w.float()
@@ -63,8 +60,6 @@ def prune_model(
     the rest get ``amount``. A name that is not a selected conv layer is an error, so a
     stale recipe or a typo never leaves a layer silently unpruned.
     """
-    import torch
-
     notes = make_plain(model)  # a no-op on models from load_model, which made them plain already
     chosen, found_notes = find_conv_weights(model, exclude)
     notes += found_notes

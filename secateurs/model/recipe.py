@@ -13,6 +13,7 @@ from pathlib import Path
 
 from secateurs.config import check_fraction
 from secateurs.errors import InputError
+from secateurs.files import write_json
 
 SCHEMA = "secateurs.recipe/1"
 
@@ -29,7 +30,7 @@ def _parse(path: Path) -> dict:
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read recipe ({e})") from None
     if path.suffix.lower() in (".yaml", ".yml"):
-        try:
+        try:  # PyYAML is optional (in no extra): imported only for a .yaml recipe
             import yaml
         except ImportError:
             raise InputError(f"{path}: YAML recipes need PyYAML (pip install pyyaml); or use JSON") from None
@@ -63,15 +64,8 @@ def read_recipe(path: Path) -> tuple[dict[str, float], float | None]:
     return amounts, None if default is None else _amount(path, "'default'", default)
 
 
-def load_recipe(path: Path) -> dict[str, float]:
-    """The layer amounts of a recipe file (see ``read_recipe`` for the default)."""
-    return read_recipe(path)[0]
-
-
 def write_recipe(path: Path, layers: dict[str, float], default: float | None = None, **meta) -> None:
     """Write a recipe atomically; ``meta`` (budget, measured drop ...) goes under "meta"."""
-    from secateurs.files import write_json
-
     data: dict = {"schema": SCHEMA}
     if default is not None:
         data["default"] = float(default)

@@ -8,9 +8,14 @@ pickled ``nn.Module``) can run code and are refused with a clear message.
 from __future__ import annotations
 
 import json
+import pickle
 import struct
 import zipfile
 from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
 from secateurs.errors import InputError
 
@@ -78,8 +83,6 @@ def unwrap(obj, path: Path) -> tuple[dict, list[str]]:
     Key prefixes added by wrappers are stripped later, against the model's own keys
     (``load.strip_prefixes``).
     """
-    import torch
-
     notes = []
     if isinstance(obj, dict):
         for key in WRAPPER_KEYS:
@@ -97,9 +100,6 @@ def unwrap(obj, path: Path) -> tuple[dict, list[str]]:
 
 
 def _read_safetensors(path: Path) -> dict:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     try:
         return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as e:
@@ -107,10 +107,6 @@ def _read_safetensors(path: Path) -> dict:
 
 
 def _read_torch(path: Path) -> dict:
-    import pickle
-
-    import torch
-
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -131,8 +127,6 @@ def first_line(e: BaseException) -> str:
 
 def unsafe_globals(path: Path) -> list[str]:
     """What a weights_only load would refuse, where torch can tell without running it."""
-    import torch
-
     try:
         return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
     except Exception:  # legacy (non-zip) pickles cannot be scanned

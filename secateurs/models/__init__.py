@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from torch import nn
 
 from secateurs.errors import InputError
-
-if TYPE_CHECKING:
-    from torch import nn
+from secateurs.models.lenet import LeNet
+from secateurs.models.resnet import ResNet
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -30,29 +30,17 @@ class BuiltinModel:
     description: str
 
 
-def _lenet() -> nn.Module:
-    from secateurs.models.lenet import LeNet
-
-    return LeNet()
-
-
-def _resnet() -> nn.Module:
-    from secateurs.models.resnet import ResNet
-
-    return ResNet()
-
-
 BUILTINS: dict[str, BuiltinModel] = {
     "lenet": BuiltinModel(
         name="lenet",
-        factory=_lenet,
+        factory=LeNet,
         input_shape=(1, 1, 32, 32),
         weights=WEIGHTS_DIR / "lenet.safetensors",
         description="LeNet (2 conv + 3 fc) trained on 8x8 digits upscaled to 32x32",
     ),
     "resnet": BuiltinModel(
         name="resnet",
-        factory=_resnet,
+        factory=ResNet,
         input_shape=(1, 1, 32, 32),
         weights=WEIGHTS_DIR / "resnet.safetensors",
         description="small ResNet (4 BasicBlocks, >99% of params in conv weights) on digits",
@@ -67,15 +55,3 @@ def get_builtin(name: str) -> BuiltinModel:
     except KeyError:
         choices = ", ".join(sorted(BUILTINS))
         raise InputError(f"unknown builtin model {name!r}; choose from: {choices}") from None
-
-
-def build_builtin(name: str) -> nn.Module:
-    """Instantiate a builtin, load its shipped weights strictly, and return it in eval mode."""
-    from safetensors.torch import load_file
-
-    spec = get_builtin(name)
-    if not spec.weights.is_file():
-        raise InputError(f"weights of builtin model {name!r} not found: {spec.weights}")
-    model = spec.factory()
-    model.load_state_dict(load_file(spec.weights), strict=True)
-    return model.eval()

@@ -5,6 +5,7 @@ so the split, upscaling and normalization are fixed here and must not change wit
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 SPLIT_SEED = 0
@@ -18,7 +19,8 @@ SPLITS = ("train", "test")
 
 def split_indices() -> tuple[list[int], list[int]]:
     """Return (train, test) indices into load_digits(): stratified by label, fixed seed."""
-    import numpy as np
+    # scikit-learn (1-3 s to import, with scipy) only for the digits data: imported here, so
+    # loading the pipeline (every run, sweep and split stage) does not pay for it
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -34,7 +36,7 @@ def split_indices() -> tuple[list[int], list[int]]:
 
 def load_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (images float32 [N,1,32,32] normalized by MEAN/STD, labels int64 [N])."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # on use, as in split_indices
 
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose from: {', '.join(SPLITS)}")

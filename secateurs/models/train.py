@@ -11,6 +11,7 @@ import argparse
 import time
 
 import torch
+from safetensors.torch import save_file
 
 from secateurs.models import BUILTINS, digits
 
@@ -36,8 +37,6 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor)
 
 def train(name: str) -> dict[str, str]:
     """Train one builtin from scratch, save its weights, and return the metadata written."""
-    from safetensors.torch import save_file
-
     settings = SETTINGS[name]
     epochs, batch_size = int(settings["epochs"]), int(settings["batch_size"])
     torch.manual_seed(SEED)

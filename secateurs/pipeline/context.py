@@ -6,7 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import onnx
+import torch
+
 from secateurs.config import RunConfig
+from secateurs.model.conv_targets import get_param
 from secateurs.model.records import LayerRecord, ModelInfo
 
 
@@ -32,7 +36,7 @@ class Artifact:
 class RunContext:
     config: RunConfig
     workdir: Path  # where artifacts are written (a staging directory during `run`)
-    model: Any = None  # torch.nn.Module, kept untyped so importing this stays cheap
+    model: Any = None  # torch.nn.Module
     info: ModelInfo | None = None
     layers: list[LayerRecord] = field(default_factory=list)  # the pruned Conv2d weights
     excluded: list[LayerRecord] = field(default_factory=list)  # Conv2d layers --exclude kept whole
@@ -56,8 +60,6 @@ class RunContext:
         The cache is keyed by path, size and mtime, so a re-exported file is parsed again.
         Callers must not modify the returned ModelProto (the sparse encoders copy it).
         """
-        import onnx
-
         path = self.artifacts["onnx"].path
         stat = path.stat()
         key = (str(path), stat.st_size, stat.st_mtime_ns)
@@ -70,10 +72,6 @@ class RunContext:
 
     def pruned_weights(self) -> dict[str, Any]:
         """Each pruned layer's weight as a numpy array in its own dtype (bfloat16 widened)."""
-        import torch
-
-        from secateurs.model.conv_targets import get_param
-
         out = {}
         for r in self.layers:
             w = get_param(self.model, r.param).detach().cpu()

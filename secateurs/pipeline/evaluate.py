@@ -8,6 +8,7 @@ ONNX model, which is what ships, and also the pruned PyTorch model: the worse on
 
 from __future__ import annotations
 
+from secateurs.errors import UsageError
 from secateurs.evaluation import metrics
 from secateurs.evaluation.data import load_eval_data
 from secateurs.evaluation.judge import gates, onnx_scores, torch_scores
@@ -20,8 +21,6 @@ def run_reference(ctx: RunContext) -> None:
         return
     ctx.eval_data = load_eval_data(cfg.eval, ctx.info.input_shape, cfg.seed)
     if cfg.max_accuracy_drop is not None and ctx.eval_data.labels is None:
-        from secateurs.errors import UsageError
-
         raise UsageError(f"--max-accuracy-drop needs labelled data; {cfg.eval} has no labels")
     ctx.dense_outputs = torch_scores(ctx.model, ctx.eval_data.inputs)
 

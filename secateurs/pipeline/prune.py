@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from secateurs.model.conv_targets import get_param
 from secateurs.model.prune import count_params, excluded_layers, prove_weights_used, prune_model
+from secateurs.model.recipe import read_recipe
 from secateurs.pipeline.context import RunContext
 
 
@@ -11,8 +12,6 @@ def run(ctx: RunContext) -> None:
     cfg = ctx.config
     amount, layer_amounts, default = cfg.amount, None, None
     if cfg.recipe is not None:
-        from secateurs.model.recipe import read_recipe
-
         layer_amounts, default = read_recipe(cfg.recipe)
         if default is not None:
             amount = default

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from secateurs import files
+from secateurs.exporters.safetensors_weights_torch import save_state_dict
 
 DIRNAME = "state"
 FILENAME = "state.json"
@@ -33,8 +34,6 @@ def weights_file(ctx) -> str:
 
 def write(ctx) -> None:
     """Write the state of ``ctx`` into its work directory (and the weights when no artifact holds them)."""
-    from secateurs.exporters.safetensors_weights_torch import save_state_dict
-
     folder = ctx.workdir / DIRNAME  # inside the run's staging directory: promoted whole, or not at all
     folder.mkdir(exist_ok=True)
     own_weights = folder / WEIGHTS

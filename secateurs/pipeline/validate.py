@@ -11,6 +11,7 @@ reference.npz, so `secateurs verify` can repeat the onnxruntime checks without P
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from secateurs import exporters, reference
 from secateurs.files import write_bytes
@@ -48,8 +49,6 @@ def make_inputs(shapes: list[tuple[int, ...]], seed: int) -> list[np.ndarray]:
 
 def torch_outputs(model, inputs: list[np.ndarray], names: list[str]) -> list[dict[str, np.ndarray] | str]:
     """Reference outputs per input, or the error the PyTorch model raised at that shape."""
-    import torch
-
     refs = []
     with torch.no_grad():
         for x in inputs:

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 # Column kinds. text/prose: words (prose wraps); number/bytes/percent: right-aligned figures;
 # delta: a signed figure, toned by its sign; verdict/flag: toned words; bar: an HTML bar.
 KINDS = ("text", "prose", "number", "bytes", "percent", "delta", "verdict", "flag", "bar")
-# Tones, set from the data: pass/fail (a verdict), warn (a flag), pos/neg (a delta's sign),
-# alt (a bar for a baseline rather than an artifact).
-TONES = ("", "pass", "fail", "warn", "pos", "neg", "alt")
+# Tones (a Cell's, Bar's or Paragraph's ``tone``), set from the data: "" (none), pass/fail (a
+# verdict), warn (a flag), pos/neg (a delta's sign), alt (a bar for a baseline rather than an artifact).
 
 
 @dataclass(frozen=True)

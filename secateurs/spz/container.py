@@ -7,10 +7,13 @@ validates the whole index (sizes, offsets, caps) before any stream is decoded.
 
 from __future__ import annotations
 
+import io
 import mmap
 import struct
 import zlib
 from pathlib import Path
+
+import zstandard
 
 from secateurs.spz import codecs, streams
 from secateurs.spz.errors import UnsupportedVersion
@@ -47,8 +50,6 @@ class Writer:
         If the frame came out no smaller than the input, it is overwritten with the raw
         bytes, so incompressible files grow by the container's framing only.
         """
-        import zstandard
-
         start = self.pos
         params = zstandard.ZstdCompressionParameters.from_level(
             self.level, write_content_size=True, format=zstandard.FORMAT_ZSTD1_MAGICLESS
@@ -69,8 +70,6 @@ class Writer:
 
     def finish(self, files: list[FileEntry]) -> int:
         """Write index and footer; return the container's size in bytes."""
-        import zstandard
-
         raw = serialize(files)
         frame = zstandard.ZstdCompressor(level=max(self.level, 3)).compress(raw)
         self.f.write(frame)
@@ -129,11 +128,7 @@ class Reader:
         """A file-like ``read`` over the decoded stream (the skeleton can be large)."""
         view = memoryview(self.map)[ref.offset : ref.offset + ref.stored]
         if ref.codec == streams.RAW:
-            import io
-
             return io.BytesIO(view)
-        import zstandard
-
         if streams.frame_size(view) != ref.decoded:
             raise ValueError("skeleton frame size does not match the index")
         dctx = zstandard.ZstdDecompressor(format=zstandard.FORMAT_ZSTD1_MAGICLESS)

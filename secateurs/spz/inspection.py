@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import zstandard
 
 from secateurs.spz import codecs
 from secateurs.spz.choose import Analysis, all_sizes, choose
@@ -60,8 +61,6 @@ def _inspect_onnx(path: Path, level: int) -> list[TensorInfo]:
 
 
 def _inspect_spz(path: Path) -> list[TensorInfo]:
-    import zstandard
-
     infos = []
     with open_container(path) as reader:
         buffers, records = {}, {}

@@ -16,6 +16,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import zstandard
+
 RAW = 0
 ZSTD = 1
 ZSTD_MAX_RATIO = 32768  # 4-byte RLE block -> 128 KiB: nothing in a zstd frame expands more
@@ -46,8 +48,6 @@ def compressor(level: int | str):
     window: on near-random bytes where Huffman does the work, it codes smaller than
     level 3 (whose short matches cost more than they save) at about 3x the speed.
     """
-    import zstandard
-
     cache = getattr(_local, "cctx", None)
     if cache is None:
         cache = _local.cctx = {}
@@ -73,8 +73,6 @@ def compressor(level: int | str):
 
 def frame_size(data, *, magic: bool = False) -> int:
     """The content size a zstd frame's header declares; ValueError if it has none."""
-    import zstandard
-
     fmt = zstandard.FORMAT_ZSTD1 if magic else zstandard.FORMAT_ZSTD1_MAGICLESS
     try:
         declared = zstandard.get_frame_parameters(data, format=fmt).content_size
@@ -125,8 +123,6 @@ def unpack(codec: int, data, decoded: int, *, magic: bool = False):
     check_sizes(codec, len(data), decoded)
     if codec == RAW:
         return data
-    import zstandard
-
     declared = frame_size(data, magic=magic)
     if declared != decoded:
         raise ValueError(f"zstd frame declares {declared} bytes, the index {decoded}")

@@ -13,6 +13,8 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import zstandard
+
 from secateurs.spz import codecs
 from secateurs.spz.container import DEFAULT_MAX_OUTPUT, Reader
 from secateurs.spz.errors import (
@@ -33,8 +35,6 @@ CHUNK = 1 << 22  # skeleton bytes copied per read
 
 def open_container(spz_path: Path, max_output: int = DEFAULT_MAX_OUTPUT) -> Reader:
     """Open and validate ``spz_path``; every problem is a BadInput naming the file."""
-    import zstandard
-
     try:
         return Reader(Path(spz_path), max_output)
     except FileNotFoundError:
@@ -62,8 +62,6 @@ def unpack(
     ``max_output_bytes`` caps the total size the container may declare: decompression
     bombs are refused before any memory is allocated for them.
     """
-    import zstandard
-
     spz_path, out_path = Path(spz_path), Path(out_path)
     if out_path.exists() and out_path.resolve() == spz_path.resolve():
         raise InvalidArgument(f"{out_path}: the output would overwrite the .spz being unpacked")

@@ -9,7 +9,6 @@ combined recipe on the data, so the recipe's reported drop is measured, never es
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from secateurs.progress import SILENT, Progress
 from secateurs.report import html
 from secateurs.report.tuning import plots_page, sensitivity_blocks
 from secateurs.tuning.config import SensitivityConfig
+from secateurs.tuning.plots import png_figure
 from secateurs.tuning.sweep import Tuner, auto_amount
 
 SCHEMA = "secateurs.sensitivity/1"
@@ -174,15 +174,9 @@ def run_sensitivity(cfg: SensitivityConfig, directory: Path, progress: Progress 
 
 def plot_heatmap(data: dict, path: Path) -> None:
     """Layers x amounts, colour = drop, each cell annotated; written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     drops = np.asarray(data["drop"], dtype=float) * 100
     rows, cols = drops.shape
-    fig, ax = plt.subplots(figsize=(1.3 * cols + 4, 0.35 * rows + 1.8))
-    try:
+    with png_figure(path, figsize=(1.3 * cols + 4, 0.35 * rows + 1.8)) as (fig, ax):
         image = ax.imshow(drops, cmap="Reds", aspect="auto", vmin=min(0.0, drops.min()))
         ax.set_xticks(range(cols), [f"{a:g}" for a in data["amounts"]])
         ax.set_yticks(range(rows), [f"{n} ({k})" for n, k in zip(data["layers"], data["numel"])])
@@ -201,9 +195,3 @@ def plot_heatmap(data: dict, path: Path) -> None:
                     color="white" if dark else "black",
                 )
         fig.colorbar(image, ax=ax, label="drop (points)")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-    finally:
-        plt.close(fig)
-    files.write_bytes(path, buf.getvalue())
