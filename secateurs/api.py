@@ -126,16 +126,9 @@ def validate(
 
 def report(directory: PathLike) -> dict:
     """`secateurs report`: rewrite report.md and manifest.json; return report.json's data."""
-    from secateurs import files
-    from secateurs import report as render
-    from secateurs.pipeline.runner import REPORT_MD, read_report, read_run_record
+    from secateurs.report.stored import rewrite
 
-    directory = Path(directory)
-    data = read_report(directory)
-    run_block = read_run_record(directory)
-    files.write_text(directory / REPORT_MD, render.render_markdown(data))
-    files.write_manifest(directory, run_block)
-    return data
+    return rewrite(Path(directory))[0]
 
 
 def verify(

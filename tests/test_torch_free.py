@@ -1,4 +1,4 @@
-"""The deploy-side commands (verify, unpack, inspect) work where PyTorch is not installed.
+"""The deploy-side commands (verify, unpack, inspect, report) work where PyTorch is not installed.
 
 Each command runs in a fresh interpreter whose import system refuses torch and the other
 export-side dependencies, as on a machine with only the base install.
@@ -88,6 +88,16 @@ def test_verify_failure_without_torch(artifacts, tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert "model.onnx: size and sha256 as listed: sha256 differs" in proc.stderr
     assert "Traceback" not in proc.stderr and imported(proc) == []
+
+
+def test_report_without_torch(artifacts, tmp_path):
+    """`report DIR` re-renders from report.json: a CI step that only reads results needs no torch."""
+    art = Path(shutil.copytree(artifacts, tmp_path / "art"))
+    digest = manifest.read(art)["digest"]
+    proc = without_torch("report", art, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert imported(proc) == [] and proc.stdout.splitlines()[-1].startswith(f"PASSED | {art} | ")
+    assert manifest.read(art)["digest"] == digest  # the same files, rewritten
 
 
 def test_unpack_and_inspect_without_torch(artifacts, tmp_path):

@@ -18,7 +18,8 @@ from secateurs.errors import SecateursError, UsageError
 def execute_reported(cfg: RunConfig, stages: list[str], junit: Path | None, **kwargs):
     """execute(), then --junit and $GITHUB_STEP_SUMMARY from the run's report, passed or failed."""
     from secateurs.errors import GateFailed, ValidationFailed
-    from secateurs.pipeline.runner import execute, failed_dir, read_report, read_timings
+    from secateurs.pipeline.runner import execute, failed_dir
+    from secateurs.report.stored import read_report, read_timings
 
     if junit is not None and junit.resolve().is_relative_to(cfg.out.resolve()):
         raise UsageError(

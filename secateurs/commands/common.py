@@ -56,7 +56,8 @@ def execute_concluded(cfg: RunConfig, stages: list[str], junit: Path | None, qui
     print the failing checks and gates with their numbers, and the verdict."""
     from secateurs.commands.ci_outputs import execute_reported
     from secateurs.errors import GateFailed, SecateursError, ValidationFailed
-    from secateurs.pipeline.runner import failed_dir, read_report
+    from secateurs.pipeline.runner import failed_dir
+    from secateurs.report.stored import read_report
 
     try:
         return execute_reported(cfg, stages, junit, **kwargs)

@@ -17,14 +17,10 @@ def report_command(directory):
     Example:
       secateurs report work/ >> "$GITHUB_STEP_SUMMARY"
     """
-    from secateurs import files
     from secateurs import report as report_stage
-    from secateurs.pipeline.runner import REPORT_MD, read_report, read_run_record
+    from secateurs.report.stored import rewrite
 
     verdict.start_clock()
-    data = read_report(directory)
-    run_block = read_run_record(directory)
-    files.write_text(directory / REPORT_MD, report_stage.render_markdown(data))
-    files.write_manifest(directory, run_block)
+    data, run_block = rewrite(directory)
     click.echo(report_stage.render_terminal(data, run_block.get("timings_s"), color=color_stdout()))
     click.echo(verdict.success_line("report", directory, data))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from secateurs import cpus, files, manifest, report, threads
+from secateurs import cpus, files, report, threads
 from secateurs.config import RunConfig
 from secateurs.errors import GateFailed, InputError, OutputError, ValidationFailed
 from secateurs.evaluation.judge import gates_passed
@@ -28,6 +28,7 @@ from secateurs.model.records import LayerRecord, ModelInfo
 from secateurs.pipeline import evaluate, export, load, prune, state, validate
 from secateurs.pipeline.context import Artifact, RunContext
 from secateurs.report import failures, ledger
+from secateurs.report.stored import REPORT_HTML, REPORT_JSON, REPORT_MD, read_timings
 from secateurs.validators.results import ValidationResult
 
 
@@ -51,9 +52,6 @@ STAGES: dict[str, Stage] = {
     "validate": Stage(validate.run, ("model", "info"), ("validation",)),
     "evaluate": Stage(evaluate.run, ("model",), ("evaluation",)),
 }
-REPORT_JSON = "report.json"
-REPORT_MD = "report.md"
-REPORT_HTML = "report.html"
 
 
 def run_stages(cfg: RunConfig) -> list[str]:
@@ -154,19 +152,6 @@ def run_record(ctx: RunContext) -> dict:
     }
 
 
-def read_run_record(directory: Path) -> dict:
-    """The ``run`` block an earlier command wrote into ``directory``'s manifest (empty if none)."""
-    try:
-        run = manifest.read(directory).get("run")
-    except manifest.ManifestError:
-        return {}
-    return run if isinstance(run, dict) and isinstance(run.get("timings_s", {}), dict) else {}
-
-
-def read_timings(directory: Path) -> dict[str, float]:
-    return dict(read_run_record(directory).get("timings_s", {}))
-
-
 def plots_for(cfg: RunConfig) -> dict[str, bytes]:
     """Plots behind this run's settings: the sensitivity heat-map beside a --recipe file."""
     plots = {}
@@ -181,15 +166,6 @@ def _relocate(ctx: RunContext, out: Path) -> None:
     ctx.workdir = out
     for a in ctx.artifacts.values():
         a.path = out / a.path.name
-
-
-def read_report(directory: Path) -> dict:
-    return files.read_json(
-        directory / REPORT_JSON,
-        report.SCHEMA,
-        "report",
-        f"run `secateurs prune` (or `run`) into {directory} first",
-    )
 
 
 def restore(ctx: RunContext, source: Path) -> None:
