@@ -16,7 +16,7 @@ from secateurs.report.blocks import (
     Table,
     Verdict,
 )
-from secateurs.report.tuning import sweep_table
+from secateurs.report.tuning import sweep_blocks
 
 
 def doc() -> Document:
@@ -114,13 +114,30 @@ def test_unknown_column_kind_is_rejected():
         Column("price", "money")
 
 
-def test_sweep_budget_column_is_a_toned_verdict():
+SWEEP = {
+    "model": "m",
+    "scope": "layer",
+    "exporter": "dynamo",
+    "eval": {"data": "builtin:digits", "samples": 360, "labels": True},
+    "dense": {"accuracy": 0.95},
+    "budget": {"max_accuracy_drop": 0.01, "min_agreement": None},
+    "largest_amount_within_budget": 0.5,
+}
+
+
+def test_sweep_budget_column_is_a_toned_verdict_and_sizes_have_their_own_table():
     row = {"amount": 0.5, "sparsity": 0.5, "metrics": {"accuracy": 0.9}, "deltas": {"accuracy": -0.05}}
-    rows = [dict(row, within_budget=True), dict(row, amount=0.9, within_budget=False)]
-    table = sweep_table({"rows": rows, "dense": {"accuracy": 0.95}})
-    assert terminal.body([table]).splitlines()[2:] == [
-        "0.5     50.00%    90.00% (-5.00)  ok",
-        "0.9     50.00%    90.00% (-5.00)  over",
+    rows = [dict(row, within_budget=True, sizes={"model.onnx": 2048 * 1024})]
+    rows.append(dict(row, amount=0.9, within_budget=False, sizes={"model.onnx": 1024}))
+    context, quality, legend, sizes = sweep_blocks({**SWEEP, "rows": rows})
+    assert "KiB" in legend.lines[0] and [c.header for c in sizes.columns][2:] == ["model.onnx"]
+    assert "largest amount within it: 0.5" in context.lines[-1]
+    assert [c.header for c in quality.columns] == ["amount", "sparsity", "accuracy (Δ points)", "budget"]
+    assert terminal.body([quality]).splitlines()[2:] == [
+        "0.5     50.00%    90.00% (-5.00)       ok",
+        "0.9     50.00%    90.00% (-5.00)       over",
     ]
-    page = html.render(Document("t", [Section("s", [table])]))
+    assert [c.text for c in sizes.rows[0]] == ["0.5", "50.00%", "2,048.0"]
+    page = html.render(Document("t", [Section("s", [quality, sizes])]))
     assert '<td class="PASS">ok</td>' in page and '<td class="FAIL">over</td>' in page
+    assert page.count('<div class="scroll"><table') == 2  # a wide table scrolls inside its card

@@ -105,7 +105,7 @@ def test_sensitivity_command_writes_matrix_and_a_verified_recipe(tmp_path):
     assert len(data["drop"]) == 1 and len(data["drop"][0]) == 2
     assert (out / "sensitivity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert data["recipe"]["drop"] <= 0.01 and data["uniform"]["drop"] <= 0.01
-    assert "recipe:" in result.output and "uniform:" in result.output
+    assert "recipe (recipe.json):" in result.output and "uniform:" in result.output
     assert result.stdout.splitlines()[-1].startswith(f"DONE | {out} | recipe.json: sparsity ")
     page = (out / "report.html").read_text()
     assert "data:image/png;base64," in page and "conv2" in page and "http" not in page

@@ -38,7 +38,7 @@ def test_sweep_writes_json_table_and_plot(tmp_path):
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
-    assert "model.onnx.spz KiB" in result.output
+    assert "model.onnx.spz" in result.output and "artifact sizes in KiB" in result.output
     doc = json.loads((out / "sweep.json").read_text())
     assert doc["schema"] == "secateurs.sweep/1"
     rows = doc["rows"]

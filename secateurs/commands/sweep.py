@@ -60,7 +60,7 @@ def sweep(quiet, **opts):
     from secateurs.commands import verdict
     from secateurs.commands.tuning import run_tuning
     from secateurs.report import terminal
-    from secateurs.report.tuning import sweep_table
+    from secateurs.report.tuning import sweep_blocks
     from secateurs.tuning.config import SweepConfig
     from secateurs.tuning.sweep import run_sweep
 
@@ -68,5 +68,5 @@ def sweep(quiet, **opts):
     cfg = SweepConfig(**{**opts, "out": opts["out"] or default_out(opts["model"], "-sweep")})
     doc = run_tuning(cfg, run_sweep, quiet)
     if not quiet:
-        click.echo(terminal.body([sweep_table(doc)]))
+        click.echo(terminal.body(sweep_blocks(doc)))
     click.echo(verdict.tuning_line("sweep", cfg.out, doc))

@@ -103,7 +103,8 @@ def _table(t: Table) -> str:
         "<tr>" + "".join(_cell(c, x) for c, x in zip(t.columns, row, strict=True)) + "</tr>" for row in t.rows
     )
     narrow = ' class="narrow"' if len(t.columns) <= 2 else ""
-    html = f"<table{narrow}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # a table wider than its card scrolls inside it instead of stretching the page
+    html = f'<div class="scroll"><table{narrow}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
     return f"<details><summary>{escape(t.folded)}</summary>{html}</details>" if t.folded else html
 
 

@@ -13,7 +13,7 @@ h1{font-size:22px;margin:0 0 8px}h2{font-size:17px;margin:0 0 12px}
 .tiles{display:flex;gap:16px;flex-wrap:wrap;margin-bottom:10px}
 .tile{flex:1 1 300px;border:1px solid #d0d7de;border-radius:8px;padding:10px 14px}
 .tile b{display:block;font-size:26px}.tile small{color:#57606a}
-table{border-collapse:collapse;width:100%;font-size:13px;margin:6px 0}
+table{border-collapse:collapse;width:100%;font-size:13px;margin:6px 0}.scroll{overflow-x:auto}
 table.narrow{width:auto;min-width:320px}code{background:#eff1f3;border-radius:4px;padding:0 4px;font-size:12px}
 th,td{border-bottom:1px solid #eaeef2;padding:4px 8px;text-align:left;white-space:nowrap}
 td.wrap{white-space:normal}th{background:#f6f8fa;font-weight:600}

@@ -16,17 +16,63 @@ from secateurs.report.blocks import (
 )
 from secateurs.report.formats import fmt_pct
 
+HEADERS = {
+    "accuracy": "accuracy (Δ points)",
+    "macro_precision": "macro precision (Δ)",
+    "macro_recall": "macro recall (Δ)",
+    "top1_agreement": "top-1 agreement",
+    "cosine": "cosine",
+    "snr_db": "SNR",
+}
 
-def sweep_table(doc: dict) -> Table:
-    """Amount, sparsity, each metric (with its delta against dense), each artifact's KiB."""
+
+def sweep_blocks(doc: dict) -> list[Block]:
+    """What was swept, then the quality table (metrics with their delta against dense, in
+    points) and the size table (KiB of every artifact), each narrow enough for a page."""
+    rows = doc["rows"]
+    context = [
+        f"{doc['model']}, {len(rows)} amounts, {doc['scope']} scope, sizes from the {doc['exporter']} exporter"
+    ]
+    if doc.get("eval"):
+        e = doc["eval"]
+        context.append(f"data: {e['data']}, {e['samples']} samples{'' if e['labels'] else ' (no labels)'}")
+    budget = {k: v for k, v in doc["budget"].items() if v is not None}
+    if budget:
+        chosen = doc["largest_amount_within_budget"]
+        said = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in budget.items())
+        context.append(
+            f"budget: {said}; largest amount within it: {'none' if chosen is None else f'{chosen:g}'}"
+        )
+    blocks: list[Block] = [Paragraph(context)]
+    quality = _quality_table(doc)
+    if quality is not None:
+        blocks.append(quality)
+    sizes = sorted({f for r in rows for f in r.get("sizes", {})})
+    if sizes:
+        columns = [Column("amount", "number"), Column("sparsity", "percent")]
+        columns += [Column(f, "number") for f in sizes]
+        body = [
+            cells(f"{r['amount']:g}", fmt_pct(r["sparsity"]))
+            + [Cell(f"{r['sizes'][f] / 1024:,.1f}" if f in r.get("sizes", {}) else "-") for f in sizes]
+            for r in rows
+        ]
+        blocks += [
+            Paragraph(["artifact sizes in KiB (1,024 bytes), written by the real exporters"]),
+            Table(columns, body),
+        ]
+    return blocks
+
+
+def _quality_table(doc: dict) -> Table | None:
+    """Amount, sparsity, each metric (label metrics with their delta in points), the budget."""
     rows = doc["rows"]
     label_metrics = [m for m in ("accuracy", "macro_precision", "macro_recall") if m in doc["dense"]]
     other = [m for m in ("top1_agreement", "cosine", "snr_db") if any(m in r["metrics"] for r in rows)]
-    sizes = sorted({f for r in rows for f in r.get("sizes", {})})
+    if not label_metrics and not other:
+        return None
     budget = any("within_budget" in r for r in rows)
     columns = [Column("amount", "number"), Column("sparsity", "percent")]
-    columns += [Column(m, "number") for m in (*label_metrics, *other)]
-    columns += [Column(f"{f} KiB", "number") for f in sizes]
+    columns += [Column(HEADERS[m], "number") for m in (*label_metrics, *other)]
     columns += [Column("budget", "verdict")] if budget else []
     body = []
     for r in rows:
@@ -37,7 +83,6 @@ def sweep_table(doc: dict) -> Table:
             Cell("-" if m.get(k) is None else f"{m[k]:.4f}" if k != "snr_db" else f"{m[k]:.1f} dB")
             for k in other
         ]
-        row += [Cell(f"{r['sizes'][f] / 1024:.1f}" if f in r.get("sizes", {}) else "-") for f in sizes]
         if budget:
             within = bool(r.get("within_budget"))
             row.append(Cell("ok" if within else "over", verdict_tone(within)))
@@ -46,25 +91,35 @@ def sweep_table(doc: dict) -> Table:
 
 
 def sensitivity_blocks(data: dict) -> list[Block]:
-    """The drop table (points) and, with a budget, recipe vs uniform."""
+    """The drop table (points, one column per amount, each layer pruned alone) with the
+    recipe's amount per layer when a budget was given, then recipe against uniform."""
+    recipe = data.get("recipe")
     columns = [
         Column("layer"),
-        Column("numel", "number"),
-        *(Column(f"{a:g}", "number") for a in data["amounts"]),
+        Column("weights", "number"),
+        *(Column(f"drop @ {a:g}", "number") for a in data["amounts"]),
     ]
-    rows = [
-        cells(name, str(numel), *(f"{d * 100:.1f}" for d in row))
-        for name, numel, row in zip(data["layers"], data["numel"], data["drop"])
-    ]
+    columns += [Column("recipe amount", "number")] if recipe else []
+    rows = []
+    for name, numel, row in zip(data["layers"], data["numel"], data["drop"]):
+        line = cells(name, f"{numel:,}", *(f"{d * 100:.1f}" for d in row))
+        if recipe:
+            line.append(Cell(f"{recipe['layers'][name]:g}"))
+        rows.append(line)
     blocks: list[Block] = [
-        Paragraph([f"{data['metric']} (points) per layer pruned alone, {data['samples']} samples"]),
+        Paragraph(
+            [
+                f"{data['model']} on {data['data']} ({data['samples']} samples): {data['metric']} in points"
+                " when each layer alone is pruned to the amount of its column"
+            ]
+        ),
         Table(columns, rows),
     ]
-    if "recipe" in data:
-        r, u = data["recipe"], data["uniform"]
+    if recipe:
+        u = data["uniform"]
         lines = [
-            f"budget {data.get('budget_option', data['budget'])} (a drop of at most {data['budget'] * 100:g} points):",
-            f"recipe: sparsity {r['sparsity']:.1%}, measured drop {r['drop'] * 100:.2f} points",
+            f"budget {data.get('budget_option', data['budget'])} (a drop of at most {_points(data['budget'])}):",
+            f"recipe (recipe.json): sparsity {recipe['sparsity']:.1%}, measured drop {recipe['drop'] * 100:.2f} points",
             f"uniform: amount {u['amount']:g}, sparsity {u['sparsity']:.1%}, drop {u['drop'] * 100:.2f} points",
         ]
         blocks.append(Paragraph(lines))
@@ -75,3 +130,8 @@ def plots_page(title: str, blocks: list[Block], images: dict[str, bytes]) -> Doc
     """report.html of `sweep`/`sensitivity`: their plots, then their table."""
     plots = Section("Plots", [Image(caption, png) for caption, png in images.items()])
     return Document(title, [plots, Section("Table", blocks)])
+
+
+def _points(fraction: float) -> str:
+    points = fraction * 100
+    return f"{points:g} point" + ("" if points == 1 else "s")

@@ -27,7 +27,7 @@ from secateurs.model.prune import prove_weights_used, prune_model
 from secateurs.pipeline import export
 from secateurs.progress import SILENT, Progress
 from secateurs.report import html, markdown
-from secateurs.report.tuning import plots_page, sweep_table
+from secateurs.report.tuning import plots_page, sweep_blocks
 from secateurs.tuning.config import SweepConfig
 from secateurs.tuning.plots import plot_sweep
 
@@ -191,12 +191,16 @@ def run_sweep(cfg: SweepConfig, directory: Path, progress: Progress = SILENT) ->
             r["within_budget"] = within_budget(r, cfg.max_accuracy_drop, cfg.min_agreement)
     timings = {"load_and_dense": round(t_load, 3), "total": round(time.perf_counter() - t0, 3)}
     doc = document(cfg, tuner, rows, timings)
-    blocks = [sweep_table(doc)]
+    blocks = sweep_blocks(doc)
     files.write_json(directory / "sweep.json", doc)
     files.write_text(directory / "sweep.md", markdown.body(blocks) + "\n")
     png = directory / "sweep.png"
     plot_sweep(rows, png, doc["dense"], cfg.max_accuracy_drop, cfg.min_agreement)
-    page = plots_page(f"secateurs sweep: {cfg.model}", blocks, {png.name: png.read_bytes()})
+    page = plots_page(
+        f"secateurs sweep: {cfg.model}",
+        blocks,
+        {"sweep.png: quality and artifact sizes against the amount": png.read_bytes()},
+    )
     files.write_text(directory / "report.html", html.render(page))
     return doc
 
