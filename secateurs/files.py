@@ -18,18 +18,36 @@ import shutil
 from pathlib import Path
 
 from secateurs import manifest
-from secateurs.errors import InputError, OutputError
+from secateurs.errors import InputError, OutputError, UsageError
 from secateurs.manifest import MANIFEST
 
 STAGING_TAG = ".staging-"
 
 
+# A directory holding one of these was written by secateurs (run, a stage, sweep or
+# sensitivity): replacing it as a whole is what --out promises. Anything else is the user's.
+OUTPUT_MARKERS = (MANIFEST, "state", "sweep.json", "sensitivity.json")
+
+
 def check_out_dir(out: Path) -> None:
-    """Refuse outputs we must not replace: symlinks and plain files."""
+    """Refuse outputs we must not replace, before any work: a symlink, a plain file, the
+    current directory or one above it, and a non-empty directory secateurs did not write
+    (an output directory is replaced as a whole, so its other files would be lost)."""
     if out.is_symlink():
         raise OutputError(f"{out}: output path is a symlink; refusing to write through it")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: output path exists and is not a directory")
+    here = Path.cwd().resolve()
+    if out.resolve() == here or out.resolve() in here.parents:
+        raise UsageError(
+            f"--out {out}: the output directory is replaced as a whole, so it cannot be the current"
+            " directory or one above it; name a new directory"
+        )
+    if out.is_dir() and any(out.iterdir()) and not any((out / m).exists() for m in OUTPUT_MARKERS):
+        raise UsageError(
+            f"--out {out}: the directory holds files secateurs did not write, and an output directory"
+            " is replaced as a whole; name a new (or empty) directory, or an earlier secateurs output"
+        )
 
 
 def make_staging(out: Path) -> Path:

@@ -157,6 +157,8 @@ def _value(settings: Settings, dotted: str, param: click.Parameter, value):
     is_path = isinstance(param.type, click.Path) or (key in SPEC_OR_PATH and ":" not in str(value))
     if is_path and isinstance(value, str) and value:
         return _rebase(value, settings.path.parent, settings.cwd)
+    if getattr(param, "multiple", False):  # --exclude: one value, as on the command line
+        return (value,)
     return value
 
 

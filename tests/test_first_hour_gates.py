@@ -316,3 +316,50 @@ def test_not_applicable_neither_passes_nor_fails():
     assert ValidationResult([na, Check("f", "other", False)]).failures[0].name == "other"
     back = ValidationResult.from_json(ValidationResult([na]).to_json())
     assert back.checks[0].verdict == "n/a" and back.to_json()["n_not_applicable"] == 1
+
+
+# --- --out that must not be replaced, a repeated --exclude, a gate-failed report ------------
+
+
+@pytest.mark.parametrize("command", ["run", "prune", "sweep"])
+def test_out_that_is_not_ours_is_refused_before_loading(cli, tmp_path, loads, command):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.txt").write_text("years of work")
+    (tmp_path / "sub").mkdir()
+    for out in ("mine", ".", str(tmp_path.parent)):
+        result = cli(command, COUNTED, "--out", out)
+        assert result.exit_code == 2, (out, result.output)
+        assert "replaced as a whole" in result.stderr and "Traceback" not in result.output
+    assert (tmp_path / "mine" / "thesis.txt").read_text() == "years of work" and loads == []
+
+
+def test_an_earlier_output_or_an_empty_directory_may_be_replaced(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert cli("prune", "tests.models:plain", "--out", "empty", "-q").exit_code == 0
+    assert cli("prune", "tests.models:plain", "--out", "empty", "-q", "--amount", "0.5").exit_code == 0
+
+
+@pytest.mark.parametrize("command", ["run", "prune", "sweep", "sensitivity"])
+def test_a_repeated_exclude_is_refused_not_half_applied(cli, tmp_path, loads, command):
+    data = [] if command == "prune" else ["--eval", "random:8"]
+    result = cli(command, COUNTED, "--exclude", "^a$", "--exclude", "b", *data, "--out", "o")
+    assert result.exit_code == 2, result.output
+    assert "--exclude given 2 times; give one regular expression: --exclude '^a$|b'" in result.stderr
+    assert loads == [] and not (tmp_path / "o").exists()
+
+
+def test_exclude_from_the_settings_file(cli, tmp_path):
+    (tmp_path / "secateurs.toml").write_text('exclude = "^stem$"\n')
+    assert cli("prune", "tests.models:residual", "--out", "p", "-q").exit_code == 0
+    report = json.loads((tmp_path / "p/report.json").read_text())
+    assert report["config"]["exclude"] == "^stem$"
+    assert [r["name"] for r in report["excluded_layers"]] == ["stem"]
+
+
+def test_a_gate_failed_report_recommends_nothing_and_says_which_gate(cli, tmp_path):
+    args = ["tests.models:plain", "--formats", "onnx", "--exporter", "torchscript", "--eval", "random:16"]
+    result = cli("run", *args, "--min-agreement", "1.0", "--amount", "0.9", "--out", "o")
+    assert result.exit_code == 6, result.output
+    md = (tmp_path / "o.failed/report.md").read_text()
+    assert "recommended artifact" not in md
+    assert "accuracy gates" in md and "FAILED: top-1 agreement" in md

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from secateurs.commands import verdict
-from secateurs.commands.options import default_out, formats_tuple
+from secateurs.commands.options import default_out, formats_tuple, one_exclude
 from secateurs.config import ALL_STAGES, RunConfig
 
 directory_argument = click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
@@ -18,15 +18,18 @@ directory_argument = click.argument("directory", type=click.Path(path_type=Path,
 def config_from(opts: dict, stages: tuple[str, ...] = ALL_STAGES, **fixed) -> RunConfig:
     """A RunConfig from click options; unset flags (None) keep the RunConfig default.
     Checked for ``stages`` (RunConfig.preflight) before the command loads anything."""
+    from secateurs import files
     from secateurs.settings_file import from_file
 
     ctx = click.get_current_context()
     opts = {**opts, **fixed, "settings_file": ctx.obj.get("settings")}
     opts["settings_from_file"] = from_file(ctx, opts)
     opts["formats"] = formats_tuple(opts.get("formats"))
+    opts["exclude"] = one_exclude(opts.get("exclude"))
     opts["out"] = opts.get("out") or default_out(opts["model"])
     cfg = RunConfig(**{k: v for k, v in opts.items() if v is not None})
     cfg.preflight(stages)  # files and formats too, before the command imports torch or loads the model
+    files.check_out_dir(cfg.out)
     return cfg
 
 

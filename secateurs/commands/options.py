@@ -9,7 +9,7 @@ import click
 
 from secateurs import exporters
 from secateurs.config import DEFAULT_ATOL, DEFAULT_FORMATS, DEFAULT_RTOL, EXPORTERS, SCOPES, parse_shape
-from secateurs.errors import SecateursError
+from secateurs.errors import SecateursError, UsageError
 from secateurs.exporters.common.opsets import DEFAULT_OPSET
 
 
@@ -141,7 +141,27 @@ def prune_options(f):
 
 
 def exclude_option(f):
-    return click.option("--exclude", metavar="REGEX", help="Skip Conv2d modules whose name matches REGEX.")(f)
+    # multiple=True only to catch a repeated flag (click keeps the last one silently): one_exclude
+    return click.option(
+        "--exclude",
+        metavar="REGEX",
+        multiple=True,
+        help="Skip Conv2d modules whose name matches REGEX (re.search); give one regex, e.g. '^stem|head'.",
+    )(f)
+
+
+def one_exclude(value) -> str | None:
+    """--exclude's value: None, one pattern, or (repeated on the command line) a usage error
+    that says how to give several, instead of silently keeping only the last."""
+    if value is None or isinstance(value, str):
+        return value
+    patterns = list(value)
+    if len(patterns) > 1:
+        joined = "|".join(patterns)
+        raise UsageError(
+            f"--exclude given {len(patterns)} times; give one regular expression: --exclude '{joined}'"
+        )
+    return patterns[0] if patterns else None
 
 
 def opset_option(f, defaults: bool = True):

@@ -22,10 +22,11 @@ def prune(quiet, **opts):
     Example:
       secateurs prune builtin:resnet --amount 0.5 --out work/
     """
-    from secateurs.pipeline.runner import execute
-
     verdict.start_clock()
     stages = ["load", "prune", "save"]
-    cfg = config_from(opts, tuple(stages), formats="safetensors")
+    cfg = config_from(opts, tuple(stages), formats="safetensors")  # checked before torch is imported
+
+    from secateurs.pipeline.runner import execute
+
     ctx, data = execute(cfg, stages, progress=progress_printer(quiet))
     finish(ctx, data, quiet)

@@ -52,10 +52,11 @@ def run(quiet, auto, junit, **opts):
       secateurs run mypkg.models:make_net --weights net.pt --input-shape 1,3,64,64 --exclude '^stem'
       secateurs run exported.pt2 --dynamic-hw
     """
+    verdict.start_clock()
+    cfg = config_from(opts)  # every option checked before torch is imported or the model loads
+
     from secateurs.pipeline.runner import run_stages
 
-    verdict.start_clock()
-    cfg = config_from(opts)
     notes = ()
     if auto:
         from secateurs.threads import apply

@@ -12,6 +12,7 @@ from secateurs.commands.options import (
     eval_options,
     exclude_option,
     model_options,
+    one_exclude,
     quiet_option,
     threads_option,
 )
@@ -68,16 +69,21 @@ def sensitivity(quiet, budget, **opts):
       secateurs sensitivity builtin:resnet --eval builtin:digits --max-accuracy-drop 0.01
       secateurs run builtin:resnet --recipe artifacts/resnet-sensitivity/recipe.json
     """
+    from secateurs import files
     from secateurs.commands import verdict
     from secateurs.commands.tuning import run_tuning
     from secateurs.report import terminal
     from secateurs.report.tuning import sensitivity_blocks
     from secateurs.tuning.config import SensitivityConfig
-    from secateurs.tuning.sensitivity import run_sensitivity
 
     verdict.start_clock()
     refuse_budget(budget)
+    opts["exclude"] = one_exclude(opts["exclude"])
     cfg = SensitivityConfig(**{**opts, "out": opts["out"] or default_out(opts["model"], "-sensitivity")})
+    files.check_out_dir(cfg.out)
+
+    from secateurs.tuning.sensitivity import run_sensitivity  # torch: after the settings are checked
+
     data = run_tuning(cfg, run_sensitivity, quiet)
     if not quiet:
         click.echo(terminal.body(sensitivity_blocks(data)))

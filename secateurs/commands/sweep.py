@@ -13,6 +13,7 @@ from secateurs.commands.options import (
     exclude_option,
     exporter_option,
     model_options,
+    one_exclude,
     opset_option,
     quiet_option,
     threads_option,
@@ -57,15 +58,20 @@ def sweep(quiet, **opts):
         --amounts 0.1,0.2,0.3,0.5,0.9 --out artifacts/resnet-sweep
       secateurs sweep builtin:lenet --amounts 0.5,0.9
     """
+    from secateurs import files
     from secateurs.commands import verdict
     from secateurs.commands.tuning import run_tuning
     from secateurs.report import terminal
     from secateurs.report.tuning import sweep_blocks
     from secateurs.tuning.config import SweepConfig
-    from secateurs.tuning.sweep import run_sweep
 
     verdict.start_clock()
+    opts["exclude"] = one_exclude(opts["exclude"])
     cfg = SweepConfig(**{**opts, "out": opts["out"] or default_out(opts["model"], "-sweep")})
+    files.check_out_dir(cfg.out)
+
+    from secateurs.tuning.sweep import run_sweep  # torch: after the settings are checked
+
     doc = run_tuning(cfg, run_sweep, quiet)
     if not quiet:
         click.echo(terminal.body(sweep_blocks(doc)))

@@ -4,7 +4,7 @@ One rule, shared by every place that names it (report.md, report.html, the termi
 summary and the verdict line): among the artifacts that onnxruntime loads as they are
 (their format lists ``onnxruntime`` among its runtimes) and whose every check passed, the
 smallest file; ties go to the format listed first. Nothing is recommended from a run that
-was not validated or failed validation: an unchecked file is no recommendation. .spz and
+was not validated, failed validation or broke an accuracy gate: an unchecked file is no recommendation. .spz and
 weights.npz can be smaller, but no runtime loads them directly.
 """
 
@@ -27,8 +27,8 @@ class Recommendation(NamedTuple):
 def recommended_artifact(report: dict) -> Recommendation | None:
     """The artifact to deploy from a run's report.json data (see the module doc), or None."""
     validation = report.get("validation")
-    if not validation or not validation.get("passed"):
-        return None
+    if not validation or not validation.get("passed") or report.get("status", "passed") != "passed":
+        return None  # unvalidated, failed validation, or broke an accuracy gate: not for deploying
     checks = validation.get("checks", [])
     failed = {c["artifact"] for c in checks if check_failed(c)}
     checked = {c["artifact"] for c in checks if c.get("applicable", True)}

@@ -97,8 +97,13 @@ def summary(report: dict) -> Items:
         items.append(Verdict("validation", "not run"))
     else:
         items.append(Verdict("validation", "PASSED" if v["passed"] else "FAILED", verdict_tone(v["passed"])))
-    if not report.get("evaluation"):
+    evaluation = report.get("evaluation")
+    if not evaluation:
         items.append(Verdict("task evaluation", "not run (--eval DATA)"))
+    elif evaluation.get("gates"):
+        broken = [g for g in evaluation["gates"] if not g["passed"]]
+        word = f"FAILED: {broken[0]['detail']} ({broken[0]['judged']})" if broken else "PASSED"
+        items.append(Verdict("accuracy gates", word, verdict_tone(not broken)))
     items.append(Paragraph([report["performance_note"]], role="note"))
     return Items(items)
 
