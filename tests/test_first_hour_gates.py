@@ -363,3 +363,12 @@ def test_a_gate_failed_report_recommends_nothing_and_says_which_gate(cli, tmp_pa
     md = (tmp_path / "o.failed/report.md").read_text()
     assert "recommended artifact" not in md
     assert "accuracy gates" in md and "FAILED: top-1 agreement" in md
+
+
+def test_an_amount_a_recipe_default_overrides_is_refused(cli, tmp_path, loads):
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"schema": "secateurs.recipe/1", "default": 0.5, "layers": {"0": 0.2}}))
+    result = cli("prune", COUNTED, "--recipe", recipe, "--amount", "0.9", "--out", "o")
+    assert result.exit_code == 2 and "--amount 0.9 would change nothing" in result.stderr
+    assert "sets default 0.5" in result.stderr and loads == []
+    assert cli("prune", COUNTED, "--recipe", recipe, "--out", "o", "-q").exit_code == 0  # the default applies

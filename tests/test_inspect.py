@@ -58,3 +58,17 @@ def test_bitmask_decoder_constants_share_one_row(cli, exported):
     assert any(i.name.startswith("bmk/") for i in small)
     assert f"({len(small)} tensors under {MIN_CUT_BYTES} B each)" in names  # ... are counted in one row
     assert "zeros" not in headers  # only all-zero decoder constants had a figure there
+
+
+def test_sparse_initializers_the_table_cannot_list_are_named_with_totals(cli, shared_runs):
+    import onnx
+
+    out, _, _ = shared_runs.execute("tests.models:residual", ["load", "prune", "export"], amount=0.95)
+    graph = onnx.load(str(out / "model.sparse.onnx")).graph
+    assert len(graph.sparse_initializer) > 0  # 95% zeros: COO is smaller, so the weights went sparse
+    result = cli("inspect", out / "model.sparse.onnx")
+    assert result.exit_code == 0, result.output
+    nnz = sum(s.values.dims[0] for s in graph.sparse_initializer)
+    assert f"not in the table: {len(graph.sparse_initializer)} graph.sparse_initializer tensors" in result.output
+    assert f"{nnz:,} of " in result.output
+    assert "not in the table" not in cli("inspect", out / "model.onnx").output

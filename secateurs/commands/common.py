@@ -11,6 +11,7 @@ import click
 from secateurs.commands import verdict
 from secateurs.commands.options import default_out, formats_tuple, one_exclude
 from secateurs.config import ALL_STAGES, RunConfig
+from secateurs.errors import UsageError
 
 directory_argument = click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 
@@ -30,7 +31,29 @@ def config_from(opts: dict, stages: tuple[str, ...] = ALL_STAGES, **fixed) -> Ru
     cfg = RunConfig(**{k: v for k, v in opts.items() if v is not None})
     cfg.preflight(stages)  # files and formats too, before the command imports torch or loads the model
     files.check_out_dir(cfg.out)
+    _refuse_an_amount_the_recipe_overrides(ctx, cfg)
     return cfg
+
+
+def _refuse_an_amount_the_recipe_overrides(ctx: click.Context, cfg: RunConfig) -> None:
+    """A recipe's ``default`` sets every layer it does not list, so a given --amount would
+    change nothing: refuse it rather than ignore it."""
+    source = ctx.get_parameter_source("amount") if "amount" in ctx.params else None
+    if cfg.recipe is None or source in (None, click.core.ParameterSource.DEFAULT):
+        return
+    from secateurs.model.recipe import read_recipe  # torch-free
+
+    _, default = read_recipe(cfg.recipe)
+    if default is not None:
+        where = (
+            "--amount"
+            if source is click.core.ParameterSource.COMMANDLINE
+            else f"amount in {cfg.settings_file}"
+        )
+        raise UsageError(
+            f"{where} {cfg.amount} would change nothing: {cfg.recipe} sets default {default:g} for the"
+            " layers it does not list; drop it, or remove the recipe's default"
+        )
 
 
 def progress_printer(quiet: bool):

@@ -135,7 +135,8 @@ def prune_options(f):
     f = click.option(
         "--recipe",
         type=click.Path(path_type=Path, dir_okay=False),
-        help="Per-layer amounts (recipe.json from `secateurs sensitivity --budget`); unlisted layers use --amount.",
+        help="Per-layer amounts (recipe.json from `secateurs sensitivity --max-accuracy-drop`); unlisted"
+        " layers use the recipe's default, else --amount (giving both is refused).",
     )(f)
     return exclude_option(f)
 

@@ -121,3 +121,28 @@ def inspect(file):
     with open(file, "rb") as f:
         packed = f.read(len(MAGIC)) == MAGIC
     click.echo(body(tensor_blocks(infos, packed)))
+    if not packed:
+        _say_sparse_initializers(file)
+
+
+def _say_sparse_initializers(file: Path) -> None:
+    """The table lists dense tensor payloads; a model.sparse.onnx keeps its pruned weights in
+    graph.sparse_initializer (already COO-encoded), which it does not list: say so, with totals."""
+    import numpy as np
+    import onnx
+
+    try:
+        graph = onnx.load(str(file), load_external_data=False).graph
+    except Exception:  # not parseable as ONNX: spz.inspect above already judged the file
+        return
+    sparse = list(graph.sparse_initializer)
+    if not sparse:
+        return
+    numel = sum(int(np.prod(s.dims)) for s in sparse)
+    nnz = sum(int(np.prod(s.values.dims)) for s in sparse)
+    stored = sum(s.ByteSize() for s in sparse)
+    click.echo(
+        f"\nnot in the table: {len(sparse)} graph.sparse_initializer tensors (the pruned weights, stored"
+        f" as nonzero values + indices): {nnz:,} of {numel:,} values stored ({1 - nnz / numel:.2%} zeros"
+        f" dropped), {stored:,} bytes"
+    )

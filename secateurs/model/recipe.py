@@ -1,6 +1,6 @@
 """Per-layer pruning recipes: ``{"schema": "secateurs.recipe/1", "default": 0.0, "layers": {name: amount}}``.
 
-``secateurs sensitivity --budget`` writes one; ``secateurs run --recipe FILE`` prunes each
+``secateurs sensitivity --max-accuracy-drop`` writes one; ``secateurs run --recipe FILE`` prunes each
 listed layer by its own amount. ``default`` (optional) is the amount for layers the
 recipe does not list; without it the run's ``--amount`` applies. A recipe is JSON, which
 is also valid YAML; ``.yaml``/``.yml`` files are read with PyYAML when it is installed.
