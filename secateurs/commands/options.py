@@ -78,14 +78,13 @@ def provider_option(f, default: str | None = "cpu"):
     )(f)
 
 
-def threads_option(f):
-    """--threads N for torch and onnxruntime (secateurs.threads.apply; secateurs.cpus on the
-    torch-free side)."""
+def threads_option(f, pools: str = "torch and onnxruntime"):
+    """--threads N (secateurs.threads.apply; secateurs.cpus on the torch-free side)."""
     return click.option(
         "--threads",
         type=click.IntRange(min=1),
         metavar="N",
-        help="Threads for torch and onnxruntime [default: the CPUs this process may use,"
+        help=f"Threads for {pools} [default: the CPUs this process may use,"
         " by its CPU affinity and cgroup quota].",
     )(f)
 

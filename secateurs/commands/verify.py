@@ -42,7 +42,7 @@ class HexDigest(click.ParamType):
     help="Write the result (checks, verdict, digest) as JSON.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but the error line on failure.")
-@threads_option
+@lambda f: threads_option(f, "onnxruntime")
 def verify(directory, provider, expect_digest, junit, json_out, quiet, threads):
     """Check DIRECTORY from `secateurs run` before deploying it; PyTorch need not be installed.
 

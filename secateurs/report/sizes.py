@@ -18,7 +18,7 @@ SIZE_COLUMNS = [
     Column("saved", "bytes"),
     Column("on pruned weights", "bytes"),
     Column("x bound", "number"),
-    Column("", "flag"),
+    Column("warning", "flag"),
 ]
 LEGEND = (
     "bar: size relative to its dense reference; black tick: dense (ratio 1.0);"
