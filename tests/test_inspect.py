@@ -69,6 +69,8 @@ def test_sparse_initializers_the_table_cannot_list_are_named_with_totals(cli, sh
     result = cli("inspect", out / "model.sparse.onnx")
     assert result.exit_code == 0, result.output
     nnz = sum(s.values.dims[0] for s in graph.sparse_initializer)
-    assert f"not in the table: {len(graph.sparse_initializer)} graph.sparse_initializer tensors" in result.output
+    assert (
+        f"not in the table: {len(graph.sparse_initializer)} graph.sparse_initializer tensors" in result.output
+    )
     assert f"{nnz:,} of " in result.output
     assert "not in the table" not in cli("inspect", out / "model.onnx").output
