@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 
 import click
 
 from secateurs.commands.options import (
     AmountList,
-    default_out,
     eval_options,
     exclude_option,
     model_options,
-    one_exclude,
     quiet_option,
     threads_option,
 )
@@ -69,22 +68,16 @@ def sensitivity(quiet, budget, **opts):
       secateurs sensitivity builtin:resnet --eval builtin:digits --max-accuracy-drop 0.01
       secateurs run builtin:resnet --recipe artifacts/resnet-sensitivity/recipe.json
     """
-    from secateurs import files
-    from secateurs.commands import verdict
     from secateurs.commands.tuning import run_tuning
-    from secateurs.report import terminal
     from secateurs.report.tuning import sensitivity_blocks
     from secateurs.tuning.config import SensitivityConfig
 
-    verdict.start_clock()
     refuse_budget(budget)
-    opts["exclude"] = one_exclude(opts["exclude"])
-    cfg = SensitivityConfig(**{**opts, "out": opts["out"] or default_out(opts["model"], "-sensitivity")})
-    files.check_out_dir(cfg.out)
-
-    from secateurs.tuning.sensitivity import run_sensitivity  # torch: after the settings are checked
-
-    data = run_tuning(cfg, run_sensitivity, quiet)
-    if not quiet:
-        click.echo(terminal.body(sensitivity_blocks(data)))
-    click.echo(verdict.tuning_line("sensitivity", cfg.out, data))
+    run_tuning(
+        "sensitivity",
+        SensitivityConfig,
+        opts,
+        quiet,
+        lambda: import_module("secateurs.tuning.sensitivity").run_sensitivity,
+        sensitivity_blocks,
+    )

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 
 import click
 
 from secateurs.commands.options import (
     AmountList,
-    default_out,
     eval_options,
     exclude_option,
     exporter_option,
     model_options,
-    one_exclude,
     opset_option,
     quiet_option,
     threads_option,
@@ -58,21 +57,15 @@ def sweep(quiet, **opts):
         --amounts 0.1,0.2,0.3,0.5,0.9 --out artifacts/resnet-sweep
       secateurs sweep builtin:lenet --amounts 0.5,0.9
     """
-    from secateurs import files
-    from secateurs.commands import verdict
     from secateurs.commands.tuning import run_tuning
-    from secateurs.report import terminal
     from secateurs.report.tuning import sweep_blocks
     from secateurs.tuning.config import SweepConfig
 
-    verdict.start_clock()
-    opts["exclude"] = one_exclude(opts["exclude"])
-    cfg = SweepConfig(**{**opts, "out": opts["out"] or default_out(opts["model"], "-sweep")})
-    files.check_out_dir(cfg.out)
-
-    from secateurs.tuning.sweep import run_sweep  # torch: after the settings are checked
-
-    doc = run_tuning(cfg, run_sweep, quiet)
-    if not quiet:
-        click.echo(terminal.body(sweep_blocks(doc)))
-    click.echo(verdict.tuning_line("sweep", cfg.out, doc))
+    run_tuning(
+        "sweep",
+        SweepConfig,
+        opts,
+        quiet,
+        lambda: import_module("secateurs.tuning.sweep").run_sweep,
+        sweep_blocks,
+    )
