@@ -57,7 +57,10 @@ def _refuse_an_amount_the_recipe_overrides(ctx: click.Context, cfg: RunConfig) -
 
 
 def progress_printer(quiet: bool):
-    return (lambda _m: None) if quiet else (lambda m: click.echo(f"secateurs: {m}", err=True))
+    """The pipeline's progress callback: ``secateurs: ...`` lines on stderr (progress.Progress)."""
+    from secateurs.progress import Progress
+
+    return Progress(quiet).line
 
 
 def color_stdout() -> bool:

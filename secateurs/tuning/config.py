@@ -85,7 +85,6 @@ class SweepConfig(TuningConfig):
     scope: str = "layer"
     exporter: str = "auto"
     opset: int = DEFAULT_OPSET
-    sizes: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -185,7 +185,7 @@ def run_sweep(cfg: SweepConfig, directory: Path, progress: Progress = SILENT) ->
         check_budget(tuner, cfg.max_accuracy_drop, None)
     t_load = time.perf_counter() - t0
     with progress.steps(len(cfg.amounts), "sweep") as advance:
-        rows = sweep(tuner, cfg.amounts, sizes=cfg.sizes, advance=advance)
+        rows = sweep(tuner, cfg.amounts, advance=advance)
     if cfg.has_budget:
         for r in rows:
             r["within_budget"] = within_budget(r, cfg.max_accuracy_drop, cfg.min_agreement)
