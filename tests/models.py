@@ -171,6 +171,40 @@ ARTIFACTS = {
 ZOO = [plain, grouped, depthwise, dilated_strided, padding_modes, no_bias_bn, residual, two_outputs, tied]
 
 
+class SignedBatchNorm(nn.Module):
+    """Convs with BatchNorm folded in at negative scales, a conv with a bias, and three convs
+    of one shape (two without BatchNorm)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.a = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.b = nn.Conv2d(8, 8, 3, padding=1)
+        self.c = nn.Conv2d(8, 8, 3, padding=1)
+        self.head = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.stem(x)))
+        y = torch.relu(self.bn2(self.a(x)))
+        return self.head(x + self.b(y) + self.c(x)).mean(dim=(2, 3))
+
+
+def signed_bn():
+    """Folded BatchNorm factors of both signs: a pruned weight in a negative channel exports
+    as -0.0. Not in ZOO: model.sparse.onnx and model.bitmask.onnx store those zeros as +0.0,
+    so their bit-exact check fails once a negative channel loses weights (exit 1)."""
+    torch.manual_seed(11)
+    model = SignedBatchNorm()
+    with torch.no_grad():
+        for bn in (model.bn1, model.bn2):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+            bn.weight.uniform_(-1.5, 1.5)
+    return _seeded(model, (1, 3, 8, 8))
+
+
 def already_pruned():
     """Carries live torch.nn.utils.prune state (weight_orig, weight_mask, a pre-hook)."""
     from torch.nn.utils import prune

@@ -141,3 +141,14 @@ def test_sweep_budget_column_is_a_toned_verdict_and_sizes_have_their_own_table()
     page = html.render(Document("t", [Section("s", [quality, sizes])]))
     assert '<td class="PASS">ok</td>' in page and '<td class="FAIL">over</td>' in page
     assert page.count('<div class="scroll"><table') == 2  # a wide table scrolls inside its card
+
+
+def test_sweep_notes_follow_the_size_table():
+    row = {"amount": 0.5, "sparsity": 0.5, "metrics": {}, "deltas": {}, "sizes": {"model.onnx": 1024}}
+    note = "amount 1: model.onnx exported afresh: a's pruned weight equals initializer b.weight"
+    assert sweep_blocks({**SWEEP, "eval": None, "dense": {}, "rows": [row], "notes": [note]})[-1].lines == [
+        note
+    ]
+    assert "exported afresh" not in str(
+        sweep_blocks({**SWEEP, "eval": None, "dense": {}, "rows": [row], "notes": []})
+    )

@@ -51,6 +51,8 @@ def test_sweep_writes_json_table_and_plot(tmp_path):
     )
     spz = [r["sizes"]["model.onnx.spz"] for r in rows]
     assert spz[0] > spz[1] > spz[2]
+    # model.onnx exported at the first amount, rendered from one dense export at the others
+    assert [r["model_onnx"] for r in rows] == ["exported", "rendered", "rendered"] and doc["notes"] == []
     # builtin:lenet on the digits split: no drop up to 0.7, 4.4 points at 0.9
     assert rows[0]["within_budget"] and rows[1]["within_budget"] and not rows[2]["within_budget"]
     assert doc["largest_amount_within_budget"] == 0.5
@@ -137,6 +139,7 @@ def test_sweep_rows_follow_the_amounts_and_sizes_are_optional():
     assert ticks == ["amount 0.5", "amount 0.1", "amount 0.9"]
     assert [r["deltas"]["accuracy"] for r in rows] == [-0.25, -0.05, -0.45]
     assert [r["sizes"]["model.onnx.spz"] for r in rows] == [510, 910, 110]
+    assert all(r["model_onnx"] == "exported" for r in rows)
     assert stub.sized == [0.5, 0.1, 0.9] and all(r["seconds"] >= 0 for r in rows)
     stub = StubTuner()
     rows = tuning.sweep(stub, [0.2], sizes=False)

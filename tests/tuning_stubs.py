@@ -35,9 +35,9 @@ class StubTuner:
             row["deltas"]["accuracy"] = -self.drop(amount)
         return row  # a fresh dict each call, as Tuner.evaluate returns a copy
 
-    def artifact_sizes(self, amount: float) -> dict[str, int]:
+    def artifact_sizes(self, amount: float) -> tuple[dict[str, int], str]:
         self.sized.append(amount)
-        return {"model.onnx": 1000, "model.onnx.spz": round(1000 * (1 - amount)) + 10}
+        return {"model.onnx": 1000, "model.onnx.spz": round(1000 * (1 - amount)) + 10}, "exported"
 
 
 class StubProbe:

@@ -36,16 +36,21 @@ def run(ctx: RunContext) -> None:
             raise OutputError(f"{ctx.workdir / exporter.filename}: cannot write ({reason})") from e
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        ctx.artifacts[exporter.name] = Artifact(
-            exporter.name, ctx.workdir / exporter.filename, exporter.description, exporter.accepted_by
-        )
+        ctx.artifacts[exporter.name] = artifact(exporter, ctx.workdir)
 
 
-def export_artifacts(cfg, model, info, layers, directory) -> dict[str, Artifact]:
+def artifact(exporter: exporters.Format, directory) -> Artifact:
+    """The Artifact of ``exporter``'s file in ``directory``."""
+    return Artifact(exporter.name, directory / exporter.filename, exporter.description, exporter.accepted_by)
+
+
+def export_artifacts(cfg, model, info, layers, directory, present=()) -> dict[str, Artifact]:
     """Export an already pruned ``model`` into ``directory`` outside a run (sweep's size column):
-    the same exporters and files as the export stage, with ``cfg.formats``. Returns the
-    artifacts by format name."""
+    the same exporters and files as the export stage, with ``cfg.formats``. ``present`` names
+    formats whose files are already in ``directory`` (a model.onnx the sweep wrote itself), for
+    the formats derived from them. Returns the artifacts by format name, ``present`` included."""
     ctx = RunContext(cfg, directory, model=model, info=info, layers=layers)
+    ctx.artifacts = {name: artifact(exporters.get(name), directory) for name in present}
     run(ctx)
     return ctx.artifacts
 

@@ -60,6 +60,8 @@ def sweep_blocks(doc: dict) -> list[Block]:
             Paragraph(["artifact sizes in KiB (1,024 bytes), written by the real exporters"]),
             Table(columns, body),
         ]
+    if doc.get("notes"):
+        blocks.append(Paragraph(doc["notes"]))
     return blocks
 
 

@@ -3,7 +3,9 @@
 A ``Tuner`` loads the model and the evaluation data once, keeps the dense weights and
 the dense model's outputs, and per amount only restores the weights, prunes, and runs
 the pruned model: a sweep of ten amounts costs one load and eleven forward passes.
-Artifact sizes come from the real exporters (``pipeline.export``) in a temp directory.
+Artifact sizes are those of the files the real exporters (``pipeline.export``) write in a
+temp directory, with model.onnx exported twice per sweep rather than per amount and
+rendered for the other amounts where proven byte-identical (``tuning.graph_reuse``).
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from secateurs.exporters.onnx_model_torch import resolve_exporter
 from secateurs.model.conv_targets import find_conv_weights
 from secateurs.model.load import load_model
 from secateurs.model.prune import prove_weights_used, prune_model
-from secateurs.pipeline import export
 from secateurs.progress import SILENT, Progress
 from secateurs.report import html, markdown
 from secateurs.report.tuning import plots_page, sweep_blocks
 from secateurs.tuning.config import SweepConfig
+from secateurs.tuning.graph_reuse import GraphReuse
 from secateurs.tuning.plots import plot_sweep
 
 SCHEMA = "secateurs.sweep/1"
@@ -65,6 +67,7 @@ class Tuner:
         self._pruned_as = None  # (amount, scope, exclude) the model currently holds
         self._records: list = []
         self._results: dict[tuple, dict] = {}
+        self.graph = GraphReuse()  # model.onnx exported once, rendered per amount
 
     @classmethod
     def from_config(cls, cfg) -> Tuner:
@@ -125,17 +128,29 @@ class Tuner:
 
     def artifact_sizes(
         self, amount: float, scope: str | None = None, exclude: str | None = None
-    ) -> dict[str, int]:
-        """Bytes of every artifact file at ``amount``, written by the real exporters."""
-        records = self.prune(amount, scope, exclude)
+    ) -> tuple[dict[str, int], str]:
+        """(bytes of every artifact file at ``amount``, how model.onnx was written: see ``export``)."""
         with tempfile.TemporaryDirectory(prefix="secateurs-sweep-") as tmp:
-            cfg = RunConfig(
-                model=self.info.spec, out=Path(tmp), amount=amount, exporter=self.exporter, opset=self.opset
-            )
-            artifacts = export.export_artifacts(
-                cfg, self.model, replace(self.info, notes=[]), records, Path(tmp)
-            )
-            return {a.path.name: a.size for a in artifacts.values()}
+            artifacts, how = self.export(amount, Path(tmp), scope, exclude)
+            return {a.path.name: a.size for a in artifacts.values()}, how
+
+    def export(
+        self, amount: float, directory: Path, scope: str | None = None, exclude: str | None = None
+    ) -> tuple[dict, str]:
+        """Write every artifact at ``amount`` into ``directory``, the files `secateurs run`
+        writes; model.onnx is exported once per sweep and rendered per amount where that is
+        proven byte-identical (``graph_reuse``). Returns (artifacts by format, "exported" or
+        "rendered")."""
+        cfg = RunConfig(
+            model=self.info.spec, out=directory, amount=amount, exporter=self.exporter, opset=self.opset
+        )
+        if self.graph.wants_template():
+            self.model.load_state_dict(self._dense_state)
+            self._pruned_as = None
+            self.graph.build(cfg, self.model, replace(self.info, notes=[]), self.exclude)
+        records = self.prune(amount, scope, exclude)
+        info = replace(self.info, notes=[])
+        return self.graph.write(cfg, self.model, info, records, directory, f"amount {amount:g}")
 
 
 def summarize(amount: float, records: list, result: dict) -> dict:
@@ -162,7 +177,7 @@ def sweep(tuner: Tuner, amounts, sizes: bool = True, advance=None) -> list[dict]
         t0 = time.perf_counter()
         row = tuner.evaluate(amount)
         if sizes:
-            row["sizes"] = tuner.artifact_sizes(amount)
+            row["sizes"], row["model_onnx"] = tuner.artifact_sizes(amount)
         row["seconds"] = round(time.perf_counter() - t0, 3)
         rows.append(row)
         if advance:
@@ -222,6 +237,7 @@ def document(cfg: SweepConfig, tuner: Tuner, rows: list[dict], timings: dict) ->
         "budget": {"max_accuracy_drop": cfg.max_accuracy_drop, "min_agreement": cfg.min_agreement},
         "largest_amount_within_budget": max(within) if within else None,
         "rows": rows,
+        "notes": list(tuner.graph.notes),  # where model.onnx was exported afresh, and why
         "timings_s": timings,
     }
 
