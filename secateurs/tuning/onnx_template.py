@@ -58,75 +58,75 @@ class Slot:
 
 
 class OnnxTemplate:
-    """The dense model.onnx (``data``, the exporter's bytes) and each layer's ``Slot`` in it;
-    ``slots`` holds a reason string for a layer that cannot be rewritten."""
+    """The dense model.onnx parsed (``proto``) and each Conv2d layer's ``Slot`` in it, or the
+    reason (a string) that layer cannot be rendered."""
 
     def __init__(self, data: bytes, model, exclude: str | None = None) -> None:
-        """``model`` is the torch model holding its dense weights, as when ``data`` was
-        exported; its Conv2d layers (less ``exclude``) get slots."""
-        self.data = data
+        """``data``: the exporter's bytes; ``model``: the torch model holding the dense weights
+        it was exported from. Its Conv2d layers (less ``exclude``) get slots."""
         self.proto = onnx.load_from_string(data)
         if self.proto.SerializeToString() != data:
             raise Unreproducible("the exported model.onnx does not serialize back to its own bytes")
-        self.original = {i: t.raw_data for i, t in enumerate(self.proto.graph.initializer)}
+        graph = self.proto.graph
+        index = {t.name: i for i, t in enumerate(graph.initializer)}
+        convs = [index[n] for n in dict.fromkeys(conv_weight_initializers(self.proto)) if n is not None]
         self.slots: dict[str, Slot | str] = {}
         claimed: dict[int, str] = {}
         for c in find_conv_weights(model, exclude)[0]:
-            found = self._locate(c.weight)
+            found = locate(graph, convs, c.weight)
             if isinstance(found, Slot) and found.index in claimed:
                 other = claimed[found.index]
-                why = f"layers {other} and {c.layer} share one initializer"
-                self.slots[other] = self.slots[c.layer] = why
-                continue
-            if isinstance(found, Slot):
+                self.slots[other] = found = f"layers {other} and {c.layer} share one initializer"
+            elif isinstance(found, Slot):
                 claimed[found.index] = c.layer
             self.slots[c.layer] = found
-
-    def _locate(self, weight: torch.Tensor) -> Slot | str:
-        """The one Conv weight initializer holding ``weight`` as is or scaled per output channel."""
-        graph = self.proto.graph
-        index = {t.name: i for i, t in enumerate(graph.initializer)}
-        names = dict.fromkeys(n for n in conv_weight_initializers(self.proto) if n is not None)
-        found = []
-        for name in names:
-            tensor = graph.initializer[index[name]]
-            kind = FLOATS.get(tensor.data_type)
-            if kind is None or kind[0] != weight.dtype or tuple(tensor.dims) != tuple(weight.shape):
-                continue
-            if not tensor.HasField("raw_data"):
-                return f"initializer {name} is not stored as raw data"
-            dense = bits(weight, kind).copy()  # the live weight is pruned in place later
-            exported = np.frombuffer(tensor.raw_data, dtype=kind[2]).reshape(dense.shape)
-            flip = channel_flips(exported, dense, kind)
-            if flip is not None:
-                found.append(Slot(index[name], dense, exported, flip))
-        if len(found) != 1:
-            return f"{'no' if not found else len(found)} Conv weight initializers hold its weight"
-        return found[0]
+        self._rendered: list[Slot] = []  # slots whose initializer holds other than the dense export
 
     def render(self, weights: dict[str, torch.Tensor]) -> bytes:
         """model.onnx as a fresh export would write it with these pruned weights (by layer;
         every other layer dense). Raises Unreproducible, saying why, where it cannot tell."""
-        graph = self.proto.graph
-        for i, raw in self.original.items():
-            graph.initializer[i].raw_data = raw
-        rewritten = {}
+        tensors = self.proto.graph.initializer
+        for slot in self._rendered:
+            tensors[slot.index].raw_data = slot.exported.tobytes()
+        self._rendered = []
         for layer, weight in weights.items():
-            slot = self.slots.get(layer, f"{layer} is not a Conv2d weight of the dense model")
+            slot = self.slots.get(layer, "not a Conv2d weight of the dense model")
             if isinstance(slot, str):
                 raise Unreproducible(f"{layer}: {slot}")
-            new = bits(weight, FLOATS[graph.initializer[slot.index].data_type])
+            new = bits(weight, FLOATS[tensors[slot.index].data_type])
             sign = sign_bit(new)
             changed = new != slot.dense
             if (new[changed] & ~sign).any():
                 raise Unreproducible(
                     f"{layer}: the pruned weight differs from the dense one other than by zeros"
                 )
-            out = np.where(changed, (new & sign) ^ slot.flip, slot.exported)
-            graph.initializer[slot.index].raw_data = out.tobytes()
-            rewritten[slot.index] = layer
-        check_distinct(graph, rewritten)
+            self._rendered.append(slot)
+            tensors[slot.index].raw_data = np.where(
+                changed, (new & sign) ^ slot.flip, slot.exported
+            ).tobytes()
+            check_distinct(tensors, slot.index, layer)
         return self.proto.SerializeToString()
+
+
+def locate(graph, convs: list[int], weight: torch.Tensor) -> Slot | str:
+    """The one Conv weight initializer (of ``convs``, indices into graph.initializer) holding
+    ``weight`` as is or scaled per output channel; else why not."""
+    found = []
+    for i in convs:
+        tensor = graph.initializer[i]
+        kind = FLOATS.get(tensor.data_type)
+        if kind is None or kind[0] != weight.dtype or tuple(tensor.dims) != tuple(weight.shape):
+            continue
+        if not tensor.HasField("raw_data"):
+            return f"initializer {tensor.name} is not stored as raw data"
+        dense = bits(weight, kind).copy()  # the live weight is pruned in place later
+        exported = np.frombuffer(tensor.raw_data, dtype=kind[2]).reshape(dense.shape)
+        flip = channel_flips(exported, dense, kind)
+        if flip is not None:
+            found.append(Slot(i, dense, exported, flip))
+    if len(found) != 1:
+        return f"{len(found) or 'no'} Conv weight initializers hold its weight"
+    return found[0]
 
 
 def bits(weight: torch.Tensor, kind: tuple) -> np.ndarray:
@@ -170,20 +170,26 @@ def channel_flips(exported: np.ndarray, dense: np.ndarray, kind: tuple) -> np.nd
     return flips[:, :1].copy()
 
 
-def check_distinct(graph, rewritten: dict[int, str]) -> None:
-    """Raise Unreproducible if a rewritten initializer equals another of its type and shape."""
-    tensors = graph.initializer
-    for i, layer in rewritten.items():
-        kind = FLOATS[tensors[i].data_type]
-        mine = None
-        for j, other in enumerate(tensors):
-            if j == i or other.data_type != tensors[i].data_type or list(other.dims) != list(tensors[i].dims):
-                continue
-            if not other.HasField("raw_data"):
-                raise Unreproducible(f"initializer {other.name} is not stored as raw data")
-            if mine is None:
-                mine = values(np.frombuffer(tensors[i].raw_data, dtype=kind[2]), kind)
-            if np.array_equal(mine, values(np.frombuffer(other.raw_data, dtype=kind[2]), kind)):
-                raise Unreproducible(
-                    f"{layer}'s pruned weight equals initializer {other.name}, which the exporter may store once"
-                )
+def check_distinct(tensors, index: int, layer: str) -> None:
+    """Raise Unreproducible if initializer ``index`` (``layer``'s, just rendered) equals another
+    of its type and shape as floats (``+0.0 == -0.0``), which an exporter would store once."""
+    mine = tensors[index]
+    unsigned = FLOATS[mine.data_type][2]
+    for j, other in enumerate(tensors):
+        if j == index or other.data_type != mine.data_type or list(other.dims) != list(mine.dims):
+            continue
+        if not other.HasField("raw_data"):
+            raise Unreproducible(f"initializer {other.name} is not stored as raw data")
+        a, b = (np.frombuffer(t.raw_data, dtype=unsigned) for t in (mine, other))
+        if all(
+            np.array_equal(zeros_unsigned(a[part]), zeros_unsigned(b[part]))
+            for part in (slice(64), slice(None))
+        ):
+            raise Unreproducible(
+                f"{layer}'s pruned weight equals initializer {other.name}, which the exporter may store once"
+            )
+
+
+def zeros_unsigned(b: np.ndarray) -> np.ndarray:
+    """Bit patterns with -0.0 made +0.0, so equal bits mean equal values (NaN aside)."""
+    return np.where(b & ~sign_bit(b) == 0, 0, b).astype(b.dtype)
