@@ -55,6 +55,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_verify.py
+	$(BIN)/python benchmarks/bench_tuning.py
 
 bench-size: $(STAMP)
 	$(BIN)/python benchmarks/bench_size.py

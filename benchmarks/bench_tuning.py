@@ -3,7 +3,9 @@
 Run as ``make bench`` (``.venv/bin/python benchmarks/bench_tuning.py``). Every command is a
 whole fresh process (``python -m secateurs.cli``, imports included) on ``builtin:resnet``
 with the default thread settings and the default --formats, timed from start to exit,
-median of ``--reps``. The ratio is each command's median over the plain run's median.
+median of ``--reps``. The ratio is each command's median over the plain run's median. The
+CPU column (user + system seconds of the process) is less swayed by other jobs on a shared
+machine than the wall time, though thread pools waiting on busy CPUs inflate it too.
 Prints a markdown table and writes it to benchmarks/TUNING.md (``--no-write``: print only).
 ``--checkout DIR`` times another checkout of secateurs (e.g. an older commit) with this
 same script, for before/after numbers.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,24 +39,26 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("sweep (10 default amounts)", ["sweep", MODEL]),
     ("sweep --exporter torchscript", ["sweep", MODEL, "--exporter", "torchscript"]),
     ("sweep --eval builtin:digits", ["sweep", MODEL, *EVAL]),
-    ("sweep --eval builtin:digits --max-accuracy-drop 0.01", ["sweep", MODEL, *EVAL, *BUDGET]),
-    ("sensitivity --eval builtin:digits (heat-map only)", ["sensitivity", MODEL, *EVAL]),
+    ("sensitivity --eval builtin:digits", ["sensitivity", MODEL, *EVAL]),
     ("sensitivity --eval builtin:digits --max-accuracy-drop 0.01", ["sensitivity", MODEL, *EVAL, *BUDGET]),
+    ("run --auto --eval builtin:digits --max-accuracy-drop 0.01", ["run", MODEL, "--auto", *EVAL, *BUDGET]),
 ]
 
 
-def timed(argv: list[str], checkout: Path, scratch: Path) -> float:
-    """Seconds for one whole `secateurs ...` process writing into a fresh --out."""
+def timed(argv: list[str], checkout: Path, scratch: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of one whole `secateurs ...` process writing into a fresh --out."""
     out = Path(tempfile.mkdtemp(dir=scratch)) / "out"
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     env.pop("CI", None)  # progress lines are not what is timed
     cmd = [sys.executable, "-m", "secateurs.cli", *argv, "--out", str(out), "-q"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(cmd, cwd=scratch, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
-    return seconds
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def commit(checkout: Path) -> str:
@@ -63,14 +68,18 @@ def commit(checkout: Path) -> str:
     return done.stdout.strip() or "unknown"
 
 
-def table(rows: list[tuple[str, list[float]]]) -> list[str]:
-    base = statistics.median(rows[0][1])
-    lines = ["| command | seconds (median) | runs | ratio to one plain run |", "|---|---|---|---|"]
+def table(rows: list[tuple[str, list[tuple[float, float]]]]) -> list[str]:
+    """One line per command: median wall seconds, each run's, the ratio, median CPU seconds."""
+    base = statistics.median(wall for wall, _ in rows[0][1])
+    lines = [
+        "| command | seconds (median) | runs | ratio to one plain run | CPU seconds (median) |",
+        "|---|---|---|---|---|",
+    ]
     for label, times in rows:
-        runs = ", ".join(f"{t:.1f}" for t in times)
-        lines.append(
-            f"| `{label}` | {statistics.median(times):.1f} | {runs} | {statistics.median(times) / base:.2f}× |"
-        )
+        wall = statistics.median(w for w, _ in times)
+        runs = ", ".join(f"{w:.1f}" for w, _ in times)
+        cpu = statistics.median(c for _, c in times)
+        lines.append(f"| `{label}` | {wall:.1f} | {runs} | {wall / base:.2f}× | {cpu:.1f} |")
     return lines
 
 
@@ -91,7 +100,9 @@ def main() -> None:
             times = []
             for _ in range(args.reps):
                 times.append(timed(argv, checkout, Path(tmp)))
-                print(f"{label}: {times[-1]:.1f} s", file=sys.stderr, flush=True)
+                print(
+                    f"{label}: {times[-1][0]:.1f} s ({times[-1][1]:.1f} s CPU)", file=sys.stderr, flush=True
+                )
             rows.append((label, times))
     lines = [
         "# `secateurs sweep` and `sensitivity` timing",

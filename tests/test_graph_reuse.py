@@ -92,6 +92,26 @@ def test_a_template_that_does_not_reproduce_the_fresh_export_is_refused(tmp_path
     ]
 
 
+def test_a_dense_model_that_does_not_export_leaves_every_amount_to_fresh_exports(monkeypatch):
+    from secateurs.errors import ExportError
+    from secateurs.tuning import graph_reuse
+
+    real = graph_reuse.export.export_artifacts
+
+    def dense_fails(cfg, *args, **kwargs):
+        if cfg.formats == ("onnx",):  # only the template's export asks for model.onnx alone
+            raise ExportError("torchscript exporter failed on it")
+        return real(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(graph_reuse.export, "export_artifacts", dense_fails)
+    tuner = Tuner("tests.models:no_bias_bn", exporter="torchscript")
+    assert [tuner.artifact_sizes(a)[1] for a in (0.2, 0.4)] == [EXPORTED] * 2
+    assert tuner.graph.notes == [
+        "model.onnx exported afresh at every amount: the dense model did not export"
+        " (torchscript exporter failed on it)"
+    ]
+
+
 def test_layers_sharing_one_initializer_are_exported_afresh(tmp_path, monkeypatch):
     """Two convs with equal dense weights are stored once by the exporter: which one a pruned
     layer's zeros belong to cannot be told, so the template refuses (and says so)."""

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from secateurs import exporters
+from secateurs.errors import ExportError
 from secateurs.exporters import DENSE_ONNX
 from secateurs.model.conv_targets import get_param
 from secateurs.pipeline import export
@@ -42,7 +43,10 @@ class GraphReuse:
     def build(self, cfg, model, info, exclude: str | None) -> None:
         """Export the dense ``model`` once and trust it only if it reproduces the evidence."""
         with tempfile.TemporaryDirectory(prefix="secateurs-template-") as tmp:
-            export.export_artifacts(replace(cfg, formats=(DENSE_ONNX,)), model, info, [], Path(tmp))
+            try:
+                export.export_artifacts(replace(cfg, formats=(DENSE_ONNX,)), model, info, [], Path(tmp))
+            except ExportError as e:  # the pruned model exported: its amounts still can
+                return self._refuse(f"the dense model did not export ({e})")
             if [p.name for p in Path(tmp).iterdir()] != ["model.onnx"]:
                 return self._refuse("model.onnx keeps its tensors in model.onnx.data")
             data = (Path(tmp) / "model.onnx").read_bytes()

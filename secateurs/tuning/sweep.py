@@ -101,16 +101,14 @@ class Tuner:
         """Put the dense weights back, then prune them to ``amount``; no-op if already there."""
         key = (amount, scope or self.scope, exclude if exclude is not None else self.exclude)
         if key != self._pruned_as:
-            self.model.load_state_dict(self._dense_state)
-            self._pruned_as = None
+            self._restore_dense()
             self._records, _ = prune_model(self.model, amount, key[1], key[2])
             self._pruned_as = key
         return self._records
 
     def prune_layers(self, layer_amounts: dict[str, float]) -> list:
         """Put the dense weights back, then prune only the listed layers, each to its amount."""
-        self.model.load_state_dict(self._dense_state)
-        self._pruned_as = None  # not a uniform amount: the next prune() restores first
+        self._restore_dense()
         records, _ = prune_model(self.model, 0.0, "layer", self.exclude, layer_amounts=layer_amounts)
         return records
 
@@ -144,13 +142,16 @@ class Tuner:
         cfg = RunConfig(
             model=self.info.spec, out=directory, amount=amount, exporter=self.exporter, opset=self.opset
         )
-        if self.graph.wants_template():
-            self.model.load_state_dict(self._dense_state)
-            self._pruned_as = None
-            self.graph.build(cfg, self.model, replace(self.info, notes=[]), self.exclude)
-        records = self.prune(amount, scope, exclude)
         info = replace(self.info, notes=[])
+        if self.graph.wants_template():
+            self._restore_dense()
+            self.graph.build(cfg, self.model, info, self.exclude)
+        records = self.prune(amount, scope, exclude)
         return self.graph.write(cfg, self.model, info, records, directory, f"amount {amount:g}")
+
+    def _restore_dense(self) -> None:
+        self.model.load_state_dict(self._dense_state)
+        self._pruned_as = None  # the next prune() prunes again
 
 
 def summarize(amount: float, records: list, result: dict) -> dict:
