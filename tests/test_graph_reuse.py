@@ -14,6 +14,7 @@ import onnx
 import pytest
 import torch
 
+from secateurs import exporters
 from secateurs.config import RunConfig
 from secateurs.errors import ValidationFailed
 from secateurs.pipeline import export
@@ -39,8 +40,7 @@ def run_files(tmp_path, spec: str, amount: float, exporter: str) -> dict[str, by
 
 
 def sweep_names(directory) -> list[str]:
-    from secateurs import exporters
-
+    """The artifact files (every registered format's) in ``directory``."""
     return sorted(f.filename for f in exporters.formats() if (directory / f.filename).is_file())
 
 
@@ -61,12 +61,13 @@ def test_every_amount_writes_the_bytes_a_real_run_writes(tmp_path, exporter):
         assert written == run_files(tmp_path, spec, amount, exporter), amount
     assert seen == {0.5: EXPORTED, 0.3: RENDERED, 1.0: EXPORTED}
     sizes, how = tuner.artifact_sizes(0.3)
-    assert how == RENDERED and sizes == {n: len((tmp_path / "sweep-0.3" / n).read_bytes()) for n in written}
+    rendered = tmp_path / "sweep-0.3"
+    assert how == RENDERED and sizes == {n: (rendered / n).stat().st_size for n in sweep_names(rendered)}
     assert len(tuner.graph.notes) == 1 and tuner.graph.notes[0].startswith(
         "amount 1: model.onnx exported afresh"
     )
     assert "which the exporter may store once" in tuner.graph.notes[0]
-    model = onnx.load(str(tmp_path / "sweep-0.3" / "model.onnx"))
+    model = onnx.load(str(rendered / "model.onnx"))
     arrays = [onnx.numpy_helper.to_array(t) for t in model.graph.initializer]
     assert any((np.signbit(a) & (a == 0)).any() for a in arrays)  # -0.0s were rendered
 
