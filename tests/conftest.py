@@ -127,7 +127,10 @@ def shared_runs(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def resnet_digits(shared_runs) -> Path:
-    """`run builtin:resnet --amount 0.1 --eval builtin:digits --max-accuracy-drop 0.5`, read only:
-    the task evaluation and report.html tests share this one run."""
+    """`run builtin:resnet --amount 0.1 --eval builtin:digits --max-accuracy-drop 0.5` (torchscript
+    export), read only: the task evaluation and report.html tests share this one run (their
+    tests sit in one xdist_group, so the run is made once per `make test`)."""
     args = ("builtin:resnet", "--amount", "0.1", "--eval", "builtin:digits", "--max-accuracy-drop", "0.5")
+    args += ("--exporter", "torchscript")
+
     return shared_runs.cli(*args) / "out"
