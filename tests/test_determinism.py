@@ -66,7 +66,6 @@ def test_a_different_setting_changes_the_digest(tmp_path):
             formats=("onnx",),
             exporter="torchscript",
         )
-
         execute(cfg, run_stages(cfg))
         digests.append(hashed_part(cfg.out)["digest"])
     assert digests[0] != digests[1]

@@ -68,7 +68,6 @@ def test_sparse_initializers_the_table_cannot_list_are_named_with_totals(cli, sh
     out, _, _ = shared_runs.execute(
         "tests.models:residual", ["load", "prune", "export"], amount=0.95, exporter="torchscript"
     )
-
     graph = onnx.load(str(out / "model.sparse.onnx")).graph
     assert len(graph.sparse_initializer) > 0  # 95% zeros: COO is smaller, so the weights went sparse
     result = cli("inspect", out / "model.sparse.onnx")

@@ -190,7 +190,6 @@ def test_exporter_failure_is_exit_4(cli, tmp_path):
 def test_forced_external_data_layout(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("SECATEURS_FORCE_EXTERNAL_DATA", "1")
     result = cli("run", "tests.models:residual", "--amount", "0.6", *TORCHSCRIPT, "--out", "o", "-q")
-
     assert result.exit_code == 0, result.output
     out = tmp_path / "o"
     import onnx

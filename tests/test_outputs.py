@@ -74,7 +74,6 @@ def test_out_directory_read_only_inside(cli, tmp_path, good_out, monkeypatch):
 
     monkeypatch.setattr(os, "replace", deny)
     result = cli("run", "tests.models:plain", "--amount", "0.7", *TORCHSCRIPT, "--out", "o")
-
     assert result.exit_code == 5, result.output
     assert_untouched(tmp_path, out, before)
 

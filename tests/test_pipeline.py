@@ -54,7 +54,6 @@ def test_report_names_both_denominators(tmp_path):
     _, report = execute(
         RunConfig(model="tests.models:residual", out=out, amount=0.5, exporter="torchscript"), ALL
     )
-
     s = report["sparsity"]
     assert s["pruned_tensors"]["numel"] == sum(layer["numel"] for layer in report["layers"])
     assert s["all_parameters"]["numel"] > s["pruned_tensors"]["numel"]  # BN, linear and biases too

@@ -16,6 +16,7 @@ from secateurs.report import render_html
 from secateurs.report.formats import fmt_pct
 
 CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.xdist_group("resnet-digits")  # resnet_eval: the session's shared run
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,6 @@ def residual(tmp_path_factory):
         RunConfig(model="tests.models:residual", out=out, amount=0.5, exporter="torchscript"),
         ["load", "prune", "export", "validate"],
     )
-
     return out, report
 
 

@@ -134,7 +134,6 @@ def validated(tmp_path_factory):
         RunConfig("tests.models:residual", out, amount=0.5, exporter="torchscript"),
         ["load", "prune", "export", "validate"],
     )
-
     return out, data
 
 

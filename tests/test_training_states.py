@@ -536,7 +536,6 @@ def test_ema_state_dict_is_preferred(cli, tmp_path):
     ema = {k: v + 1 if v.is_floating_point() else v for k, v in ema.items()}
     torch.save({"model": model, "ema": ema, "epoch": 3}, tmp_path / "c.pt")
     result = cli("run", "tests.models:conv_linear", "--weights", "c.pt", *TORCHSCRIPT, "--out", "o", "-q")
-
     assert result.exit_code == 0, result.output
     assert "under key 'ema'" in notes_of(tmp_path / "o")
     assert torch.equal(load_file(str(tmp_path / "o" / "pruned.safetensors"))["fc.weight"], ema["fc.weight"])
