@@ -74,6 +74,10 @@ class SharedRuns:
     A test that changes files must copy the directory first (``shutil.copytree`` into its
     ``tmp_path``); at the end of the session every shared directory is compared with what
     the run wrote, and a changed one is an error naming the run.
+
+    Under pytest-xdist each worker is a session of its own: tests that share an expensive
+    run carry one ``xdist_group`` mark, and ``--dist loadgroup`` (pyproject.toml) sends
+    them to one worker, so `make test` makes the run once.
     """
 
     def __init__(self, tmp_path_factory):
@@ -127,7 +131,9 @@ def shared_runs(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def resnet_digits(shared_runs) -> Path:
-    """`run builtin:resnet --amount 0.1 --eval builtin:digits --max-accuracy-drop 0.5`, read only:
-    the task evaluation and report.html tests share this one run."""
+    """`run builtin:resnet --amount 0.1 --eval builtin:digits --max-accuracy-drop 0.5` (torchscript
+    export), read only: the task evaluation and report.html tests share this one run (in
+    xdist_group "resnet-digits")."""
     args = ("builtin:resnet", "--amount", "0.1", "--eval", "builtin:digits", "--max-accuracy-drop", "0.5")
+    args += ("--exporter", "torchscript")
     return shared_runs.cli(*args) / "out"

@@ -170,6 +170,14 @@ ARTIFACTS = {
 
 ZOO = [plain, grouped, depthwise, dilated_strided, padding_modes, no_bias_bn, residual, two_outputs, tied]
 
+# `run`/`export` arguments for tests that are about loading, pruning, reports or output safety,
+# not about the export: the legacy exporter takes ~0.1 s on these models where dynamo (the
+# default) takes ~1 s. The default exporter keeps its own end-to-end tests: the zoo
+# (test_pipeline.py), byte determinism in one process and across processes, --opset and
+# dynamic axes, nested outputs with verify, .pt2 programs (dynamo only), the sparse artifacts
+# on builtin:resnet, `run` with its CLI defaults, --auto and the accuracy gate.
+TORCHSCRIPT = ("--exporter", "torchscript")
+
 
 class SignedBatchNorm(nn.Module):
     """Convs with BatchNorm folded in at negative scales, a conv with a bias, and three convs

@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 
 from secateurs import __version__
 from tests import models
-from tests.models import ARTIFACTS
+from tests.models import ARTIFACTS, TORCHSCRIPT
 
 
 def manifest_of(path):
@@ -155,9 +155,11 @@ def test_pickle_with_global_refused_by_weights_only(cli, tmp_path):
 
 
 def test_validation_failure_keeps_previous_output(cli, tmp_path):
-    assert cli("run", "builtin:lenet", "--out", "o", "-q").exit_code == 0
+    assert cli("run", "builtin:lenet", *TORCHSCRIPT, "--out", "o", "-q").exit_code == 0
     good = manifest_of(tmp_path / "o")
-    result = cli("run", "builtin:lenet", "--amount", "0.6", "--atol", "0", "--rtol", "0", "--out", "o")
+    result = cli(
+        "run", "builtin:lenet", "--amount", "0.6", "--atol", "0", "--rtol", "0", *TORCHSCRIPT, "--out", "o"
+    )
     assert result.exit_code == 1, result.output
     assert "validation failed" in result.stderr
     assert manifest_of(tmp_path / "o") == good  # untouched
@@ -253,8 +255,8 @@ def test_stale_staging_from_killed_run_is_cleaned(cli, tmp_path):
 
 
 def test_reexport_voids_stale_verdicts_and_derived_files(cli, tmp_path):
-    assert cli("run", "tests.models:residual", "--out", "w", "-q").exit_code == 0
-    assert cli("export", "w", "--formats", "onnx,spz", "-q").exit_code == 0
+    assert cli("run", "tests.models:residual", *TORCHSCRIPT, "--out", "w", "-q").exit_code == 0
+    assert cli("export", "w", "--formats", "onnx,spz", *TORCHSCRIPT, "-q").exit_code == 0
     report = json.loads((tmp_path / "w/report.json").read_text())
     assert report["status"] == "unvalidated" and report["validation"] is None
     assert {a["file"] for a in report["artifacts"]} == {

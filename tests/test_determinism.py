@@ -60,7 +60,11 @@ def test_a_different_setting_changes_the_digest(tmp_path):
     digests = []
     for amount in (0.3, 0.5):
         cfg = RunConfig(
-            model="tests.models:plain", out=tmp_path / str(amount), amount=amount, formats=("onnx",)
+            model="tests.models:plain",
+            out=tmp_path / str(amount),
+            amount=amount,
+            formats=("onnx",),
+            exporter="torchscript",
         )
         execute(cfg, run_stages(cfg))
         digests.append(hashed_part(cfg.out)["digest"])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from secateurs.evaluation import metrics
+from tests.models import TORCHSCRIPT
 
 
 def test_classification_metrics_by_hand():
@@ -45,6 +46,7 @@ def report_of(path):
     return json.loads((path / "report.json").read_text())
 
 
+@pytest.mark.xdist_group("resnet-digits")  # the shared run, made once (tests/conftest.py)
 def test_digits_evaluation_in_the_pipeline(resnet_digits):
     out = resnet_digits  # run at --amount 0.1 with --max-accuracy-drop 0.5 (tests/conftest.py)
     ev = report_of(out)["evaluation"]
@@ -60,7 +62,7 @@ def test_digits_evaluation_in_the_pipeline(resnet_digits):
 
 def test_gate_failure_is_exit_6_and_keeps_previous_output(cli, tmp_path):
     # builtin:lenet loses 4.4 points of digits accuracy at 0.9 (none up to 0.7)
-    assert cli("run", "builtin:lenet", "--amount", "0.1", "--out", "o", "-q").exit_code == 0
+    assert cli("run", "builtin:lenet", "--amount", "0.1", *TORCHSCRIPT, "--out", "o", "-q").exit_code == 0
     before = (tmp_path / "o/manifest.json").read_text()
     result = cli(
         "run",
@@ -104,6 +106,7 @@ def test_label_free_evaluation_and_agreement_gate(cli, tmp_path):
         "random:40",
         "--min-agreement",
         "0.5",
+        *TORCHSCRIPT,
         "--out",
         "o",
         "-q",
@@ -122,7 +125,7 @@ def test_npz_data(cli, tmp_path):
         inputs=rng.standard_normal((20, 3, 8, 8)).astype(np.float32),
         labels=rng.integers(0, 5, 20),
     )
-    result = cli("run", "tests.models:residual", "--eval", "d.npz", "--out", "o", "-q")
+    result = cli("run", "tests.models:residual", "--eval", "d.npz", *TORCHSCRIPT, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     assert report_of(tmp_path / "o")["evaluation"]["labels"]
 
@@ -165,9 +168,17 @@ def test_eval_usage_errors(cli, tmp_path, args, message):
     assert message in result.stderr
 
 
-def test_run_auto_chooses_the_amount_and_says_so(cli, tmp_path):
-    from secateurs.tuning.sweep import Tuner, auto_amount
+def test_run_auto_chooses_the_amount_and_says_so(cli, tmp_path, monkeypatch):
+    from secateurs.tuning import sweep
 
+    answers = []  # what the bisection returned inside the run (its search: tests/test_sweep.py)
+    bisect = sweep.auto_amount
+
+    def recorded(*args, **kwargs):
+        answers.append(bisect(*args, **kwargs))
+        return answers[-1]
+
+    monkeypatch.setattr(sweep, "auto_amount", recorded)
     result = cli(
         "run",
         "builtin:lenet",
@@ -184,9 +195,10 @@ def test_run_auto_chooses_the_amount_and_says_so(cli, tmp_path):
     report = report_of(tmp_path / "o")
     # builtin:lenet on the digits split: no drop up to 0.7, 4.4 points at 0.9
     assert 0.7 <= report["config"]["amount"] < 0.9
-    expected, _ = auto_amount(Tuner("builtin:lenet", "builtin:digits"), max_accuracy_drop=0.01)
+    ((expected, probes),) = answers
     assert report["config"]["amount"] == expected  # the bisection's answer, run as given
-    assert any(n.startswith("--auto chose amount") for n in report["model"]["notes"])
+    said = f"--auto chose amount {expected}: largest within the budget, {len(probes)} probes"
+    assert any(n.startswith(said) for n in report["model"]["notes"])
     assert all(g["passed"] for g in report["evaluation"]["gates"])
     assert (
         cli(

@@ -8,7 +8,9 @@ from secateurs.spz.choose import MIN_CUT_BYTES
 
 @pytest.fixture(scope="module")
 def exported(shared_runs):
-    out, _, _ = shared_runs.execute("tests.models:residual", ["load", "prune", "export"], amount=0.5)
+    out, _, _ = shared_runs.execute(
+        "tests.models:residual", ["load", "prune", "export"], amount=0.5, exporter="torchscript"
+    )
     return out
 
 
@@ -63,7 +65,9 @@ def test_bitmask_decoder_constants_share_one_row(cli, exported):
 def test_sparse_initializers_the_table_cannot_list_are_named_with_totals(cli, shared_runs):
     import onnx
 
-    out, _, _ = shared_runs.execute("tests.models:residual", ["load", "prune", "export"], amount=0.95)
+    out, _, _ = shared_runs.execute(
+        "tests.models:residual", ["load", "prune", "export"], amount=0.95, exporter="torchscript"
+    )
     graph = onnx.load(str(out / "model.sparse.onnx")).graph
     assert len(graph.sparse_initializer) > 0  # 95% zeros: COO is smaller, so the weights went sparse
     result = cli("inspect", out / "model.sparse.onnx")

@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import save_file
 
 from tests import models
+from tests.models import TORCHSCRIPT
 
 
 def report_of(path):
@@ -30,17 +31,15 @@ def random_state():
 )
 def test_checkpoint_wrappers_are_unwrapped_and_reported(cli, tmp_path, wrap, note):
     torch.save(wrap(random_state()), tmp_path / "ckpt.pth")
-    result = cli("run", "tests.models:plain", "--weights", "ckpt.pth", "--out", "o", "-q")
+    result = cli("run", "tests.models:plain", "--weights", "ckpt.pth", *TORCHSCRIPT, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     assert any(note in n for n in report_of(tmp_path / "o")["model"]["notes"])
 
 
 def test_format_is_detected_by_content_not_extension(cli, tmp_path):
     save_file(random_state(), tmp_path / "really_safetensors.pt")
-    assert (
-        cli("run", "tests.models:plain", "--weights", "really_safetensors.pt", "--out", "o", "-q").exit_code
-        == 0
-    )
+    args = ("tests.models:plain", "--weights", "really_safetensors.pt", *TORCHSCRIPT)
+    assert cli("run", *args, "--out", "o", "-q").exit_code == 0
     onnx_path = tmp_path / "m.onnx"
     torch.onnx.export(models.plain(), (torch.zeros(1, 3, 12, 12),), str(onnx_path), dynamo=False)
     onnx_path.rename(tmp_path / "model.pt")
@@ -121,7 +120,8 @@ def test_pickled_module_needs_trust(cli, tmp_path, wrap):
     result = cli("run", "full.pt", "--input-shape", "1,3,8,8", "--out", "o")
     assert result.exit_code == 3
     assert "--trust-model-code" in result.stderr and "tests.models.Residual" in result.stderr
-    result = cli("run", "full.pt", "--input-shape", "1,3,8,8", "--out", "o", "-q", "--trust-model-code")
+    args = ("full.pt", "--input-shape", "1,3,8,8", *TORCHSCRIPT)
+    result = cli("run", *args, "--out", "o", "-q", "--trust-model-code")
     assert result.exit_code == 0, result.output
     assert any("TRUSTED LOADING" in n for n in report_of(tmp_path / "o")["model"]["notes"])
 
@@ -134,7 +134,7 @@ def test_state_dict_given_as_model_is_explained(cli, tmp_path):
 
 @pytest.mark.parametrize("factory", ["already_pruned", "weight_normed", "tied"])
 def test_prune_state_parametrizations_and_tied_weights(cli, tmp_path, factory):
-    result = cli("run", f"tests.models:{factory}", "--amount", "0.5", "--out", "o", "-q")
+    result = cli("run", f"tests.models:{factory}", "--amount", "0.5", *TORCHSCRIPT, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     notes = " ".join(report_of(tmp_path / "o")["model"]["notes"])
     assert {"already_pruned": "prune mask", "weight_normed": "parametrization", "tied": "tied"}[
@@ -146,7 +146,7 @@ def test_saved_prune_masks_in_state_dict_are_folded(cli, tmp_path):
     state = models.already_pruned().state_dict()
     assert "0.weight_orig" in state and "0.weight_mask" in state
     torch.save(state, tmp_path / "masked.pt")
-    result = cli("run", "tests.models:plain", "--weights", "masked.pt", "--out", "o", "-q")
+    result = cli("run", "tests.models:plain", "--weights", "masked.pt", *TORCHSCRIPT, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     assert any("folded torch prune masks" in n for n in report_of(tmp_path / "o")["model"]["notes"])
 
@@ -160,14 +160,14 @@ def test_wrong_architecture_weights(cli, tmp_path):
 
 def test_no_conv_allowed_with_allow_noop(cli, tmp_path):
     assert cli("run", "tests.models:no_conv", "--out", "o").exit_code == 3
-    result = cli("run", "tests.models:no_conv", "--allow-noop", "--out", "o", "-q")
+    result = cli("run", "tests.models:no_conv", "--allow-noop", *TORCHSCRIPT, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     report = report_of(tmp_path / "o")
     assert report["layers"] == [] and report["status"] == "passed"
 
 
 def test_dynamic_hw_validates_other_spatial_sizes(cli, tmp_path):
-    result = cli("run", "tests.models:plain", "--dynamic-hw", "--out", "o", "-q")
+    result = cli("run", "tests.models:plain", "--dynamic-hw", *TORCHSCRIPT, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     shapes = report_of(tmp_path / "o")["validation"]["shapes"]
     assert set(shapes) == {"1x3x12x12", "3x3x12x12", "1x3x24x24"}
@@ -189,7 +189,7 @@ def test_exporter_failure_is_exit_4(cli, tmp_path):
 
 def test_forced_external_data_layout(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("SECATEURS_FORCE_EXTERNAL_DATA", "1")
-    result = cli("run", "tests.models:residual", "--amount", "0.6", "--out", "o", "-q")
+    result = cli("run", "tests.models:residual", "--amount", "0.6", *TORCHSCRIPT, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     out = tmp_path / "o"
     import onnx

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.models import TORCHSCRIPT
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -22,7 +24,8 @@ def manifest(path):
 @pytest.fixture
 def good_out(cli, tmp_path, shared_runs):
     """A private copy of a good run's output at tmp_path/o (the run itself is made once)."""
-    out = Path(shutil.copytree(shared_runs.cli("tests.models:plain") / "out", tmp_path / "o", symlinks=True))
+    made = shared_runs.cli("tests.models:plain", *TORCHSCRIPT) / "out"
+    out = Path(shutil.copytree(made, tmp_path / "o", symlinks=True))
     return out, manifest(out)
 
 
@@ -37,7 +40,7 @@ def test_symlink_placed_at_an_artifact_name(cli, tmp_path, good_out):
     victim.write_text("do not touch")
     (out / "model.onnx").unlink()
     (out / "model.onnx").symlink_to(victim)
-    assert cli("run", "tests.models:plain", "--out", "o", "-q").exit_code == 0
+    assert cli("run", "tests.models:plain", *TORCHSCRIPT, "--out", "o", "-q").exit_code == 0
     assert victim.read_text() == "do not touch"
     assert not (out / "model.onnx").is_symlink()
 
@@ -53,7 +56,7 @@ def test_disk_full_mid_write(cli, tmp_path, good_out, monkeypatch, where):
         monkeypatch.setattr("secateurs.exporters.safetensors_weights_torch.save_state_dict", full)
     else:
         monkeypatch.setattr(os, "fsync", full)
-    result = cli("run", "tests.models:plain", "--amount", "0.7", "--out", "o")
+    result = cli("run", "tests.models:plain", "--amount", "0.7", *TORCHSCRIPT, "--out", "o")
     assert result.exit_code == 5, result.output
     assert "disk full" in result.stderr or "No space" in result.stderr
     assert_untouched(tmp_path, out, before)
@@ -70,7 +73,7 @@ def test_out_directory_read_only_inside(cli, tmp_path, good_out, monkeypatch):
         return real_replace(src, dst, *a, **k)
 
     monkeypatch.setattr(os, "replace", deny)
-    result = cli("run", "tests.models:plain", "--amount", "0.7", "--out", "o")
+    result = cli("run", "tests.models:plain", "--amount", "0.7", *TORCHSCRIPT, "--out", "o")
     assert result.exit_code == 5, result.output
     assert_untouched(tmp_path, out, before)
 

@@ -38,7 +38,7 @@ def test_zoo_exports_and_validates(tmp_path, factory, exporter):
 
 def test_manifest_lists_every_file_with_hash(tmp_path):
     out = tmp_path / "out"
-    execute(RunConfig(model="tests.models:plain", out=out), ALL)
+    execute(RunConfig(model="tests.models:plain", out=out, exporter="torchscript"), ALL)
     data = json.loads((out / "manifest.json").read_text())
     listed = {f["path"]: f for f in data["files"]}
     assert set(listed) == ARTIFACTS | {"report.json", "report.md", "report.html"}
@@ -51,7 +51,9 @@ def test_manifest_lists_every_file_with_hash(tmp_path):
 
 def test_report_names_both_denominators(tmp_path):
     out = tmp_path / "out"
-    _, report = execute(RunConfig(model="tests.models:residual", out=out, amount=0.5), ALL)
+    _, report = execute(
+        RunConfig(model="tests.models:residual", out=out, amount=0.5, exporter="torchscript"), ALL
+    )
     s = report["sparsity"]
     assert s["pruned_tensors"]["numel"] == sum(layer["numel"] for layer in report["layers"])
     assert s["all_parameters"]["numel"] > s["pruned_tensors"]["numel"]  # BN, linear and biases too

@@ -63,7 +63,9 @@ def test_reference_holds_the_validation_inputs_and_torch_outputs(tmp_path):
     from secateurs.config import RunConfig
     from secateurs.pipeline.runner import execute, run_stages
 
-    cfg = RunConfig(model="tests.models:two_outputs", out=tmp_path / "o", formats=("onnx",))
+    cfg = RunConfig(
+        model="tests.models:two_outputs", out=tmp_path / "o", formats=("onnx",), exporter="torchscript"
+    )
     ctx, report = execute(cfg, run_stages(cfg))
     ref = reference.read(tmp_path / "o/reference.npz")
     assert [x.shape for x in ref.inputs] == [(2, 2, 6, 6)] * 3 + [(4, 2, 6, 6)]

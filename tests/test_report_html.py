@@ -16,13 +16,15 @@ from secateurs.report import render_html
 from secateurs.report.formats import fmt_pct
 
 CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.xdist_group("resnet-digits")  # resnet_eval: the session's shared run
 
 
 @pytest.fixture(scope="module")
 def residual(tmp_path_factory):
     out = tmp_path_factory.mktemp("residual") / "out"
     _, report = execute(
-        RunConfig(model="tests.models:residual", out=out, amount=0.5), ["load", "prune", "export", "validate"]
+        RunConfig(model="tests.models:residual", out=out, amount=0.5, exporter="torchscript"),
+        ["load", "prune", "export", "validate"],
     )
     return out, report
 

@@ -21,6 +21,7 @@ from secateurs.model.recipe import read_recipe, write_recipe
 from secateurs.tuning.sensitivity import RECIPE_STEP, Probe, build_recipe, sensitivity, uniform_within
 from secateurs.tuning.sweep import Tuner
 from tests import models
+from tests.models import TORCHSCRIPT
 from tests.tuning_stubs import StubProbe
 
 
@@ -302,7 +303,8 @@ def test_run_accepts_a_recipe(cli, tmp_path):
 
     recipe = tmp_path / "recipe.json"
     recipe.write_text(json.dumps({"schema": "secateurs.recipe/1", "layers": {"body": 0.8, "down": 0.1}}))
-    result = cli("run", "tests.models:residual", "--recipe", recipe, "--amount", "0.3", "--out", "o", "-q")
+    args = ("tests.models:residual", "--recipe", recipe, *TORCHSCRIPT)
+    result = cli("run", *args, "--amount", "0.3", "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     layers = {
         layer["name"]: layer for layer in json.loads((tmp_path / "o/report.json").read_text())["layers"]
@@ -315,7 +317,7 @@ def test_run_accepts_a_recipe(cli, tmp_path):
     assert layers["body"]["zeros_after"] == round(0.8 * layers["body"]["numel"])
     assert "data:image/png" not in (tmp_path / "o/report.html").read_text()
     (tmp_path / "sensitivity.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)  # beside the recipe
-    assert cli("run", "tests.models:residual", "--recipe", recipe, "--out", "o", "-q").exit_code == 0
+    assert cli("run", *args, "--out", "o", "-q").exit_code == 0
     assert "data:image/png" in (tmp_path / "o/report.html").read_text()
     bad = cli("run", "tests.models:residual", "--recipe", recipe, "--scope", "global", "--out", "o2")
     assert bad.exit_code == 2

@@ -13,8 +13,10 @@ from secateurs.config import RunConfig
 from secateurs.exporters import sparse_onnx, spz_container
 from secateurs.pipeline.runner import execute
 from secateurs.validators.bit_exact import ROUND_TRIP
+from tests.models import TORCHSCRIPT
 
 ALL = ["load", "prune", "export", "validate"]
+pytestmark = pytest.mark.xdist_group("builtin-resnet")  # the shared builtin:resnet runs, made once
 
 
 def run(tmp_path, model="builtin:resnet", **kw):
@@ -72,7 +74,9 @@ def test_coo_uses_narrow_indices_and_strict_forces_int64(shared_runs):
     narrow = {onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.INT32}
     types = {s.indices.data_type for s in onnx.load(str(out / "model.sparse.onnx")).graph.sparse_initializer}
     assert types and types <= narrow | {onnx.TensorProto.INT64} and types & narrow
-    out, _, report = shared(shared_runs, amount=0.9, onnx_strict=True)
+    out, _, report = shared(
+        shared_runs, "tests.models:residual", amount=0.9, exporter="torchscript", onnx_strict=True
+    )
     sparse = onnx.load(str(out / "model.sparse.onnx"))
     assert {s.indices.data_type for s in sparse.graph.sparse_initializer} == {onnx.TensorProto.INT64}
     assert any(c["name"] == "onnx.checker" and c["passed"] for c in checks_for(report, "model.sparse.onnx"))
@@ -81,7 +85,7 @@ def test_coo_uses_narrow_indices_and_strict_forces_int64(shared_runs):
 def test_npz_loader_returns_exact_weights(shared_runs):
     from secateurs.sparse.csr_npz import load_csr_matrices, load_csr_npz
 
-    out, ctx, _ = shared(shared_runs, model="tests.models:residual", amount=0.6)
+    out, ctx, _ = shared(shared_runs, model="tests.models:residual", amount=0.6, exporter="torchscript")
     dense = load_csr_npz(out / "weights.npz")
     for name, w in ctx.pruned_weights().items():
         assert dense[name].tobytes() == w.tobytes()
@@ -89,7 +93,9 @@ def test_npz_loader_returns_exact_weights(shared_runs):
 
 
 def test_formats_can_be_selected_and_derived_need_onnx(tmp_path):
-    out, _, report = run(tmp_path, model="tests.models:plain", formats=("onnx", "spz"))
+    out, _, report = run(
+        tmp_path, model="tests.models:plain", formats=("onnx", "spz"), exporter="torchscript"
+    )
     assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == {
         "model.onnx",
         "model.onnx.spz",
@@ -126,8 +132,8 @@ def test_validators_catch_a_corrupted_encoding(shared_runs, tmp_path):
 
 
 def test_split_export_restores_encodings(tmp_path, cli):
-    assert cli("prune", "builtin:resnet", "--amount", "0.7", "--out", "w", "-q").exit_code == 0
-    assert cli("export", "w", "-q").exit_code == 0
+    assert cli("prune", "tests.models:residual", "--amount", "0.7", "--out", "w", "-q").exit_code == 0
+    assert cli("export", "w", *TORCHSCRIPT, "-q").exit_code == 0
     assert cli("validate", "w", "-q").exit_code == 0
     report = json.loads((tmp_path / "w/report.json").read_text())
     assert report["status"] == "passed"

@@ -33,6 +33,8 @@ def test_sweep_writes_json_table_and_plot(tmp_path):
             "0.5,0.1,0.9",
             "--max-accuracy-drop",
             "0.01",
+            "--exporter",
+            "torchscript",
         ]
         + ["--out", str(out)],
         catch_exceptions=False,
@@ -180,7 +182,7 @@ def test_dense_outputs_computed_once(monkeypatch):
         return real(model, inputs, progress)
 
     monkeypatch.setattr(judge, "torch_scores", counting)
-    t = Tuner("builtin:lenet", "builtin:digits")
+    t = Tuner("builtin:lenet", "builtin:digits", exporter="torchscript")
     assert len(calls) == 1
     first = t.evaluate(0.3)
     t.evaluate(0.6)

@@ -103,7 +103,13 @@ def test_threads_reach_torch_and_onnxruntime_but_not_the_digest(tmp_path, restor
 
     manifests = {}
     for n in (1, 2):
-        cfg = RunConfig(model="tests.models:residual", out=tmp_path / str(n), amount=0.4, threads=n)
+        cfg = RunConfig(
+            model="tests.models:residual",
+            out=tmp_path / str(n),
+            amount=0.4,
+            threads=n,
+            exporter="torchscript",
+        )
         execute(cfg, run_stages(cfg))
         assert torch.get_num_threads() == n
         assert session_options().intra_op_num_threads == n
@@ -119,14 +125,15 @@ def test_threads_reach_torch_and_onnxruntime_but_not_the_digest(tmp_path, restor
 def test_the_default_is_the_usable_count(tmp_path, restore_threads):
     from secateurs.pipeline.runner import execute
 
-    cfg = RunConfig(model="tests.models:plain", out=tmp_path / "o", formats=("onnx",))
+    cfg = RunConfig(model="tests.models:plain", out=tmp_path / "o", formats=("onnx",), exporter="torchscript")
     execute(cfg, ["load", "prune", "export"])
     assert json.loads((cfg.out / "manifest.json").read_text())["run"]["threads"] == cpus.usable()
     assert torch.get_num_threads() == cpus.usable()
 
 
 def test_verify_takes_threads(cli, tmp_path, restore_threads):
-    assert cli("run", "tests.models:plain", "--formats", "onnx", "--out", "o", "-q").exit_code == 0
+    args = ("tests.models:plain", "--formats", "onnx", "--exporter", "torchscript")
+    assert cli("run", *args, "--out", "o", "-q").exit_code == 0
     result = cli("verify", "o", "--threads", "1")
     assert result.exit_code == 0, result.output
     assert cpus.onnxruntime_threads() == 1

@@ -26,6 +26,7 @@ from secateurs.model.outputs import named_outputs
 from secateurs.model.plain import make_plain, unwrap
 from secateurs.validators.onnxruntime_run import run_all
 from tests import models
+from tests.models import TORCHSCRIPT
 
 
 def report_of(path):
@@ -140,6 +141,7 @@ def test_half_checkpoint_module_runs_in_float32_with_the_same_cuts(cli, tmp_path
         "1,3,8,8",
         "--amount",
         "0.5",
+        *TORCHSCRIPT,
         "--out",
         "o",
         "-q",
@@ -163,7 +165,7 @@ def test_half_checkpoint_module_runs_in_float32_with_the_same_cuts(cli, tmp_path
 
 def test_half_state_dict_into_a_float32_factory(cli, tmp_path):
     torch.save(models.conv_linear().half().state_dict(), tmp_path / "w.pt")
-    result = cli("run", "tests.models:conv_linear", "--weights", "w.pt", "--out", "o", "-q")
+    result = cli("run", "tests.models:conv_linear", "--weights", "w.pt", *TORCHSCRIPT, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     assert "holds float16 tensors" in notes_of(tmp_path / "o")
 
@@ -177,7 +179,8 @@ def test_ema_is_preferred_over_model(cli, tmp_path):
         for p in ema.parameters():
             p.add_(1.0)
     torch.save({"model": model.half(), "ema": ema.half(), "updates": 10}, tmp_path / "last.pt")
-    result = cli("run", "last.pt", "--trust-model-code", "--input-shape", "1,3,8,8", "--out", "o", "-q")
+    args = ("last.pt", "--trust-model-code", "--input-shape", "1,3,8,8", *TORCHSCRIPT)
+    result = cli("run", *args, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     assert "checkpoint key 'ema' (preferred over 'model')" in notes_of(tmp_path / "o")
     saved = load_file(str(tmp_path / "o" / "pruned.safetensors"))
@@ -186,7 +189,8 @@ def test_ema_is_preferred_over_model(cli, tmp_path):
 
 def test_data_parallel_module_pickled_whole(cli, tmp_path):
     torch.save(nn.DataParallel(models.conv_linear()), tmp_path / "dp.pth")
-    result = cli("run", "dp.pth", "--trust-model-code", "--input-shape", "1,3,8,8", "--out", "o", "-q")
+    args = ("dp.pth", "--trust-model-code", "--input-shape", "1,3,8,8", *TORCHSCRIPT)
+    result = cli("run", *args, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     assert "unwrapped DataParallel" in notes_of(tmp_path / "o")
     reloaded_matches_onnxruntime(tmp_path / "o", models.conv_linear())
@@ -213,7 +217,7 @@ def test_compile_and_parallel_prefixes_in_a_state_dict(cli, tmp_path, prefix):
     with torch.no_grad():
         state = {k: v + 1 if v.is_floating_point() else v for k, v in state.items()}
     torch.save({"epoch": 3, "state_dict": {prefix + k: v for k, v in state.items()}}, tmp_path / "c.pth")
-    result = cli("run", "tests.models:conv_linear", "--weights", "c.pth", "--out", "o", "-q")
+    result = cli("run", "tests.models:conv_linear", "--weights", "c.pth", *TORCHSCRIPT, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     saved = load_file(str(tmp_path / "o" / "pruned.safetensors"))
     assert torch.equal(saved["fc.weight"], state["fc.weight"])
@@ -249,14 +253,15 @@ def test_prune_state_norm_hooks_and_parametrizations_on_any_module_are_made_plai
         [(model.conv, "weight"), (model.fc, "weight")], prune.L1Unstructured, amount=0.3
     )
     torch.save(model, tmp_path / "m.pt")
-    result = cli("run", "m.pt", "--trust-model-code", "--input-shape", "1,3,8,8", "--out", "p", "-q")
+    args = ("m.pt", "--trust-model-code", "--input-shape", "1,3,8,8", *TORCHSCRIPT)
+    result = cli("run", *args, "--out", "p", "-q")
     assert result.exit_code == 0, result.output
     assert set(load_file(str(tmp_path / "p" / "pruned.safetensors"))) == set(
         models.conv_linear().state_dict()
     )
 
     # a factory: modules with parametrizations do not pickle (torch refuses)
-    result = cli("run", "tests.models:hooked_everywhere", "--amount", "0.5", "--out", "o", "-q")
+    result = cli("run", "tests.models:hooked_everywhere", "--amount", "0.5", *TORCHSCRIPT, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     out = tmp_path / "o"
     notes = notes_of(out)
@@ -275,7 +280,7 @@ def test_prune_state_norm_hooks_and_parametrizations_on_any_module_are_made_plai
 
 
 def test_spectral_norm_hook_and_parametrization_are_folded(cli, tmp_path):
-    result = cli("run", "tests.models:spectral_normed", "--amount", "0.5", "--out", "o", "-q")
+    result = cli("run", "tests.models:spectral_normed", "--amount", "0.5", *TORCHSCRIPT, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     notes = notes_of(tmp_path / "o")
     assert "fc: spectral_norm hook" in notes and "conv2: parametrization of weight" in notes
@@ -313,7 +318,9 @@ def test_a_conv_that_transforms_its_weight_is_refused(cli, tmp_path, factory, la
     assert len(line.splitlines()) == 1 and f"layer '{layer}'" in line and why in line
     assert not (tmp_path / "o").exists()
     # excluding the layer is the way through, and then every pruned conv is checked
-    result = cli("run", f"tests.models:{factory}", "--exclude", f"^{layer}$", "--out", "o", "-q")
+    result = cli(
+        "run", f"tests.models:{factory}", "--exclude", f"^{layer}$", *TORCHSCRIPT, "--out", "o", "-q"
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -346,7 +353,8 @@ def test_lazy_modules_are_materialized_before_weights_load(cli, tmp_path):
         for p in trained.parameters():
             p.add_(0.1)
     torch.save(trained.state_dict(), tmp_path / "lazy.pth")
-    result = cli("run", "tests.models:lazy", "--weights", "lazy.pth", "--amount", "0.5", "--out", "o", "-q")
+    args = ("tests.models:lazy", "--weights", "lazy.pth", "--amount", "0.5", *TORCHSCRIPT)
+    result = cli("run", *args, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     saved = load_file(str(tmp_path / "o" / "pruned.safetensors"))
     assert torch.equal(saved["fc.weight"], trained.fc.weight)
@@ -447,11 +455,13 @@ def test_sweep_and_sensitivity_prove_their_targets_too():
         prove_weights_used(model, {t.layer: t.weight for t in targets}, model.input_shape)
 
 
-@pytest.mark.parametrize("spec", ["tests.models:hooked_everywhere", "static.pt2"])
-def test_split_stages_reload_what_prune_made_plain(cli, tmp_path, spec):
+@pytest.mark.parametrize(
+    ("spec", "exporter"), [("tests.models:hooked_everywhere", "torchscript"), ("static.pt2", "dynamo")]
+)
+def test_split_stages_reload_what_prune_made_plain(cli, tmp_path, spec, exporter):
     torch.export.save(torch.export.export(_bn_net(), (torch.randn(2, 3, 10, 10),)), tmp_path / "static.pt2")
     assert cli("prune", spec, "--amount", "0.5", "--out", "w", "-q").exit_code == 0
-    result = cli("export", "w", "-q")
+    result = cli("export", "w", "--exporter", exporter, "-q")
     assert result.exit_code == 0, result.output
     result = cli("validate", "w", "-q")
     assert result.exit_code == 0, result.output
@@ -462,14 +472,16 @@ def test_split_stages_reload_what_prune_made_plain(cli, tmp_path, spec):
 
 
 def test_validate_after_run_with_onnx_only(cli, tmp_path):
-    assert cli("run", "tests.models:plain", "--formats", "onnx", "--out", "o", "-q").exit_code == 0
+    assert (
+        cli("run", "tests.models:plain", "--formats", "onnx", *TORCHSCRIPT, "--out", "o", "-q").exit_code == 0
+    )
     out = tmp_path / "o"
     assert (out / "state" / "pruned.safetensors").is_file() and not (out / "pruned.safetensors").exists()
     result = cli("validate", "o", "-q")
     assert result.exit_code == 0, result.output
     assert cli("verify", "o").exit_code == 0
     # with the safetensors artifact, the state points at it instead of a second copy
-    assert cli("run", "tests.models:plain", "--out", "p", "-q").exit_code == 0
+    assert cli("run", "tests.models:plain", *TORCHSCRIPT, "--out", "p", "-q").exit_code == 0
     assert not (tmp_path / "p" / "state" / "pruned.safetensors").exists()
     assert (
         json.loads((tmp_path / "p" / "state" / "state.json").read_text())["weights"] == "pruned.safetensors"
@@ -480,22 +492,22 @@ def test_validate_after_run_with_onnx_only(cli, tmp_path):
 
 
 def test_a_compiled_submodule_is_unwrapped_and_its_keys_load_plain(cli, tmp_path):
-    result = cli("run", "tests.models:compiled_backbone", "--out", "o", "-q")
+    result = cli("run", "tests.models:compiled_backbone", *TORCHSCRIPT, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     assert "backbone: unwrapped" in notes_of(tmp_path / "o")
     reloaded_matches_onnxruntime(tmp_path / "o", models.backboned())
     # and its state_dict, whose keys carry _orig_mod. in the middle, loads into the plain model
     torch.save(models.compiled_backbone().state_dict(), tmp_path / "sub.pt")
     assert any("backbone._orig_mod." in k for k in torch.load(tmp_path / "sub.pt"))
-    result = cli("run", "tests.models:backboned", "--weights", "sub.pt", "--out", "p", "-q")
+    result = cli("run", "tests.models:backboned", "--weights", "sub.pt", *TORCHSCRIPT, "--out", "p", "-q")
     assert result.exit_code == 0, result.output
     assert "'_orig_mod.' from inside the keys" in notes_of(tmp_path / "p")
 
 
 def test_spectral_norm_hook_model_goes_through_split_stages(cli, tmp_path):
     assert cli("prune", "tests.models:spectral_conv", "--amount", "0.5", "--out", "w", "-q").exit_code == 0
-    for stage in ("export", "validate"):
-        result = cli(stage, "w", "-q")
+    for stage in (("export", *TORCHSCRIPT), ("validate",)):
+        result = cli(*stage, "w", "-q")
         assert result.exit_code == 0, result.output
     reloaded_matches_onnxruntime(tmp_path / "w", models.conv_linear())
 
@@ -523,7 +535,7 @@ def test_ema_state_dict_is_preferred(cli, tmp_path):
     model, ema = models.conv_linear().state_dict(), models.conv_linear().state_dict()
     ema = {k: v + 1 if v.is_floating_point() else v for k, v in ema.items()}
     torch.save({"model": model, "ema": ema, "epoch": 3}, tmp_path / "c.pt")
-    result = cli("run", "tests.models:conv_linear", "--weights", "c.pt", "--out", "o", "-q")
+    result = cli("run", "tests.models:conv_linear", "--weights", "c.pt", *TORCHSCRIPT, "--out", "o", "-q")
     assert result.exit_code == 0, result.output
     assert "under key 'ema'" in notes_of(tmp_path / "o")
     assert torch.equal(load_file(str(tmp_path / "o" / "pruned.safetensors"))["fc.weight"], ema["fc.weight"])
