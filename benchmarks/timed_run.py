@@ -1,0 +1,117 @@
+"""One ``secateurs run`` in this process, with where its time goes recorded beside it.
+
+    python -m benchmarks.timed_run TIMES.json run MODEL [options...]
+
+Calls secateurs' own command line (``secateurs.cli.main``) with the arguments after
+TIMES.json, so the run is the user's, and meanwhile times named calls by swapping them
+for wrappers (no package edits): each format's ``export`` and ``checks``, onnxruntime's
+session + runs per file, the torch forwards, the torch exporters, the size ledger and
+the manifest. Each call is charged to the stage running it (the runner's stage table is
+wrapped too) with its *self* time: its wall time minus that of probed calls inside it.
+A wrapper costs a few ``perf_counter`` calls, nothing against calls of milliseconds.
+TIMES.json gets ``{"in_cli": s, "exit": code, "calls": [{stage, label, self, n}]}``;
+the stage totals themselves are manifest.json's ``run.timings_s``, as the user sees them.
+A probed name the package no longer has fails here (tests/test_benchmark_probes.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+OUTSIDE = "outside stages"
+
+# (label, owner module, attribute); "{file}" in a label is the call's first argument's name.
+PROBES: list[tuple[str, str, str]] = [
+    ("torch.export.export", "torch.export", "export"),
+    ("torch.onnx.export", "torch.onnx", "export"),
+    ("torch forwards", "secateurs.pipeline.validate", "torch_outputs"),
+    ("onnxruntime session + runs: {file}", "secateurs.pipeline.validate", "run_all"),
+    ("size ledger", "secateurs.report.ledger", "build"),
+    ("manifest (sha256 of every file)", "secateurs.files", "write_manifest"),
+]
+FORMAT_METHODS = ("export", "checks")  # timed on every registered format
+
+
+def targets() -> list[tuple[str, object, str]]:
+    """(label, owner object, attribute) for PROBES and each format's FORMAT_METHODS."""
+    from secateurs import exporters
+
+    found = [(label, importlib.import_module(module), attr) for label, module, attr in PROBES]
+    for name in exporters.names():
+        cls = type(exporters.get(name))
+        found += [(f"{name} {method}", cls, method) for method in FORMAT_METHODS]
+    for label, owner, attr in found:
+        if not callable(getattr(owner, attr, None)):
+            raise LookupError(f"timed_run probe {label!r}: {owner!r}.{attr} is not a callable any more")
+    return found
+
+
+def install(calls: dict) -> None:
+    """Wrap every target and the runner's stages; ``calls[(stage, label)]`` fills as the run goes."""
+    from secateurs.pipeline import runner
+
+    stack: list[float] = []  # per open probed call: seconds spent in probed calls inside it
+    current = [OUTSIDE]
+
+    def probe(fn, label):
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            stack.append(0.0)
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                incl = time.perf_counter() - t0
+                inner = stack.pop()
+                if stack:
+                    stack[-1] += incl
+                name = label.format(file=Path(str(args[0])).name) if "{file}" in label else label
+                entry = calls.setdefault((current[0], name), {"self": 0.0, "n": 0})
+                entry["self"] += incl - inner
+                entry["n"] += 1
+
+        return timed
+
+    def stage(fn, name):
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            current[0] = name
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                current[0] = OUTSIDE
+
+        return timed
+
+    for name, st in list(runner.STAGES.items()):
+        runner.STAGES[name] = dataclasses.replace(st, run=stage(st.run, name))
+    runner.write_reports = stage(runner.write_reports, "report")
+    for label, owner, attr in targets():
+        setattr(owner, attr, probe(getattr(owner, attr), label))
+
+
+def main(times: Path, argv: list[str]) -> int:
+    from secateurs.cli import main as cli
+
+    calls: dict = {}
+    install(calls)
+    t0 = time.perf_counter()
+    try:
+        cli.main(args=argv, prog_name="secateurs")
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    in_cli = time.perf_counter() - t0
+    rows = [{"stage": s, "label": label, **v} for (s, label), v in calls.items()]
+    times.write_text(json.dumps({"in_cli": in_cli, "exit": code, "calls": rows}))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]), sys.argv[2:]))
