@@ -26,12 +26,27 @@ from pathlib import Path
 
 OUTSIDE = "outside stages"
 
-# (label, owner module, attribute); "{file}" in a label is the call's first argument's name.
+# (label, owner, attribute): the owner is "module" or "module:Class"; "{file}" in a label
+# is the name of the call's first argument. Patched where the caller looks the name up.
 PROBES: list[tuple[str, str, str]] = [
+    ("build (the factory call)", "secateurs.model.load", "build"),
+    ("probe (one torch forward)", "secateurs.model.load", "probe"),
+    ("prune_model", "secateurs.pipeline.prune", "prune_model"),
+    (
+        "prove_weights_used (one forward under a TorchDispatchMode)",
+        "secateurs.pipeline.prune",
+        "prove_weights_used",
+    ),
+    ("count_params", "secateurs.pipeline.prune", "count_params"),
     ("torch.export.export", "torch.export", "export"),
     ("torch.onnx.export", "torch.onnx", "export"),
     ("torch forwards", "secateurs.pipeline.validate", "torch_outputs"),
+    ("reference.npz encode", "secateurs.reference", "encode"),
+    ("write_bytes (atomic write + fsync)", "secateurs.pipeline.validate", "write_bytes"),
+    ("pruned weights to numpy", "secateurs.pipeline.context:RunContext", "pruned_weights"),
+    ("model.onnx parsed", "secateurs.pipeline.context:RunContext", "dense_onnx"),
     ("onnxruntime session + runs: {file}", "secateurs.pipeline.validate", "run_all"),
+    ("compare with torch: {file}", "secateurs.pipeline.validate", "compare_with_reference"),
     ("size ledger", "secateurs.report.ledger", "build"),
     ("manifest (sha256 of every file)", "secateurs.files", "write_manifest"),
 ]
@@ -42,7 +57,7 @@ def targets() -> list[tuple[str, object, str]]:
     """(label, owner object, attribute) for PROBES and each format's FORMAT_METHODS."""
     from secateurs import exporters
 
-    found = [(label, importlib.import_module(module), attr) for label, module, attr in PROBES]
+    found = [(label, owner_of(spec), attr) for label, spec, attr in PROBES]
     for name in exporters.names():
         cls = type(exporters.get(name))
         found += [(f"{name} {method}", cls, method) for method in FORMAT_METHODS]
@@ -50,6 +65,12 @@ def targets() -> list[tuple[str, object, str]]:
         if not callable(getattr(owner, attr, None)):
             raise LookupError(f"timed_run probe {label!r}: {owner!r}.{attr} is not a callable any more")
     return found
+
+
+def owner_of(spec: str):
+    module, _, cls = spec.partition(":")
+    found = importlib.import_module(module)
+    return getattr(found, cls) if cls else found
 
 
 def install(calls: dict) -> None:

@@ -2,19 +2,17 @@
 that drifts from its documented shape, or a probed function that was renamed or moved, must
 fail here, in `make test`, not in the benchmark. Tiny inputs, no timing."""
 
-import importlib
-
 import pytest
 import torch
 
 from benchmarks.resnet import resnet18, resnet50
-from benchmarks.timed_run import PROBES, targets
+from benchmarks.timed_run import PROBES, owner_of, targets
 from benchmarks.yolo_like import yolov5s
 
 
-@pytest.mark.parametrize(("label", "module", "attr"), PROBES, ids=[p[0] for p in PROBES])
-def test_every_probe_names_a_function(label, module, attr):
-    assert callable(getattr(importlib.import_module(module), attr, None)), f"{label}: {module}.{attr} is gone"
+@pytest.mark.parametrize(("label", "spec", "attr"), PROBES, ids=[p[0] for p in PROBES])
+def test_every_probe_names_a_function(label, spec, attr):
+    assert callable(getattr(owner_of(spec), attr, None)), f"{label}: {spec}.{attr} is gone"
 
 
 def test_every_format_method_is_probed():
