@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # so `benchmarks.*` and the worktree's `secateurs` import
 
 from benchmarks import pipeline_tables as tables  # noqa: E402
+from benchmarks import prune_vs_torch  # noqa: E402
 
 AMOUNT = "0.3"  # benchmarks/floor.py's AMOUNT, and secateurs' default
 OUT = ROOT / "benchmarks" / "out"
@@ -152,49 +153,6 @@ def bench_model(model: Model, rounds: int, scratch: Path) -> dict:
     }
 
 
-def bench_prune(reps: int) -> dict:
-    """The prune stage's function vs torch's l1_unstructured + remove, on fresh identical
-    ResNet-50s, in this process; one untimed warm-up each, then ``reps``."""
-    import gc
-
-    import torch
-    from torch.nn.utils import prune as tprune
-
-    from benchmarks.resnet import resnet50
-    from secateurs.model.prune import prune_model
-
-    ours, theirs = [], []
-    for _ in range(reps + 1):
-        model = resnet50()
-        gc.collect()
-        t0 = time.perf_counter()
-        records, _ = prune_model(model, float(AMOUNT), "layer")
-        ours.append(time.perf_counter() - t0)
-        reference = resnet50()
-        gc.collect()
-        t0 = time.perf_counter()
-        convs = [(n, m) for n, m in reference.named_modules() if isinstance(m, torch.nn.Conv2d)]
-        for _, m in convs:
-            tprune.l1_unstructured(m, "weight", amount=float(AMOUNT))
-            tprune.remove(m, "weight")
-        theirs.append(time.perf_counter() - t0)
-        got = {r.name: r.zeros_after for r in records}
-        want = {n: int((m.weight == 0).sum()) for n, m in convs}
-        if got != want:
-            bad = [n for n in want if got.get(n) != want[n]]
-            raise SystemExit(f"per-layer zero counts differ from torch.nn.utils.prune on: {bad[:5]}")
-        mods = dict(model.named_modules())
-        same_mask = sum(torch.equal(mods[n].weight == 0, m.weight == 0) for n, m in convs)
-    return {
-        "ours": ours[1:],
-        "torch": theirs[1:],
-        "layers": len(records),
-        "weights": sum(r.numel for r in records),
-        "zeros": sum(r.zeros_after for r in records),
-        "same_mask_layers": int(same_mask),
-    }
-
-
 def other_cpu_s() -> float:
     """CPU seconds every process used so far minus this one's and its children's (Linux)."""
     import resource
@@ -273,14 +231,16 @@ def main() -> None:
             print(f"{model.name} ({model.spec}): {args.rounds} rounds of floor, run", flush=True)
             results.append(bench_model(model, args.rounds, Path(scratch)))
     print(f"prune stage vs torch.nn.utils.prune, ResNet-50: 1 warm-up + {args.prune_reps} ...", flush=True)
-    prune = bench_prune(args.prune_reps)
+    prune = prune_vs_torch.measure(args.prune_reps, float(AMOUNT))
     info["other_cpu_s"] = other_cpu_s() - others_before
     meta = {
         "rounds": args.rounds,
         "amount": float(AMOUNT),
         "elapsed_s": time.perf_counter() - started,
         "date": date.today().isoformat(),
-        "command": "make bench" if chosen == keys else f"make bench ARGS='--models {args.models}'",
+        "command": "make bench"
+        if chosen == keys and args.rounds == 3
+        else f".venv/bin/python benchmarks/bench_pipeline.py --models {args.models} --rounds {args.rounds}",
     }
     OUT.mkdir(parents=True, exist_ok=True)
     raw = {"machine": info, "meta": meta, "models": results, "prune": prune}

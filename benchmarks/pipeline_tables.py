@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import statistics
 
+from benchmarks import prune_vs_torch, time_breakdown
+from benchmarks.time_breakdown import CLI_REST, STAGES, START
+
 GOAL = 1.3  # issue 13: the whole run within 1.3x of doing it by hand
-STAGES = ("load", "prune", "export", "validate", "report")
 FLOOR_PARTS = ("build", "prune", "export", "session", "inference", "gzip")
-START = "python start, imports, exit"
-CLI_REST = "CLI outside the stages"
-# What the floor does for each stage of the run, by floor part.
-COUNTERPART = {"load": ("build",), "prune": ("prune",), "validate": ("session", "inference")}
 
 
 def med(values) -> float:
@@ -124,94 +122,14 @@ def floor_table(models: list[dict]) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
-def breakdown(m: dict) -> list[tuple[str, str, float, float | None]]:
-    """(kind, label, secateurs s, floor s or None) per stage and call, in run order.
-
-    kind is "stage" or "call"; a stage's calls are self seconds, with a "(rest)" row for
-    the stage's time outside every probed call. The floor's counterpart of export is its
-    torch.onnx.export, set beside the run's torch exporter calls."""
-    fp = m["floor_parts"]
-    rows = []
-    for stage in (START, *STAGES, CLI_REST):
-        floor = fp[START] if stage == START else sum(fp[p] for p in COUNTERPART.get(stage, ())) or None
-        rows.append(("stage", stage, m["stages"][stage], floor if stage != "export" else fp["export"]))
-        calls = sorted(
-            ((lb, s) for (st, lb), s in m["calls"].items() if st == _stage_key(stage)), key=lambda c: -c[1]
-        )
-        for label, s in calls:
-            rows.append(("call", label, s, None))
-        if calls and stage in STAGES:
-            rows.append(("call", "(rest)", m["stages"][stage] - sum(s for _, s in calls), None))
-    rows.append(("stage", "gzip -6 of model.onnx (floor only)", 0.0, fp["gzip"]))
-    return rows
-
-
-def _stage_key(stage: str) -> str:
-    return "outside stages" if stage == CLI_REST else stage
-
-
-def items(m: dict) -> dict[tuple[str, str], float]:
-    """The run's seconds as disjoint items: each stage's timed calls (self) and its rest."""
-    found = {(START, ""): m["stages"][START]}
-    for stage in (*STAGES, CLI_REST):
-        calls = {(stage, lb): s for (st, lb), s in m["calls"].items() if st == _stage_key(stage)}
-        found.update(calls)
-        found[(stage, "(rest)")] = m["stages"][stage] - sum(calls.values())
-    return found
-
-
-# Items of the run set against the floor part(s) doing the same job, matched by stage and
-# label prefix. prove_weights_used goes with the exporters: whichever of them runs first
-# pays torch's one-time import of torch._dynamo and sympy (about 825 modules), which the
-# floor pays inside its torch.onnx.export.
-PAIRS = [
-    ("python start, imports, exit", ((START, ""),), (START,)),
-    ("load stage (vs floor's build)", (("load", ""),), ("build",)),
-    (
-        "prune_model + count_params + rest (vs floor's torch prune)",
-        (("prune", "prune_model"), ("prune", "count_params"), ("prune", "(rest)")),
-        ("prune",),
-    ),
-    (
-        "torch.export + torch.onnx.export + prove_weights_used (vs floor's torch.onnx.export)",
-        (("export", "torch.export.export"), ("export", "torch.onnx.export"), ("prune", "prove_weights_used")),
-        ("export",),
-    ),
-    (
-        "torch forwards + onnxruntime on model.onnx (vs floor's session + inference)",
-        (("validate", "torch forwards"), ("validate", "onnxruntime session + runs: model.onnx")),
-        ("session", "inference"),
-    ),
-    ("gzip -6 (floor only)", (), ("gzip",)),
-]
-
-
-def beyond_floor(m: dict) -> list[tuple[str, float]]:
-    """What the run spends beyond the floor, item by item, largest first; adds up to run − floor
-    (up to the medians). A PAIRS entry counts its items minus the floor's parts; every other
-    item of the run counts whole."""
-    left = items(m)
-    out = {}
-    for label, wanted, parts in PAIRS:
-        mine = [k for k in left if any(k[0] == st and k[1].startswith(lb) for st, lb in wanted)]
-        out[label] = sum(left.pop(k) for k in mine) - sum(m["floor_parts"][p] for p in parts)
-    out.update({f"{st}: {lb}": s for (st, lb), s in left.items()})
-    return sorted(out.items(), key=lambda kv: -kv[1])
-
-
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     return "\n".join([*lines, *("| " + " | ".join(r) + " |" for r in rows)])
 
 
 def where_time_goes(m: dict) -> str:
-    rows = []
-    for kind, label, s, floor in breakdown(m):
-        f = "" if floor is None else f"{floor:.2f}"
-        rows.append([f"**{label}**", f"**{s:.2f}**", f] if kind == "stage" else [f"· {label}", f"{s:.2f}", f])
-    rows.append(["**total**", f"**{m['run_s']:.2f}**", f"{m['floor_s']:.2f}"])
-    table = markdown_table(["stage / call (self s)", "secateurs s", "floor s"], rows)
-    top = [f"{label} {s:+.2f} s" for label, s in beyond_floor(m) if abs(s) >= 0.05][:8]
+    table = markdown_table(["stage / call (self s)", "secateurs s", "floor s"], time_breakdown.rows(m))
+    top = [f"{label} {s:+.2f} s" for label, s in time_breakdown.beyond_floor(m) if abs(s) >= 0.05][:8]
     over = m["run_s"] - m["floor_s"]
     return f"{table}\n\nBeyond the floor ({over:+.1f} s), largest first: " + "; ".join(top) + "."
 
@@ -221,26 +139,11 @@ def terminal(models: list[dict], prune: dict, info: dict, meta: dict) -> str:
     parts.append(markdown_table(*floor_table(models)))
     for m in models:
         parts.append(f"{m['name']}: where the time goes\n{where_time_goes(m)}")
-    parts.append(markdown_table(*prune_table(prune)))
+    parts.append(markdown_table(*prune_vs_torch.table(prune)))
     parts.append(
         f"benchmark wall time {meta['elapsed_s']:.0f} s; other processes used {info['other_cpu_s']:.0f} CPU-s"
     )
     return "\n\n".join(p.replace("**", "") for p in parts)
-
-
-def prune_table(p: dict) -> tuple[list[str], list[list[str]]]:
-    theirs, ours = min(p["torch"]), min(p["ours"])
-    headers = ["pruner (ResNet-50, in one process)", "best s", "median s", "speed-up best/best"]
-    rows = [
-        ["torch.nn.utils.prune l1_unstructured + remove", f"{theirs:.3f}", f"{med(p['torch']):.3f}", "1.0×"],
-        [
-            "secateurs prune_model (layer scope)",
-            f"{ours:.3f}",
-            f"{med(p['ours']):.3f}",
-            f"{theirs / ours:.1f}×",
-        ],
-    ]
-    return headers, rows
 
 
 def render_readme(models: list[dict], prune: dict, info: dict, meta: dict) -> str:
@@ -329,9 +232,11 @@ def render_readme(models: list[dict], prune: dict, info: dict, meta: dict) -> st
         "`secateurs.model.prune.prune_model(model, amount, 'layer')` against"
         " `prune.l1_unstructured` + `prune.remove` on every Conv2d, each on a freshly built"
         f" identical ResNet-50 in one process; one untimed warm-up each, then {len(prune['ours'])}."
-        " The per-layer zero counts are asserted equal (the script stops otherwise).",
+        " The per-layer zero counts are asserted equal (the script stops otherwise). The prune"
+        " *stage* of a run also proves that the model's forward uses the pruned weights"
+        " (`prove_weights_used`) and counts parameters: see section 3.",
         "",
-        markdown_table(*prune_table(prune)),
+        markdown_table(*prune_vs_torch.table(prune)),
         "",
         f"{prune['layers']} Conv2d tensors, {prune['weights']:,} weights, {prune['zeros']:,} zeroed;"
         f" identical zero positions in {prune['same_mask_layers']} of {prune['layers']} layers.",
