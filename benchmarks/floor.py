@@ -15,7 +15,7 @@
 No thread count is set: torch and onnxruntime use their own defaults, as a user's script
 does (onnxruntime's default is one thread per physical core). ``DIR/floor.json`` gets
 the seconds of each part (``imports`` counts from the first line of this script), the
-file sizes and torch's thread count. Torch, numpy and onnxruntime only; nothing from
+peak RSS reached by the end of each, the file sizes and torch's thread count. Torch, numpy and onnxruntime only; nothing from
 secateurs but a builtin's model class.
 """
 
@@ -29,6 +29,7 @@ import argparse  # noqa: E402
 import gzip  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
+import resource  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -60,10 +61,12 @@ def main() -> None:
     ap.add_argument("--input-shape")
     args = ap.parse_args()
     parts = {"imports": time.perf_counter() - T0}
+    peaks = {}  # this process's peak RSS (KiB) by the end of each part
 
     def lap(name: str, t: float) -> float:
         now = time.perf_counter()
         parts[name] = now - t
+        peaks[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return now
 
     t = time.perf_counter()
@@ -115,6 +118,7 @@ def main() -> None:
 
     info = {
         "parts": parts,
+        "peak_kib_after": peaks,
         "sizes": {"model.onnx": path.stat().st_size, "model.onnx.gz": gz.stat().st_size},
         "torch_threads": torch.get_num_threads(),
     }

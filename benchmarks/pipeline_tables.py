@@ -48,6 +48,8 @@ def summarise(model: dict) -> dict:
         "floor_rss": med(f["maxrss_kib"] for f in floors) * 1024,
         "run_rss": med(r["maxrss_kib"] for r in runs) * 1024,
         "floor_parts": parts,
+        "run_peaks": peaks(runs, STAGES),
+        "floor_peaks": peaks(floors, FLOOR_PARTS),
         "stages": stages,
         "calls": calls,
         "worst_stage": worst,
@@ -55,6 +57,12 @@ def summarise(model: dict) -> dict:
         "sizes": runs[0]["sizes"],
         "floor_sizes": floors[0]["sizes"],
     }
+
+
+def peaks(rounds: list[dict], names) -> dict[str, float]:
+    """Median peak RSS (bytes) reached by the end of each stage or part, where recorded."""
+    found = {n: [r["peak_kib_after"][n] for r in rounds if n in r.get("peak_kib_after", {})] for n in names}
+    return {n: med(v) * 1024 for n, v in found.items() if v}
 
 
 def self_s(run: dict, key: tuple[str, str]) -> float:
@@ -131,7 +139,12 @@ def where_time_goes(m: dict) -> str:
     table = markdown_table(["stage / call (self s)", "secateurs s", "floor s"], time_breakdown.rows(m))
     top = [f"{label} {s:+.2f} s" for label, s in time_breakdown.beyond_floor(m) if abs(s) >= 0.05][:8]
     over = m["run_s"] - m["floor_s"]
-    return f"{table}\n\nBeyond the floor ({over:+.1f} s), largest first: " + "; ".join(top) + "."
+    text = f"{table}\n\nBeyond the floor ({over:+.1f} s), largest first: " + "; ".join(top) + "."
+    if m["run_peaks"] and m["floor_peaks"]:
+        run = ", ".join(f"{k} {gib(v)}" for k, v in m["run_peaks"].items())
+        floor = ", ".join(f"{k} {gib(v)}" for k, v in m["floor_peaks"].items())
+        text += f"\n\nPeak RSS reached by the end of each stage: {run}; the floor's, by part: {floor}."
+    return text
 
 
 def terminal(models: list[dict], prune: dict, info: dict, meta: dict) -> str:
@@ -220,7 +233,9 @@ def render_readme(models: list[dict], prune: dict, info: dict, meta: dict) -> st
         " `export` and `checks` are timed separately, and each ONNX file's onnxruntime session +"
         " runs (4 inputs: 3 at the export shape, 1 at batch 3). *Beyond the floor* lists the run's"
         " extra seconds item by item (a stage minus the floor's part doing its job, other items"
-        " whole, the floor's gzip negative), largest first.",
+        " whole, the floor's gzip negative), largest first. Then the peak RSS each process had"
+        " reached by the end of each stage (its `ru_maxrss`, read as the stage returns): the stage"
+        " that raises it most is the one holding the memory.",
     ]
     for m in models:
         out += ["", f"### {m['name']} (`{m['spec']}`)", "", f"{m['about']}; {m['params']:,} parameters.", ""]

@@ -9,7 +9,8 @@ session + runs per file, the torch forwards, the torch exporters, the size ledge
 the manifest. Each call is charged to the stage running it (the runner's stage table is
 wrapped too) with its *self* time: its wall time minus that of probed calls inside it.
 A wrapper costs a few ``perf_counter`` calls, nothing against calls of milliseconds.
-TIMES.json gets ``{"in_cli": s, "exit": code, "calls": [{stage, label, self, n}]}``;
+TIMES.json gets ``{"in_cli": s, "exit": code, "calls": [{stage, label, self, n}],
+"peak_kib_after": {stage: KiB}}`` (the process's peak RSS by the end of each stage);
 the stage totals themselves are manifest.json's ``run.timings_s``, as the user sees them.
 A probed name the package no longer has fails here (tests/test_benchmark_probes.py).
 """
@@ -20,6 +21,7 @@ import dataclasses
 import functools
 import importlib
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -73,8 +75,9 @@ def owner_of(spec: str):
     return getattr(found, cls) if cls else found
 
 
-def install(calls: dict) -> None:
-    """Wrap every target and the runner's stages; ``calls[(stage, label)]`` fills as the run goes."""
+def install(calls: dict, peaks: dict) -> None:
+    """Wrap every target and the runner's stages; ``calls[(stage, label)]`` fills as the run
+    goes, and ``peaks[stage]`` gets the process's peak RSS (KiB) by the end of each stage."""
     from secateurs.pipeline import runner
 
     stack: list[float] = []  # per open probed call: seconds spent in probed calls inside it
@@ -107,6 +110,7 @@ def install(calls: dict) -> None:
                 return fn(*args, **kwargs)
             finally:
                 current[0] = OUTSIDE
+                peaks[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
         return timed
 
@@ -121,7 +125,8 @@ def main(times: Path, argv: list[str]) -> int:
     from secateurs.cli import main as cli
 
     calls: dict = {}
-    install(calls)
+    peaks: dict = {}
+    install(calls, peaks)
     t0 = time.perf_counter()
     try:
         cli.main(args=argv, prog_name="secateurs")
@@ -130,7 +135,7 @@ def main(times: Path, argv: list[str]) -> int:
         code = e.code if isinstance(e.code, int) else 1
     in_cli = time.perf_counter() - t0
     rows = [{"stage": s, "label": label, **v} for (s, label), v in calls.items()]
-    times.write_text(json.dumps({"in_cli": in_cli, "exit": code, "calls": rows}))
+    times.write_text(json.dumps({"in_cli": in_cli, "exit": code, "calls": rows, "peak_kib_after": peaks}))
     return code
 
 
