@@ -1,403 +1,254 @@
-"""Speed and memory of `secateurs run` on ResNet-50, against the floors it cannot beat.
+"""Speed and memory of `secateurs run` against doing it by hand (issue 13), at every model size.
 
-Run as ``make bench`` (``.venv/bin/python benchmarks/bench_pipeline.py``). One process
-measures, side by side:
-  1. the whole run (load, prune, export, validate, report, manifest) against the floor
-     ``torch.onnx.export`` + onnxruntime session creation + one inference, with the same
-     exporter and arguments, for ``dynamo`` and ``torchscript``;
-  2. the prune stage against ``torch.nn.utils.prune.l1_unstructured`` + ``prune.remove``;
-  3. peak RSS of this process and of one run (and one floor) alone, each in a subprocess.
+Run as ``make bench`` (``.venv/bin/python benchmarks/bench_pipeline.py``). For each model,
+3 alternating rounds of two whole processes, cold (python start and imports included):
+  - the floor, ``python -m benchmarks.floor``: build, torch.nn.utils.prune, torch.onnx.export
+    (dynamo), one onnxruntime session + inference checked against PyTorch, gzip -6;
+  - ``secateurs run MODEL`` with the default formats, through ``python -m benchmarks.timed_run``
+    (secateurs' own command line, with its calls timed).
+Wall time is the parent's clock around each process; peak RSS is that process's
+``ru_maxrss`` from ``os.wait4``. Ratio = median run / median floor. Stage times are
+manifest.json's ``run.timings_s``. Then, in this process, the prune stage against
+torch.nn.utils.prune on ResNet-50 (per-layer zero counts asserted equal).
 Prints the tables and rewrites benchmarks/README.md; raw numbers go to benchmarks/out/.
-This is a script, not a test: it measures and reports; it fails only if the two pruners
-disagree on a per-layer zero count.
+A script, not a test: a goal missed is reported, not raised.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
-import io
 import json
 import os
-import platform
-import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # so `benchmarks.resnet50:resnet50` and `secateurs` import
+    sys.path.insert(0, str(ROOT))  # so `benchmarks.*` and the worktree's `secateurs` import
 
-from secateurs.exporters.onnx_model_torch import quiet_exporters as quiet  # noqa: E402
+from benchmarks import pipeline_tables as tables  # noqa: E402
+from benchmarks import prune_vs_torch  # noqa: E402
 
-SPEC = "benchmarks.resnet50:resnet50"
-STAGES = ["load", "prune", "export", "validate"]
-EXPORTERS = ("dynamo", "torchscript")
-AMOUNT = 0.3
-RATIO_GOAL = 1.5
-MINIMAL = ("onnx",)  # the run that writes what the floor writes (plus its report)
+AMOUNT = "0.3"  # benchmarks/floor.py's AMOUNT, and secateurs' default
 OUT = ROOT / "benchmarks" / "out"
 README = ROOT / "benchmarks" / "README.md"
 
 
-# ---------------------------------------------------------------- measured units
+@dataclass(frozen=True)
+class Model:
+    key: str
+    name: str
+    spec: str  # what `secateurs run` gets
+    floor: tuple[str, ...]  # what benchmarks/floor.py gets
+    about: str
 
 
-def raw_export(model, path: Path, exporter: str) -> None:
-    """torch.onnx.export with the arguments secateurs.exporters.onnx_model_torch.export_onnx passes."""
-    import torch
+def builtin_floor(name: str) -> tuple[str, ...]:
+    """A builtin by hand: its model class, its shipped weights and its input shape."""
+    from secateurs.models import BUILTINS
 
-    shape = model.input_shape
-    names = {"input_names": ["input"], "output_names": ["output"], "opset_version": 18}
-    if exporter == "dynamo":
-        example = torch.zeros(2, *shape[1:])  # as the package: batch 2 keeps the batch dim symbolic
-        torch.onnx.export(
-            model,
-            (example,),
-            str(path),
-            dynamo=True,
-            external_data=False,
-            dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
-            optimize=True,
-            verbose=False,
-            **names,
-        )
-    else:
-        torch.onnx.export(
-            model,
-            (torch.zeros(*shape),),
-            str(path),
-            dynamo=False,
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-            do_constant_folding=True,
-            **names,
-        )
+    b = BUILTINS[name]
+    spec = f"{b.factory.__module__}:{b.factory.__qualname__}"
+    return (spec, "--weights", str(b.weights), "--input-shape", ",".join(map(str, b.input_shape)))
 
 
-def floor_once(model, exporter: str, tmp: Path) -> dict:
-    """export + InferenceSession + one inference at the export shape; seconds for each part."""
-    import numpy as np
-    import onnxruntime as ort
+MODELS = [
+    Model(
+        "resnet",
+        "builtin ResNet",
+        "builtin:resnet",
+        builtin_floor("resnet"),
+        "the demo model, shipped weights",
+    ),
+    Model(
+        "resnet18",
+        "ResNet-18",
+        "benchmarks.resnet:resnet18",
+        ("benchmarks.resnet:resnet18",),
+        "`benchmarks/resnet.py`, torchvision's layout, seeded random weights",
+    ),
+    Model(
+        "resnet50",
+        "ResNet-50",
+        "benchmarks.resnet:resnet50",
+        ("benchmarks.resnet:resnet50",),
+        "`benchmarks/resnet.py`, torchvision's layout, seeded random weights",
+    ),
+    Model(
+        "yolov5s",
+        "YOLOv5s-like",
+        "benchmarks.yolo_like:yolov5s",
+        ("benchmarks.yolo_like:yolov5s",),
+        "`benchmarks/yolo_like.py`: yolov5s.yaml's layers, output `(tensor[B, 25200, 85], [p3, p4, p5])`",
+    ),
+]
 
-    path = tmp / f"floor-{exporter}.onnx"
-    x = np.random.default_rng(0).standard_normal(model.input_shape, dtype=np.float32)
-    gc.collect()
-    t0 = time.perf_counter()
-    with quiet():
-        raw_export(model, path, exporter)
-    t1 = time.perf_counter()
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    t2 = time.perf_counter()
-    sess.run(None, {"input": x})
-    t3 = time.perf_counter()
-    del sess
-    path.unlink()
-    return {"export": t1 - t0, "session": t2 - t1, "inference": t3 - t2, "total": t3 - t0}
 
-
-def run_once(exporter: str, formats: tuple[str, ...], tmp: Path, profiler=None) -> dict:
-    """The whole `secateurs run` (all stages) into a fresh directory, with per-call times."""
-    import shutil
-
-    from benchmarks.call_timer import OUTSIDE, timed_calls
-    from secateurs.config import RunConfig
-    from secateurs.pipeline.runner import execute
-
-    out = tmp / f"run-{exporter}"
-    cfg = RunConfig(model=SPEC, out=out, amount=AMOUNT, exporter=exporter, formats=formats)
-    gc.collect()
-    with timed_calls(formats) as acc, quiet():
-        if profiler is not None:
-            profiler.enable()
+def measure(cmd: list[str], log: Path) -> dict:
+    """Run ``cmd`` from the repo root; its wall seconds (this clock) and its own peak RSS."""
+    with log.open("w") as out:
         t0 = time.perf_counter()
-        ctx, data = execute(cfg, STAGES)
-        total = time.perf_counter() - t0
-        if profiler is not None:
-            profiler.disable()
-    if data["status"] != "passed":
-        raise SystemExit(f"run with {exporter} did not pass validation: {data['status']}")
-    sizes = {p.name: p.stat().st_size for p in out.iterdir()}
-    shutil.rmtree(out)
-    stages = dict(acc["stages"])
-    stages[OUTSIDE] = total - sum(stages.values())
-    calls = [{"stage": st, "label": lb, **v} for (st, lb), v in acc["calls"].items()]
-    return {
-        "total": total,
-        "stages": stages,
-        "ctx_timings": dict(ctx.timings),
-        "calls": calls,
-        "sizes": sizes,
-    }
-
-
-def child(kind: str, exporter: str, formats: tuple[str, ...]) -> None:
-    """One run or one floor in a fresh process; prints its wall time and its own peak RSS."""
-    with tempfile.TemporaryDirectory() as d:
-        t0 = time.perf_counter()
-        if kind == "run":
-            run_once(exporter, formats, Path(d))
-        else:
-            from benchmarks.resnet50 import resnet50
-
-            floor_once(resnet50(), exporter, Path(d))
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"wall_s": wall, "maxrss_kib": rss}))
-
-
-def in_subprocess(kind: str, exporter: str, formats: tuple[str, ...]) -> dict:
-    """Run `child` in a fresh interpreter; its own peak RSS, cross-checked by RUSAGE_CHILDREN."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    cmd = [sys.executable, __file__, "--child", kind, exporter, "--formats", ",".join(formats)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait
     if proc.returncode:
-        raise SystemExit(f"{kind} ({exporter}) subprocess failed:\n{proc.stderr[-2000:]}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # RUSAGE_CHILDREN is the max over all waited-for children: it names this child only
-    # when this child raised the max. The child's own RUSAGE_SELF figure is always exact.
-    result["children_maxrss_kib"] = after if after > before else None
-    what = f"run, formats {','.join(formats)}" if kind == "run" else "floor"
-    return {"process": f"{what} ({exporter})", **result}
+        tail = log.read_text(errors="replace")[-3000:]
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{tail}")
+    return {"wall_s": wall, "maxrss_kib": usage.ru_maxrss}
 
 
-# ---------------------------------------------------------------- benchmarks
+def floor_round(model: Model, tmp: Path) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.floor", *model.floor, "--out", str(tmp)]
+    result = measure(cmd, tmp.parent / f"{tmp.name}.log")
+    return {**result, **json.loads((tmp / "floor.json").read_text())}
 
 
-def bench_prune(reps: int) -> dict:
-    """Our prune stage vs torch's l1_unstructured + remove, on fresh identical models.
-
-    One untimed warm-up of each (first large allocations in a process are slow here).
-    """
-    import torch
-    from torch.nn.utils import prune as tprune
-
-    from benchmarks.resnet50 import resnet50
-    from secateurs.model.prune import prune_model
-
-    ours, theirs = [], []
-    for _ in range(reps + 1):
-        model = resnet50()
-        gc.collect()
-        t0 = time.perf_counter()
-        records, _ = prune_model(model, AMOUNT, "layer")
-        ours.append(time.perf_counter() - t0)
-
-        reference = resnet50()
-        gc.collect()
-        t0 = time.perf_counter()
-        convs = [(n, m) for n, m in reference.named_modules() if isinstance(m, torch.nn.Conv2d)]
-        for _, m in convs:
-            tprune.l1_unstructured(m, "weight", amount=AMOUNT)
-            tprune.remove(m, "weight")
-        theirs.append(time.perf_counter() - t0)
-
-        got = {r.name: r.zeros_after for r in records}
-        want = {n: int((m.weight == 0).sum()) for n, m in convs}
-        if got != want:
-            bad = [n for n in want if got.get(n) != want[n]]
-            raise SystemExit(f"per-layer zero counts differ from torch.nn.utils.prune on: {bad[:5]}")
-        mods = dict(model.named_modules())
-        same_mask = sum(torch.equal(mods[n].weight == 0, m.weight == 0) for n, m in convs)
+def run_round(model: Model, tmp: Path) -> dict:
+    out = tmp / "out"
+    times = tmp / "times.json"
+    argv = ["--no-config", "run", model.spec, "--amount", AMOUNT, "--out", str(out)]
+    result = measure(
+        [sys.executable, "-m", "benchmarks.timed_run", str(times), *argv], tmp.parent / f"{tmp.name}.log"
+    )
+    report = json.loads((out / "report.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())
+    if report["status"] != "passed":
+        raise SystemExit(f"secateurs run {model.spec}: status {report['status']}")
     return {
-        "ours": ours[1:],
-        "torch": theirs[1:],
-        "warmup": {"ours": ours[0], "torch": theirs[0]},
-        "layers": len(records),
-        "weights": sum(r.numel for r in records),
-        "zeros": sum(r.zeros_after for r in records),
-        "same_mask_layers": int(same_mask),
+        **result,
+        **json.loads(times.read_text()),
+        "timings": manifest["run"]["timings_s"],
+        "threads": manifest["run"]["threads"],
+        "params": report["sparsity"]["all_parameters"]["numel"],
+        "input_shape": report["model"]["input_shape"],
+        "sizes": {a["file"]: a["size"] for a in report["artifacts"]},
     }
 
 
-def bench_exporter(exporter: str, variants: list[tuple[str, ...]], reps: int, tmp: Path) -> dict:
-    """One untimed warm-up of each side, then `reps` rounds of floor + one run per variant."""
-    from benchmarks.resnet50 import resnet50
-
-    model = resnet50()
-    floor_once(model, exporter, tmp)
-    for formats in variants:
-        run_once(exporter, formats, tmp)
-    floors: list[dict] = []
-    runs: dict[tuple[str, ...], list[dict]] = {f: [] for f in variants}
-    for _ in range(reps):
-        floors.append(floor_once(model, exporter, tmp))
-        for formats in variants:
-            runs[formats].append(run_once(exporter, formats, tmp))
+def bench_model(model: Model, rounds: int, scratch: Path) -> dict:
+    floors, runs = [], []
+    for i in range(rounds):
+        for kind, fn, into in (("floor", floor_round, floors), ("run", run_round, runs)):
+            print(f"  {model.name}: round {i + 1}/{rounds}, {kind} ...", end=" ", flush=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f"{model.key}-{kind}-", dir=scratch))
+            try:
+                into.append(fn(model, tmp))
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            print(f"{into[-1]['wall_s']:.1f} s, {into[-1]['maxrss_kib'] / 1024**2:.2f} GiB", flush=True)
     return {
-        variant_name(exporter, f): {
-            "exporter": exporter,
-            "formats": list(f),
-            "floors": floors,
-            "runs": runs[f],
-        }
-        for f in variants
+        "key": model.key,
+        "name": model.name,
+        "spec": model.spec,
+        "about": model.about,
+        "floors": floors,
+        "runs": runs,
     }
-
-
-def variant_name(exporter: str, formats: tuple[str, ...]) -> str:
-    return f"{exporter}, {'+'.join(formats)}" if len(formats) <= 2 else f"{exporter}, {len(formats)} formats"
-
-
-def profile_run(exporter: str, formats: tuple[str, ...], tmp: Path) -> Path:
-    """cProfile of one warm run: secateurs' own calls by cumulative time, then all by own time."""
-    import cProfile
-    import pstats
-
-    prof = cProfile.Profile()
-    run_once(exporter, formats, tmp, profiler=prof)
-    OUT.mkdir(parents=True, exist_ok=True)
-    stem = OUT / f"profile-{exporter}-{len(formats)}formats"
-    prof.dump_stats(str(stem.with_suffix(".prof")))
-    text = io.StringIO()
-    stats = pstats.Stats(prof, stream=text)
-    stats.sort_stats("cumulative").print_stats("secateurs", 60)
-    stats.sort_stats("tottime").print_stats(40)
-    stem.with_suffix(".txt").write_text(text.getvalue())
-    return stem.with_suffix(".txt")
-
-
-# ---------------------------------------------------------------- main
 
 
 def other_cpu_s() -> float:
     """CPU seconds every process used so far minus this one's and its children's (Linux)."""
+    import resource
+
     try:
         fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     except OSError:
         return float("nan")
     busy = sum(int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4)) / os.sysconf("SC_CLK_TCK")
-    own = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        r = resource.getrusage(who)
-        own += r.ru_utime + r.ru_stime
+    own = sum(
+        r.ru_utime + r.ru_stime
+        for r in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
     return busy - own
 
 
 def machine() -> dict:
-    from secateurs import __version__
-    from secateurs.report.data import versions
+    import platform
+    from importlib.metadata import version
 
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    found = versions()
-    with contextlib.suppress(Exception):
-        from importlib.metadata import version
+    from secateurs import __version__, cpus
 
-        found["onnxscript"] = version("onnxscript")
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        "unknown",
+    )
+    found = {"python": platform.python_version()}
+    for pkg in ("torch", "onnx", "onnxruntime", "onnxscript", "numpy", "zstandard"):
+        found[pkg] = version(pkg)
     found["secateurs"] = __version__
-    import torch
-
     return {
         "cpu": cpu,
-        "cores": len(os.sched_getaffinity(0)),
-        "torch_threads": torch.get_num_threads(),
+        "cores": os.cpu_count(),
+        "usable_cpus": cpus.usable(),
         "platform": platform.platform(),
+        "memory_gib": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3,
         "versions": found,
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=3, help="timed repetitions per side, after 1 warm-up")
+    keys = [m.key for m in MODELS]
     ap.add_argument(
-        "--formats",
-        action="append",
-        help="comma-separated formats for one run variant; repeatable"
-        f" (default: {','.join(MINIMAL)} and RunConfig's default formats)",
+        "--models", default=",".join(keys), help=f"comma-separated, from {','.join(keys)} (default: all)"
     )
-    ap.add_argument("--profile", action="store_true", help="also cProfile one run per variant")
-    ap.add_argument("--child", nargs=2, metavar=("KIND", "EXPORTER"), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="alternating floor/run rounds per model (default 3)"
+    )
+    ap.add_argument("--prune-reps", type=int, default=3, help="timed repetitions of the prune comparison")
     ap.add_argument("--no-readme", action="store_true", help="print only; leave benchmarks/README.md")
     args = ap.parse_args()
-    from secateurs.config import DEFAULT_FORMATS
+    chosen = args.models.split(",")
+    unknown = sorted(set(chosen) - set(keys))
+    if unknown:
+        ap.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(keys)}")
 
-    variants = [tuple(f.split(",")) for f in args.formats] if args.formats else [MINIMAL, DEFAULT_FORMATS]
-    variants = list(dict.fromkeys(tuple(v) for v in variants))
-    if args.child:
-        child(*args.child, variants[-1])
-        return
     started = time.perf_counter()
-    import torch
-
-    from benchmarks import pipeline_tables as tables
-    from benchmarks.resnet50 import resnet50
-    from secateurs.report.terminal import table
-
-    info = machine()
     others_before = other_cpu_s()
-    model = resnet50()
-    n_params = sum(p.numel() for p in model.parameters())
-    n_convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-    del model
-    print(f"ResNet-50 ({SPEC}): {n_params:,} parameters, {n_convs} Conv2d; {info['cores']} cores")
-    print(f"{info['cpu']}; " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
-    print("run variants: " + "; ".join(",".join(v) for v in variants), flush=True)
-
-    # Subprocesses first, so that each child's peak is measured before this process grows.
-    print("peak RSS: the floor and the last run variant alone, in fresh subprocesses ...", flush=True)
-    children = [in_subprocess(kind, exp, variants[-1]) for exp in EXPORTERS for kind in ("floor", "run")]
-    print(f"prune stage vs torch.nn.utils.prune: 1 warm-up + {args.reps} each ...", flush=True)
-    prune = bench_prune(args.reps)
-    results, profiles = {}, {}
-    with tempfile.TemporaryDirectory(prefix="secateurs-bench-") as d:
-        for exp in EXPORTERS:
-            print(f"run vs floor, {exp}: 1 warm-up + {args.reps} rounds ...", flush=True)
-            results.update(bench_exporter(exp, variants, args.reps, Path(d)))
-        missed = [r for r in results.values() if tables.ratio(r) > RATIO_GOAL]
-        for r in results.values() if args.profile else []:
-            print(f"cProfile of one run: {r['exporter']}, {','.join(r['formats'])} ...", flush=True)
-            profiles[variant_name(r["exporter"], tuple(r["formats"]))] = profile_run(
-                r["exporter"], tuple(r["formats"]), Path(d)
-            )
-    parent_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    info["other_cpu_s"] = other_cpu_s() - others_before
-    elapsed = time.perf_counter() - started
-
-    sections = {
-        "whole run vs floor": tables.ratio_table(results),
-        "floor by part": tables.floor_table(results),
-        "run by stage and call (fastest run; self seconds)": tables.stage_table(results),
-        "prune stage": tables.prune_table(prune),
-        "peak RSS": tables.rss_table(children, parent_kib),
-    }
-    for name, (headers, rows) in sections.items():
-        print(f"\n[{name}]\n" + table(headers, [[c.replace("**", "") for c in r] for r in rows]))
-    print("\n" + "\n".join(line.replace("**", "") for line in tables.overhead_lines(results)))
-    if missed:
-        print(f"\n{len(missed)} variant(s) above {RATIO_GOAL}x; `--profile` adds a cProfile per variant")
+    info = machine()
     print(
-        f"\nbenchmark wall time {elapsed:.0f} s; other processes used {info['other_cpu_s']:.0f} CPU-s meanwhile"
+        f"{info['cpu']}, {info['cores']} cores; " + ", ".join(f"{k} {v}" for k, v in info["versions"].items())
     )
-    if info["other_cpu_s"] > 0.05 * elapsed:
-        print("warning: other processes competed for the CPUs; these timings are skewed, rerun when idle")
-
+    # One untimed cold start, so the first timed process does not pay for reading the
+    # libraries from disk into the page cache.
+    subprocess.run(
+        [sys.executable, "-c", "import torch, onnx, onnxruntime, onnxscript"], cwd=ROOT, check=True
+    )
+    results = []
+    with tempfile.TemporaryDirectory(prefix="secateurs-bench-") as scratch:
+        for model in [m for m in MODELS if m.key in chosen]:
+            print(f"{model.name} ({model.spec}): {args.rounds} rounds of floor, run", flush=True)
+            results.append(bench_model(model, args.rounds, Path(scratch)))
+    print(f"prune stage vs torch.nn.utils.prune, ResNet-50: 1 warm-up + {args.prune_reps} ...", flush=True)
+    prune = prune_vs_torch.measure(args.prune_reps, float(AMOUNT))
+    info["other_cpu_s"] = other_cpu_s() - others_before
     meta = {
-        "reps": args.reps,
-        "elapsed": elapsed,
-        "params": n_params,
-        "convs": n_convs,
-        "default_formats": list(DEFAULT_FORMATS),
-        "spec": SPEC,
-        "amount": AMOUNT,
-        "parent_kib": parent_kib,
+        "rounds": args.rounds,
+        "amount": float(AMOUNT),
+        "elapsed_s": time.perf_counter() - started,
         "date": date.today().isoformat(),
-        "profiles": {k: str(v.relative_to(ROOT)) for k, v in profiles.items()},
+        "command": "make bench"
+        if chosen == keys and args.rounds == 3
+        else f".venv/bin/python benchmarks/bench_pipeline.py --models {args.models} --rounds {args.rounds}",
     }
     OUT.mkdir(parents=True, exist_ok=True)
-    raw = {"machine": info, "meta": meta, "results": results, "prune": prune, "children": children}
+    raw = {"machine": info, "meta": meta, "models": results, "prune": prune}
     (OUT / "bench_pipeline.json").write_text(json.dumps(raw, indent=2) + "\n")
+    summary = [tables.summarise(r) for r in results]
+    print("\n" + tables.terminal(summary, prune, info, meta))
     if not args.no_readme:
-        README.write_text(tables.render_readme(info, meta, results, prune, children))
+        README.write_text(tables.render_readme(summary, prune, info, meta))
         print(f"wrote {README.relative_to(ROOT)}")
 
 

@@ -46,7 +46,7 @@ def build(out: Path) -> None:
     from secateurs.config import RunConfig
     from secateurs.pipeline.runner import execute, run_stages
 
-    cfg = RunConfig(model="benchmarks.resnet50:resnet50", out=out, exporter="torchscript")
+    cfg = RunConfig(model="benchmarks.resnet:resnet50", out=out, exporter="torchscript")
     execute(cfg, run_stages(cfg))
 
 

@@ -1,259 +1,260 @@
 """Tables and the README for bench_pipeline.py: numbers in, markdown out, no measuring here.
 
-``results`` maps a variant name ("dynamo, onnx") to {"exporter", "formats", "floors",
-"runs"}; each run holds "total", "stages" and "calls" (see call_timer). Each table
-function returns (headers, rows) for ``secateurs.report.markdown.table``.
+``summarise`` turns one model's rounds (bench_pipeline.bench_model) into medians; the
+renderers take those. Every figure is a median over the rounds, each row on its own, so
+rows of a breakdown need not add up exactly to its median total.
 """
 
 from __future__ import annotations
 
 import statistics
 
-STAGE_ORDER = ["load", "prune", "export", "validate", "report", "outside stages"]
-RATIO_GOAL = 1.5
-PRUNE_GOAL = 5.0
-ONNX_EXPORT = "torch.onnx.export (export_onnx)"
+from benchmarks import prune_vs_torch, time_breakdown
+from benchmarks.time_breakdown import CLI_REST, STAGES, START
+
+GOAL = 1.3  # issue 13: the whole run within 1.3x of doing it by hand
+FLOOR_PARTS = ("build", "prune", "export", "session", "inference", "gzip")
 
 
-def best(xs: list[float]) -> float:
-    return min(xs)
+def med(values) -> float:
+    values = list(values)
+    return statistics.median(values) if values else 0.0
 
 
-def median(xs: list[float]) -> float:
-    return statistics.median(xs)
+def summarise(model: dict) -> dict:
+    floors, runs = model["floors"], model["runs"]
+    floor_s = med(f["wall_s"] for f in floors)
+    run_s = med(r["wall_s"] for r in runs)
+    parts = {p: med(f["parts"][p] for f in floors) for p in FLOOR_PARTS}
+    parts[START] = med(f["wall_s"] - sum(v for k, v in f["parts"].items() if k != "imports") for f in floors)
+    stages = {s: med(r["timings"].get(s, 0.0) for r in runs) for s in STAGES}
+    stages[START] = med(r["wall_s"] - r["in_cli"] for r in runs)
+    stages[CLI_REST] = med(r["in_cli"] - sum(r["timings"].values()) for r in runs)
+    labels = {(c["stage"], c["label"]) for r in runs for c in r["calls"]}
+    calls = {key: med(self_s(r, key) for r in runs) for key in labels}
+    others = {s: v for s, v in stages.items() if s in STAGES and s != "export"}
+    worst = max(others, key=others.get)
+    return {
+        "name": model["name"],
+        "spec": model["spec"],
+        "about": model["about"],
+        "params": runs[0]["params"],
+        "input_shape": runs[0]["input_shape"],
+        "threads": runs[0]["threads"],
+        "floor_threads": floors[0]["torch_threads"],
+        "floor_s": floor_s,
+        "run_s": run_s,
+        "ratio": run_s / floor_s,
+        "floor_rss": med(f["maxrss_kib"] for f in floors) * 1024,
+        "run_rss": med(r["maxrss_kib"] for r in runs) * 1024,
+        "floor_parts": parts,
+        "run_peaks": peaks(runs, STAGES),
+        "floor_peaks": peaks(floors, FLOOR_PARTS),
+        "stages": stages,
+        "calls": calls,
+        "worst_stage": worst,
+        "worst_vs_export": stages[worst] / stages["export"] if stages["export"] else float("inf"),
+        "sizes": runs[0]["sizes"],
+        "floor_sizes": floors[0]["sizes"],
+    }
 
 
-def sec(x: float) -> str:
-    return f"{x:.3f}"
+def peaks(rounds: list[dict], names) -> dict[str, float]:
+    """Median peak RSS (bytes) reached by the end of each stage or part, where recorded."""
+    found = {n: [r["peak_kib_after"][n] for r in rounds if n in r.get("peak_kib_after", {})] for n in names}
+    return {n: med(v) * 1024 for n, v in found.items() if v}
 
 
-def fastest(runs: list[dict]) -> dict:
-    return min(runs, key=lambda r: r["total"])
+def self_s(run: dict, key: tuple[str, str]) -> float:
+    return sum(c["self"] for c in run["calls"] if (c["stage"], c["label"]) == key)
 
 
-def ratio(result: dict) -> float:
-    return best([r["total"] for r in result["runs"]]) / best([f["total"] for f in result["floors"]])
+def gib(b: float) -> str:
+    return f"{b / 1024**3:.2f} GiB"
 
 
-def speedup(prune: dict) -> float:
-    return best(prune["torch"]) / best(prune["ours"])
-
-
-def ratio_table(results: dict) -> tuple[list[str], list[list[str]]]:
-    headers = ["exporter, run formats", "run best", "run median", "floor best", "floor median"]
-    headers += ["ratio best/best", f"goal ≤{RATIO_GOAL}×"]
+def ratio_table(models: list[dict]) -> tuple[list[str], list[list[str]]]:
+    headers = ["model", "params", "input", "floor s", "secateurs s", "ratio", f"≤{GOAL}×"]
+    headers += [f"{s} %" for s in STAGES] + ["start/imports/exit %", "other %"]
+    headers += ["peak RSS floor", "peak RSS secateurs", "RSS ratio"]
     rows = []
-    for name, r in results.items():
-        run_t = [x["total"] for x in r["runs"]]
-        floor_t = [x["total"] for x in r["floors"]]
-        q = ratio(r)
+    for m in models:
+        st = m["stages"]
+        shares = [f"{100 * st[s] / m['run_s']:.0f}" for s in (*STAGES, START, CLI_REST)]
         rows.append(
-            [name, sec(best(run_t)), sec(median(run_t)), sec(best(floor_t)), sec(median(floor_t))]
-            + [f"{q:.2f}×", "yes" if q <= RATIO_GOAL else "NO"]
+            [
+                m["name"],
+                f"{m['params'] / 1e6:.1f}M",
+                "×".join(map(str, m["input_shape"])),
+                f"{m['floor_s']:.1f}",
+                f"{m['run_s']:.1f}",
+                f"{m['ratio']:.2f}×",
+                "yes" if m["ratio"] <= GOAL else "**NO**",
+                *shares,
+                gib(m["floor_rss"]),
+                gib(m["run_rss"]),
+                f"{m['run_rss'] / m['floor_rss']:.2f}×",
+            ]
         )
     return headers, rows
 
 
-def floor_table(results: dict) -> tuple[list[str], list[list[str]]]:
-    headers = ["exporter", "torch.onnx.export", "ORT session", "1 inference", "floor total"]
-    rows, seen = [], set()
-    for r in results.values():
-        if r["exporter"] in seen:
-            continue
-        seen.add(r["exporter"])
-        f = min(r["floors"], key=lambda x: x["total"])
-        rows.append(
-            [r["exporter"], sec(f["export"]), sec(f["session"]), sec(f["inference"]), sec(f["total"])]
-        )
-    return headers, rows
-
-
-def _calls(run: dict, stage: str) -> dict[str, dict]:
-    return {c["label"]: c for c in run["calls"] if c["stage"] == stage}
-
-
-def stage_table(results: dict) -> tuple[list[str], list[list[str]]]:
-    """Each variant's fastest run: stage totals, then the self time of each probed call in it."""
-    names = list(results)
-    picked = {n: fastest(results[n]["runs"]) for n in names}
-    headers = ["stage / call (self s, ×calls)", *names]
-    rows = []
-    for stage in STAGE_ORDER:
-        totals = {n: picked[n]["stages"].get(stage, 0.0) for n in names}
-        rows.append([f"**{stage}**", *(f"**{sec(totals[n])}**" for n in names)])
-        per = {n: _calls(picked[n], stage) for n in names}
-        labels = list(dict.fromkeys(lb for n in names for lb in per[n]))
-        for label in labels:
-            cells = []
-            for n in names:
-                c = per[n].get(label)
-                cells.append(
-                    "" if c is None else sec(c["self"]) + (f" ×{c['calls']}" if c["calls"] > 1 else "")
-                )
-            rows.append([f"· {label}", *cells])
-        rest = {n: totals[n] - sum(c["self"] for c in per[n].values()) for n in names}
-        if any(abs(v) >= 0.0005 for v in rest.values()):
-            rows.append(["· (not in a probed call)", *(sec(rest[n]) for n in names)])
-    rows.append(["**total**", *(f"**{sec(picked[n]['total'])}**" for n in names)])
-    return headers, rows
-
-
-def prune_table(prune: dict) -> tuple[list[str], list[list[str]]]:
-    q = speedup(prune)
-    headers = ["pruner", "best s", "median s", "speed-up best/best", f"goal ≥{PRUNE_GOAL:g}×"]
+def stage_check_table(models: list[dict]) -> tuple[list[str], list[list[str]]]:
+    headers = ["model", "export s", "largest other stage", "its s", "× export", "≤ 0.5×"]
     rows = [
         [
-            "torch.nn.utils.prune l1_unstructured + remove",
-            sec(best(prune["torch"])),
-            sec(median(prune["torch"])),
+            m["name"],
+            f"{m['stages']['export']:.2f}",
+            m["worst_stage"],
+            f"{m['stages'][m['worst_stage']]:.2f}",
+            f"{m['worst_vs_export']:.2f}",
+            "yes" if m["worst_vs_export"] <= 0.5 else "**NO**",
         ]
-        + ["1.0×", ""],
-        ["secateurs prune_model (layer scope)", sec(best(prune["ours"])), sec(median(prune["ours"]))]
-        + [f"{q:.1f}×", "yes" if q >= PRUNE_GOAL else "NO"],
+        for m in models
     ]
     return headers, rows
 
 
-def _mib(kib: int | None) -> str:
-    return "—" if kib is None else f"{kib / 1024:,.0f} MiB"
-
-
-def rss_table(children: list[dict], parent_kib: int) -> tuple[list[str], list[list[str]]]:
-    headers = ["process", "peak RSS (own ru_maxrss)", "RUSAGE_CHILDREN after it", "wall s, cold process"]
+def floor_table(models: list[dict]) -> tuple[list[str], list[list[str]]]:
+    headers = ["model", START, *FLOOR_PARTS, "total", "model.onnx", ".gz"]
     rows = [
-        [f"{c['process']} alone", _mib(c["maxrss_kib"]), _mib(c["children_maxrss_kib"]), sec(c["wall_s"])]
-        for c in children
+        [
+            m["name"],
+            *(f"{m['floor_parts'][p]:.2f}" for p in (START, *FLOOR_PARTS)),
+            f"{m['floor_s']:.2f}",
+            f"{m['floor_sizes']['model.onnx'] / 1e6:.1f} MB",
+            f"{m['floor_sizes']['model.onnx.gz'] / 1e6:.1f} MB",
+        ]
+        for m in models
     ]
-    rows.append(["this benchmark process (everything, in one process)", _mib(parent_kib), "", ""])
     return headers, rows
 
 
-def overhead_lines(results: dict) -> list[str]:
-    """Per variant: time over the floor, and the largest self times besides the ONNX export."""
-    lines = []
-    for name, r in results.items():
-        run, floor = fastest(r["runs"]), min(r["floors"], key=lambda x: x["total"])
-        own: dict[str, float] = {}
-        for c in run["calls"]:
-            own[c["label"]] = own.get(c["label"], 0.0) + c["self"]
-        export = own.pop(ONNX_EXPORT, 0.0)
-        for stage, total in run["stages"].items():
-            rest = total - sum(c["self"] for c in run["calls"] if c["stage"] == stage)
-            if rest > 0.0005:
-                own[f"{stage}: not in a probed call"] = rest
-        top = sorted(own.items(), key=lambda kv: -kv[1])[:7]
-        allowed = RATIO_GOAL * floor["total"] - export
-        lines.append(
-            f"- **{name}**: run {run['total']:.2f} s − floor {floor['total']:.2f} s ="
-            f" {run['total'] - floor['total']:.2f} s over the floor. Its torch.onnx.export took"
-            f" {export:.2f} s (the floor's {floor['export']:.2f} s), so {RATIO_GOAL}× leaves"
-            f" {allowed:.2f} s for everything else, which took {run['total'] - export:.2f} s."
-            " Largest other self times: " + ", ".join(f"{label} {t:.2f} s" for label, t in top) + "."
-        )
-    return lines
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return "\n".join([*lines, *("| " + " | ".join(r) + " |" for r in rows)])
 
 
-def render_readme(info: dict, meta: dict, results: dict, prune: dict, children: list) -> str:
-    """benchmarks/README.md: one section per benchmark, regenerated by every `make bench`."""
-    from secateurs.report.markdown import table
+def where_time_goes(m: dict) -> str:
+    table = markdown_table(["stage / call (self s)", "secateurs s", "floor s"], time_breakdown.rows(m))
+    top = [f"{label} {s:+.2f} s" for label, s in time_breakdown.beyond_floor(m) if abs(s) >= 0.05][:8]
+    over = m["run_s"] - m["floor_s"]
+    text = f"{table}\n\nBeyond the floor ({over:+.1f} s), largest first: " + "; ".join(top) + "."
+    if m["run_peaks"] and m["floor_peaks"]:
+        run = ", ".join(f"{k} {gib(v)}" for k, v in m["run_peaks"].items())
+        floor = ", ".join(f"{k} {gib(v)}" for k, v in m["floor_peaks"].items())
+        text += f"\n\nPeak RSS reached by the end of each stage: {run}; the floor's, by part: {floor}."
+    return text
 
-    def md(pair: tuple[list[str], list[list[str]]]) -> str:
-        return table(*pair)
 
-    versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
-    reps = meta["reps"]
-    q = speedup(prune)
-    verdicts = "; ".join(
-        f"{n}: {'yes' if ratio(r) <= RATIO_GOAL else '**no**'} ({ratio(r):.2f}×)" for n, r in results.items()
+def terminal(models: list[dict], prune: dict, info: dict, meta: dict) -> str:
+    parts = [markdown_table(*ratio_table(models)), markdown_table(*stage_check_table(models))]
+    parts.append(markdown_table(*floor_table(models)))
+    for m in models:
+        parts.append(f"{m['name']}: where the time goes\n{where_time_goes(m)}")
+    parts.append(markdown_table(*prune_vs_torch.table(prune)))
+    parts.append(
+        f"benchmark wall time {meta['elapsed_s']:.0f} s; other processes used {info['other_cpu_s']:.0f} CPU-s"
     )
+    return "\n\n".join(p.replace("**", "") for p in parts)
+
+
+def render_readme(models: list[dict], prune: dict, info: dict, meta: dict) -> str:
+    v = info["versions"]
+    busy = info["other_cpu_s"]
+    load = f"other processes used {busy:.0f} CPU-seconds meanwhile" + (
+        " (the machine was busy: rerun on a quiet one before trusting the ratios)"
+        if busy > 0.05 * meta["elapsed_s"] * info["cores"]
+        else " (it was otherwise idle)"
+    )
+    thread_note = ", ".join(f"{m['name']} {m['threads']}" for m in models)
     out = [
         "# Benchmarks",
         "",
-        "Generated by `make bench` (`benchmarks/bench_pipeline.py`, about 4 minutes); every run"
-        " overwrites this file. Raw numbers: `benchmarks/out/bench_pipeline.json`. Artifact"
-        " sizes are measured separately (`make bench-size`, `benchmarks/SIZE.md`).",
+        "Generated by `make bench` (`benchmarks/bench_pipeline.py`); every run overwrites this file."
+        " Raw numbers: `benchmarks/out/bench_pipeline.json`. Artifact sizes are measured separately"
+        " (`make bench-size`, `benchmarks/SIZE.md`).",
         "",
-        f"- Machine: {info['cores']} CPU cores ({info['cpu']}), torch using {info['torch_threads']}"
-        f" threads, {info['platform']}. A shared VM: memory-heavy steps vary by tens of percent"
-        " between repetitions, hence warm-ups and best-of.",
-        f"- Versions: {versions}.",
-        f"- Date: {meta['date']}; this benchmark took {meta['elapsed']:.0f} s, during which other"
-        f" processes used {info['other_cpu_s']:.0f} CPU-seconds"
-        + (
-            " (the machine was otherwise idle)."
-            if info["other_cpu_s"] <= 0.05 * meta["elapsed"]
-            else " — **other work competed for the CPUs: these timings are skewed; rerun when idle.**"
-        ),
-        f"- Model: `{meta['spec']}` (`benchmarks/resnet50.py`), a faithful ResNet-50 built without"
-        f" torchvision: bottleneck blocks [3, 4, 6, 3], {meta['params']:,} parameters,"
-        f" {meta['convs']} Conv2d, BatchNorm, 1000-class fc, seeded random init, input"
-        f" 1×3×224×224. Pruning amount {meta['amount']:g}, layer scope.",
+        f"- Reproduce: `{meta['command']}` (one model: `.venv/bin/python benchmarks/bench_pipeline.py"
+        " --models resnet18`; `--rounds N`).",
+        f"- Machine: {info['cores']} CPU cores ({info['cpu']}), {info['memory_gib']:.0f} GiB memory,"
+        f" {info['platform']}.",
+        "- Versions: " + ", ".join(f"{k} {x}" for k, x in v.items()) + ".",
+        f"- Threads: `secateurs run` used its `--threads` default, the usable CPUs ({thread_note});"
+        f" the floor set none, so torch used its default ({models[0]['floor_threads'] if models else '?'})"
+        " and onnxruntime its own (one per physical core).",
+        f"- Date: {meta['date']}; the benchmark took {meta['elapsed_s']:.0f} s; {load}.",
         "",
-        "## 1. Whole `secateurs run` vs the export floor",
+        "## 1. Whole `secateurs run` vs doing it by hand",
         "",
-        "**Measured:** `execute(RunConfig(...), ['load', 'prune', 'export', 'validate'])`: every"
-        " stage plus report, manifest and promotion, into a temp dir, with every artifact"
-        " validated. Two run variants: `--formats onnx` (the artifact the floor writes) and the"
-        f" RunConfig default formats ({', '.join(meta['default_formats'])}). The floor, which no"
-        " run can beat: `torch.onnx.export` + onnxruntime `InferenceSession` + one inference,"
-        " with the same exporter and export arguments as `secateurs.exporters.onnx_model_torch`"
-        " (opset 18, dynamic batch, one file; dynamo traces at batch 2 with `optimize=True`).",
+        "**The floor** (`benchmarks/floor.py`, what a user does without secateurs): build the model;"
+        f" `torch.nn.utils.prune.l1_unstructured` (amount {meta['amount']}) + `prune.remove` on every"
+        " Conv2d; `torch.onnx.export` with the dynamo exporter into one file (`external_data=False`,"
+        " opset 18, dynamic batch, as secateurs exports); one onnxruntime session and one inference,"
+        " checked against PyTorch with `np.testing.assert_allclose`; gzip of model.onnx at level 6"
+        " (the gzip CLI's default), streamed through Python's `gzip` module.",
         "",
-        f"**Method:** one process. Per exporter, one untimed warm-up of the floor and of each run"
-        f" variant (the first dynamo export in a process pays a one-time cost), then {reps} rounds"
-        " of floor + each run variant. Ratio = best run / best floor; medians shown too. Seconds.",
+        f"**The run:** `secateurs run MODEL --amount {meta['amount']}` with the default formats, every"
+        " check passing, through `python -m benchmarks.timed_run` (secateurs' own command line, with"
+        " named calls timed for section 3).",
         "",
-        md(ratio_table(results)),
+        f"**Method:** per model, {meta['rounds']} rounds alternating floor and run, each a whole cold"
+        " process (python start and imports included); wall time by the parent's clock; peak RSS is"
+        " the process's `ru_maxrss` (`os.wait4`). Every figure is the median; ratio = median run /"
+        " median floor. Stage shares are manifest.json's `run.timings_s` over the run's wall time;"
+        f" *start/imports/exit* is the process outside secateurs' CLI call, *other* the CLI outside"
+        " its stages (staging, manifest hashing, promotion, the terminal summary).",
         "",
-        f"**Goal ≤{RATIO_GOAL}× met:** {verdicts}.",
+        markdown_table(*ratio_table(models)),
         "",
-        "The floor by part (its fastest repetition), seconds:",
+        f"**Goal ≤{GOAL}×:** "
+        + "; ".join(
+            f"{m['name']} {'yes' if m['ratio'] <= GOAL else '**no**'} ({m['ratio']:.2f}×)" for m in models
+        )
+        + ".",
         "",
-        md(floor_table(results)),
+        "**No stage but export takes more than half the export's time:**",
         "",
-        "Where each run's time goes (fastest run per variant). Bold rows are stage totals;"
-        " the rows under them are *self* seconds of package calls made in that stage (time in"
-        " the call minus time in other listed calls inside it, so they add up to the stage),"
-        " taken by wrapping the functions (`benchmarks/call_timer.py`, no package edits)."
-        " The report row covers `write_reports` (building and writing report.json/md), so it"
-        " is a little more than `timings_s['report']`.",
+        markdown_table(*stage_check_table(models)),
         "",
-        md(stage_table(results)),
+        "## 2. The floor by part",
         "",
-        *overhead_lines(results),
+        "Seconds, medians. *" + START + "* is the process's wall time outside the timed parts"
+        " (interpreter start, `import torch, onnxruntime`, exit); *inference* includes PyTorch's"
+        " forward for the comparison.",
         "",
+        markdown_table(*floor_table(models)),
+        "",
+        "## 3. Where the run's time goes",
+        "",
+        "Per model: each stage (bold; manifest.json's timings) with the calls inside it (self"
+        " seconds: a call's time minus that of timed calls within it; *(rest)* is the stage outside"
+        " every timed call), beside what the floor spends on the same job. Each format's"
+        " `export` and `checks` are timed separately, and each ONNX file's onnxruntime session +"
+        " runs (4 inputs: 3 at the export shape, 1 at batch 3). *Beyond the floor* lists the run's"
+        " extra seconds item by item (a stage minus the floor's part doing its job, other items"
+        " whole, the floor's gzip negative), largest first. Then the peak RSS each process had"
+        " reached by the end of each stage (its `ru_maxrss`, read as the stage returns): the stage"
+        " that raises it most is the one holding the memory.",
     ]
-    if meta.get("profiles"):
-        out += [
-            "cProfile text of one run per variant: " + ", ".join(f"`{p}`" for p in meta["profiles"].values())
-        ]
-        out.append("")
+    for m in models:
+        out += ["", f"### {m['name']} (`{m['spec']}`)", "", f"{m['about']}; {m['params']:,} parameters.", ""]
+        out.append(where_time_goes(m))
     out += [
-        "## 2. Prune stage vs `torch.nn.utils.prune`",
         "",
-        "**Measured:** `secateurs.model.prune.prune_model(model, amount, 'layer')` against"
-        " `prune.l1_unstructured(m, 'weight', amount)` + `prune.remove(m, 'weight')` on every"
-        f" Conv2d, each on a freshly built identical ResNet-50; one untimed warm-up each, then"
-        f" best of {reps}. The per-layer zero counts are asserted equal (the script stops"
-        " otherwise).",
+        "## 4. Prune stage vs `torch.nn.utils.prune`",
         "",
-        md(prune_table(prune)),
+        "`secateurs.model.prune.prune_model(model, amount, 'layer')` against"
+        " `prune.l1_unstructured` + `prune.remove` on every Conv2d, each on a freshly built"
+        f" identical ResNet-50 in one process; one untimed warm-up each, then {len(prune['ours'])}."
+        " The per-layer zero counts are asserted equal (the script stops otherwise). The prune"
+        " *stage* of a run also proves that the model's forward uses the pruned weights"
+        " (`prove_weights_used`) and counts parameters: see section 3.",
+        "",
+        markdown_table(*prune_vs_torch.table(prune)),
         "",
         f"{prune['layers']} Conv2d tensors, {prune['weights']:,} weights, {prune['zeros']:,} zeroed;"
-        f" per-layer zero counts equal: yes; identical zero positions in {prune['same_mask_layers']}"
-        f" of {prune['layers']} layers. Warm-up (first call in the process): ours"
-        f" {prune['warmup']['ours']:.3f} s, torch {prune['warmup']['torch']:.3f} s."
-        f" **Goal ≥{PRUNE_GOAL:g}× met:** {'yes' if q >= PRUNE_GOAL else '**no**'} ({q:.1f}×).",
-        "",
-        "## 3. Peak memory",
-        "",
-        "**Measured:** `resource.getrusage(...).ru_maxrss`, the peak resident set. Each row but"
-        " the last ran alone in a fresh subprocess (so its wall time is cold: imports and the"
-        " one-time dynamo cost included) and reports its own `RUSAGE_SELF`; the parent's"
-        " `RUSAGE_CHILDREN` (the max over finished children) confirms it where that child raised"
-        " the max. The last row is this whole benchmark process.",
-        "",
-        md(rss_table(children, meta["parent_kib"])),
+        f" identical zero positions in {prune['same_mask_layers']} of {prune['layers']} layers.",
         "",
     ]
     return "\n".join(out)
