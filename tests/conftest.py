@@ -33,6 +33,41 @@ def pytest_collection_modifyitems(config, items):
         items[:] = kept
 
 
+# Tests that share an expensive module- or session-scoped run, by node-id prefix: under
+# `pytest -n` each group goes to one worker (other tests are balanced one by one), so the run
+# is made once, not once per worker. xdist's own `--dist loadgroup` marks do nothing with
+# pytest 9.2 (xdist 3.8 renames items through ``item._nodeid``, which pytest no longer reads).
+SHARED_RUN_GROUPS = {
+    "tests/test_sparse_artifacts.py": "builtin:resnet",
+    "tests/test_first_hour_gates.py::test_resnet_with_batchnorm_validates_at_amount_one": "builtin:resnet",
+    "tests/test_report_html.py": "resnet_digits",
+    "tests/test_evaluation.py::test_digits_evaluation_in_the_pipeline": "resnet_digits",
+    "tests/test_verify.py": "test_verify runs",
+}
+
+
+def shared_run_group(nodeid: str) -> str | None:
+    for prefix, group in SHARED_RUN_GROUPS.items():
+        if nodeid == prefix or nodeid.startswith((f"{prefix}::", f"{prefix}[")):
+            return group
+    return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`-n` (xdist's default ``--dist load``): schedule each SHARED_RUN_GROUPS group as one unit,
+    the largest units first, and every other test as a unit of its own."""
+    if config.getvalue("dist") != "load":
+        return None  # an explicit --dist is the caller's choice
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return shared_run_group(nodeid) or nodeid
+
+    return SharedRunScheduling(config, log)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
@@ -76,8 +111,7 @@ class SharedRuns:
     the run wrote, and a changed one is an error naming the run.
 
     Under pytest-xdist each worker is a session of its own: tests that share an expensive
-    run carry one ``xdist_group`` mark, and ``--dist loadgroup`` (pyproject.toml) sends
-    them to one worker, so `make test` makes the run once.
+    run are listed in ``SHARED_RUN_GROUPS``, so `make test` makes the run once.
     """
 
     def __init__(self, tmp_path_factory):
@@ -132,8 +166,8 @@ def shared_runs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def resnet_digits(shared_runs) -> Path:
     """`run builtin:resnet --amount 0.1 --eval builtin:digits --max-accuracy-drop 0.5` (torchscript
-    export), read only: the task evaluation and report.html tests share this one run (in
-    xdist_group "resnet-digits")."""
+    export), read only: the task evaluation and report.html tests share this one run (one
+    worker's, SHARED_RUN_GROUPS)."""
     args = ("builtin:resnet", "--amount", "0.1", "--eval", "builtin:digits", "--max-accuracy-drop", "0.5")
     args += ("--exporter", "torchscript")
     return shared_runs.cli(*args) / "out"

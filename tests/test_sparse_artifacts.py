@@ -16,7 +16,6 @@ from secateurs.validators.bit_exact import ROUND_TRIP
 from tests.models import TORCHSCRIPT
 
 ALL = ["load", "prune", "export", "validate"]
-pytestmark = pytest.mark.xdist_group("builtin-resnet")  # the shared builtin:resnet runs, made once
 
 
 def run(tmp_path, model="builtin:resnet", **kw):
