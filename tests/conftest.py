@@ -1,4 +1,5 @@
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -122,14 +123,15 @@ class SharedRuns:
         return self._factory.mktemp("shared-run")
 
     def execute(self, model: str, stages=None, **settings):
-        """(out, ctx, report) of ``pipeline.runner.execute`` for RunConfig(model, **settings)."""
+        """(out, ctx, report) of ``pipeline.runner.execute`` for RunConfig(model, **settings);
+        settings that make an equal RunConfig (a default given or left out) share one run."""
         from secateurs.config import RunConfig
         from secateurs.pipeline.runner import execute, run_stages
 
-        key = ("execute", model, tuple(stages or ()), tuple(sorted(settings.items())))
+        key = ("execute", RunConfig(model=model, out=Path("out"), **settings), tuple(stages or ()))
         if key not in self._made:
             root = self._root()
-            cfg = RunConfig(model=model, out=root / "out", **settings)
+            cfg = replace(key[1], out=root / "out")
             ctx, report = execute(cfg, list(stages) if stages else run_stages(cfg))
             self._made[key] = ((root / "out", ctx, report), root, _fingerprint(root))
         return self._made[key][0]
