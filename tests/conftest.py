@@ -1,4 +1,5 @@
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,41 @@ def pytest_collection_modifyitems(config, items):
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = kept
+
+
+# Tests that share an expensive module- or session-scoped run, by node-id prefix: under
+# `pytest -n` each group goes to one worker (other tests are balanced one by one), so the run
+# is made once, not once per worker. xdist's own `--dist loadgroup` marks do nothing with
+# pytest 9.2 (xdist 3.8 renames items through ``item._nodeid``, which pytest no longer reads).
+SHARED_RUN_GROUPS = {
+    "tests/test_sparse_artifacts.py": "builtin:resnet",
+    "tests/test_first_hour_gates.py::test_resnet_with_batchnorm_validates_at_amount_one": "builtin:resnet",
+    "tests/test_report_html.py": "resnet_digits",
+    "tests/test_evaluation.py::test_digits_evaluation_in_the_pipeline": "resnet_digits",
+    "tests/test_verify.py": "test_verify runs",
+}
+
+
+def shared_run_group(nodeid: str) -> str | None:
+    for prefix, group in SHARED_RUN_GROUPS.items():
+        if nodeid == prefix or nodeid.startswith((f"{prefix}::", f"{prefix}[")):
+            return group
+    return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`-n` (xdist's default ``--dist load``): schedule each SHARED_RUN_GROUPS group as one unit,
+    the largest units first, and every other test as a unit of its own."""
+    if config.getvalue("dist") != "load":
+        return None  # an explicit --dist is the caller's choice
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return shared_run_group(nodeid) or nodeid
+
+    return SharedRunScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)
@@ -76,8 +112,7 @@ class SharedRuns:
     the run wrote, and a changed one is an error naming the run.
 
     Under pytest-xdist each worker is a session of its own: tests that share an expensive
-    run carry one ``xdist_group`` mark, and ``--dist loadgroup`` (pyproject.toml) sends
-    them to one worker, so `make test` makes the run once.
+    run are listed in ``SHARED_RUN_GROUPS``, so `make test` makes the run once.
     """
 
     def __init__(self, tmp_path_factory):
@@ -88,14 +123,15 @@ class SharedRuns:
         return self._factory.mktemp("shared-run")
 
     def execute(self, model: str, stages=None, **settings):
-        """(out, ctx, report) of ``pipeline.runner.execute`` for RunConfig(model, **settings)."""
+        """(out, ctx, report) of ``pipeline.runner.execute`` for RunConfig(model, **settings);
+        settings that make an equal RunConfig (a default given or left out) share one run."""
         from secateurs.config import RunConfig
         from secateurs.pipeline.runner import execute, run_stages
 
-        key = ("execute", model, tuple(stages or ()), tuple(sorted(settings.items())))
+        key = ("execute", RunConfig(model=model, out=Path("out"), **settings), tuple(stages or ()))
         if key not in self._made:
             root = self._root()
-            cfg = RunConfig(model=model, out=root / "out", **settings)
+            cfg = replace(key[1], out=root / "out")
             ctx, report = execute(cfg, list(stages) if stages else run_stages(cfg))
             self._made[key] = ((root / "out", ctx, report), root, _fingerprint(root))
         return self._made[key][0]
@@ -132,8 +168,8 @@ def shared_runs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def resnet_digits(shared_runs) -> Path:
     """`run builtin:resnet --amount 0.1 --eval builtin:digits --max-accuracy-drop 0.5` (torchscript
-    export), read only: the task evaluation and report.html tests share this one run (in
-    xdist_group "resnet-digits")."""
+    export), read only: the task evaluation and report.html tests share this one run (one
+    worker's, SHARED_RUN_GROUPS)."""
     args = ("builtin:resnet", "--amount", "0.1", "--eval", "builtin:digits", "--max-accuracy-drop", "0.5")
     args += ("--exporter", "torchscript")
     return shared_runs.cli(*args) / "out"

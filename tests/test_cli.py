@@ -57,7 +57,7 @@ def test_invalid_amount_is_usage_error_and_writes_nothing(cli, tmp_path, amount)
 
 @pytest.mark.parametrize("amount", ["0", "1", "1.0"])
 def test_edge_amounts_are_valid(cli, amount):
-    # resnet at 0 and 1 through the default exporter: test_sparse_artifacts.py
+    # builtin:resnet at 0 (torchscript) and 1 (the default exporter): test_sparse_artifacts.py
     result = cli(
         "run", "tests.models:plain", "--amount", amount, "--exporter", "torchscript", "--out", "o", "-q"
     )

@@ -46,7 +46,6 @@ def report_of(path):
     return json.loads((path / "report.json").read_text())
 
 
-@pytest.mark.xdist_group("resnet-digits")  # the shared run, made once (tests/conftest.py)
 def test_digits_evaluation_in_the_pipeline(resnet_digits):
     out = resnet_digits  # run at --amount 0.1 with --max-accuracy-drop 0.5 (tests/conftest.py)
     ev = report_of(out)["evaluation"]

@@ -177,7 +177,6 @@ def test_zoo_validates_at_amount_one(tmp_path, factory):
     assert set(ctx.onnx_weights) == {r.name for r in ctx.layers}  # every pruned layer found
 
 
-@pytest.mark.xdist_group("builtin-resnet")  # dynamo: test_sparse_artifacts.py's run at 1.0
 @pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
 def test_resnet_with_batchnorm_validates_at_amount_one(shared_runs, exporter):
     """torchscript stores the equal all-zero weights once and feeds other convs through Identity."""

@@ -80,8 +80,8 @@ def test_out_directory_read_only_inside(cli, tmp_path, good_out, monkeypatch):
 
 def _spawn(tmp_path, *args):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "secateurs", "run", "builtin:resnet", "--exporter", "torchscript"]
-    cmd += ["--out", "o", "-q", *args]  # torchscript: the faster export; the signal waits for it
+    cmd = [sys.executable, "-m", "secateurs", "run", "builtin:lenet", *TORCHSCRIPT]
+    cmd += ["--out", "o", "-q", *args]  # the signal waits for model.onnx; validate and report follow
     return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

@@ -16,7 +16,6 @@ from secateurs.report import render_html
 from secateurs.report.formats import fmt_pct
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.xdist_group("resnet-digits")  # resnet_eval: the session's shared run
 
 
 @pytest.fixture(scope="module")

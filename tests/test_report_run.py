@@ -17,6 +17,12 @@ from tests import models
 PRUNE_ONLY = ["load", "prune", "save"]
 
 
+def pruned(out, **settings):
+    """The PRUNE_ONLY stages on tests.models:residual. Their save stage writes every format of
+    the config, model.onnx with the faster torchscript exporter (these tests read the report)."""
+    return execute(RunConfig("tests.models:residual", out, exporter="torchscript", **settings), PRUNE_ONLY)
+
+
 def renderings(out, data) -> dict[str, str]:
     """What a user reads: the terminal summary, report.md and report.html (as the runner wrote them)."""
     return {
@@ -43,7 +49,7 @@ def recipes(tmp_path_factory):
 
 def test_a_recipe_is_reported_wherever_the_amount_would_be(recipes, tmp_path):
     out = tmp_path / "o"
-    _, data = execute(RunConfig("tests.models:residual", out, recipe=recipes["with_default"]), PRUNE_ONLY)
+    _, data = pruned(out, recipe=recipes["with_default"])
     assert data["config"]["amount"] is None  # --amount (0.3, the default) pruned no layer
     assert data["recipe"] == {
         "file": str(recipes["with_default"]),
@@ -69,14 +75,14 @@ def test_a_recipe_is_reported_wherever_the_amount_would_be(recipes, tmp_path):
     ],
 )
 def test_amount_is_kept_only_when_a_layer_was_pruned_at_it(recipes, tmp_path, which, amount, said):
-    _, data = execute(RunConfig("tests.models:residual", tmp_path / "o", recipe=recipes[which]), PRUNE_ONLY)
+    _, data = pruned(tmp_path / "o", recipe=recipes[which])
     assert data["config"]["amount"] == amount
     assert said in render_terminal(data)
 
 
 def test_global_scope_shows_what_each_layer_got_not_a_target(tmp_path):
     out = tmp_path / "o"
-    _, data = execute(RunConfig("tests.models:residual", out, amount=0.5, scope="global"), PRUNE_ONLY)
+    _, data = pruned(out, amount=0.5, scope="global")
     assert all(r["target"] is None for r in data["layers"])
     got = {r["name"]: r["sparsity"] for r in data["layers"]}
     assert len(set(got.values())) > 1  # one threshold: the layers got different sparsities
@@ -95,7 +101,7 @@ def test_notes_reach_the_terminal_and_report_md(tmp_path):
     state = {f"module.{k}": v for k, v in models.residual().state_dict().items()}
     torch.save({"state_dict": state}, tmp_path / "w.pth")
     out = tmp_path / "o"
-    _, data = execute(RunConfig("tests.models:residual", out, weights=tmp_path / "w.pth"), PRUNE_ONLY)
+    _, data = pruned(out, weights=tmp_path / "w.pth")
     notes = data["model"]["notes"]
     assert any("stripped" in n for n in notes) and any("'state_dict'" in n for n in notes)
     for where, text in renderings(out, data).items():
@@ -106,7 +112,7 @@ def test_notes_reach_the_terminal_and_report_md(tmp_path):
 
 
 def test_no_notes_section_without_notes(tmp_path):
-    _, data = execute(RunConfig("tests.models:residual", tmp_path / "o"), PRUNE_ONLY)
+    _, data = pruned(tmp_path / "o")
     assert data["model"]["notes"] == [] and "Notes" not in render_terminal(data)
 
 

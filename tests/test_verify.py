@@ -32,9 +32,6 @@ ARTIFACTS = [
 ]
 
 
-pytestmark = pytest.mark.xdist_group("verify-runs")  # the module's four runs, made once
-
-
 def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
