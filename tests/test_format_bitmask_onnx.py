@@ -147,3 +147,21 @@ def test_negative_zeros_are_canonicalized_and_noted():
     assert "negative zero" in rec.note
     got = evaluate_constants(out, ["w"])["w"]
     assert np.array_equal(got, w) and not np.signbit(got[got == 0]).any()
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("fill", ["none", "all", 0.1, 0.5, 0.9])
+@pytest.mark.parametrize("size", [1, 7, 8, 9, 1001])
+def test_encoder_equals_the_simple_reference(size, fill, dtype):
+    """np.compress into a preallocated array gives what flat[keep] after a leading zero gives."""
+    rng = np.random.default_rng(size)
+    w = rng.standard_normal(size).astype(dtype)
+    keep = {"none": np.zeros(size, bool), "all": np.ones(size, bool)}.get(fill)
+    keep = rng.random(size) < fill if keep is None else keep
+    w[~keep] = np.where(rng.random(int((~keep).sum())) < 0.5, -0.0, 0.0)
+    if keep.any():
+        w[np.flatnonzero(keep)[-1]] = np.nan
+    mask, values = encode_bitmask(w)
+    assert same_bits(mask, np.packbits(w != 0))
+    assert same_bits(values, np.concatenate([np.zeros(1, dtype), w[w != 0]]))
+    assert same_bits(decode_bitmask(mask, values, w.shape), np.where(w == 0, np.zeros(1, dtype), w))

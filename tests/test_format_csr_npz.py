@@ -132,3 +132,66 @@ def test_missing_or_non_zip_file_raises_input_error(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(InputError, match="bad.npz"):
         load_csr_matrices(tmp_path / "bad.npz")
+
+
+def _masked(shape, seed, fill):
+    """Random floats whose zeros follow ``fill``: a keep-probability, or "none"/"all"; some
+    zeros are -0.0 and one kept value is NaN, which CSR stores like any other."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal(shape).astype(np.float32)
+    keep = {"none": np.zeros(shape, bool), "all": np.ones(shape, bool)}.get(fill)
+    keep = rng.random(shape) < fill if keep is None else keep
+    w[~keep] = np.where(rng.random(int((~keep).sum())) < 0.5, -0.0, 0.0)
+    if keep.any():
+        w[np.unravel_index(np.flatnonzero(keep)[0], shape)] = np.nan
+    return w
+
+
+@pytest.mark.parametrize("fill", ["none", "all", 0.1, 0.5, 0.9])
+@pytest.mark.parametrize("shape", [(1, 1), (7, 13), (3, 5, 2, 7), (1, 257), (33, 1, 1, 1), (0, 5), (4, 0)])
+def test_vectorised_csr_equals_scipy(shape, fill):
+    from secateurs.exporters.csr_npz_codec import _csr_arrays
+
+    w = _masked(shape, 3, fill)
+    parts, nnz, neg_zeros = _csr_arrays("w", w)
+    ref = scipy.sparse.csr_matrix(w.reshape(shape[0], int(np.prod(shape[1:]))))  # keeps NaN, drops +-0.0
+    assert nnz == ref.nnz and neg_zeros == int((np.signbit(w) & (w == 0)).sum())
+    assert parts["indices"].dtype == parts["indptr"].dtype == np.int32
+    assert np.array_equal(parts["indptr"], ref.indptr) and np.array_equal(parts["indices"], ref.indices)
+    assert same_bits(parts["data"], ref.data.astype(np.float32))
+
+
+def test_values_are_stored_and_the_rest_deflated(tmp_path):
+    import zipfile
+
+    w = {"a": pruned((8, 4, 3, 3), 0.5, np.float32), "b": pruned((4, 6), 0.3, np.float64)}
+    save_csr_npz(w, tmp_path / "1.npz")
+    save_csr_npz(w, tmp_path / "2.npz")
+    assert (tmp_path / "1.npz").read_bytes() == (tmp_path / "2.npz").read_bytes()
+    with zipfile.ZipFile(tmp_path / "1.npz") as z:
+        members = {i.filename: i for i in z.infolist()}
+    assert set(members) == {"__meta__.npy"} | {
+        f"{n}.{p}.npy" for n in w for p in ("data", "indices", "indptr")
+    }
+    for name, info in members.items():
+        stored = name.endswith(".data.npy")
+        assert info.compress_type == (zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED), name
+        assert info.date_time == (1980, 1, 1, 0, 0, 0)
+    assert all(same_bits(load_csr_npz(tmp_path / "1.npz")[n], w[n]) for n in w)
+
+
+def test_load_checked_is_both_loaders_in_one_read(tmp_path):
+    from secateurs.exporters.csr_npz_codec import load_checked
+
+    w = {"a": pruned((8, 4, 3, 3), 0.5, np.float32), "b": pruned((4, 6), 1.0, np.float64)}
+    save_csr_npz(w, tmp_path / "w.npz")
+    got = load_checked(tmp_path / "w.npz")
+    assert list(got) == ["a", "b"] and all(same_bits(got[n], w[n]) for n in w)
+    changes, message = MALFORMED["unsorted columns"]
+    changes = {
+        **changes,
+        "w.indptr": np.array([0, 9, 18, 27, 36], np.int32),
+        "w.data": np.ones(36, np.float32),
+    }
+    with pytest.raises(InputError, match=message):
+        load_checked(_corrupt(tmp_path, **changes))

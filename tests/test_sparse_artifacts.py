@@ -146,3 +146,22 @@ def test_split_export_restores_encodings(tmp_path, cli):
     assert {"sparse-onnx", "bitmask-onnx", "spz", "npz"} <= set(report["encodings"])
     spz = next(a for a in report["sizes"]["artifacts"] if a["file"] == "model.onnx.spz")
     assert spz["ratio_to_bound"] is not None
+
+
+@pytest.mark.parametrize("amount", [0.0, 0.9])
+def test_a_byte_identical_copy_of_model_onnx_reuses_its_run(shared_runs, amount):
+    """At 0.0 no tensor is encoded, so the derived ONNX files are model.onnx again; at 0.9
+    they differ and get their own onnxruntime session. Either way every check is reported."""
+    out, _, report = shared(shared_runs, amount=amount)
+    dense = (out / "model.onnx").read_bytes()
+    copies = 0
+    for artifact in ("model.sparse.onnx", "model.bitmask.onnx"):
+        (same,) = [
+            c for c in checks_for(report, artifact) if c["name"] == "outputs bit-identical to model.onnx"
+        ]
+        copy = (out / artifact).read_bytes() == dense
+        copies += copy
+        assert same["passed"] and ("byte-identical to model.onnx" in same["detail"]) is copy
+        runs = [c for c in checks_for(report, artifact) if c["name"].startswith("onnxruntime vs torch")]
+        assert len(runs) == 4 and all(c["passed"] for c in runs)
+    assert copies == (2 if amount == 0.0 else 0)

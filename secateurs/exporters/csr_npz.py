@@ -39,15 +39,15 @@ class CsrNpz(Format):
 
 
 def round_trip(path: Path, pruned: dict):
-    """Every matrix passes scipy's full format check and decodes to the pruned weight's bytes."""
+    """Every matrix passes scipy's full format check and decodes to the pruned weight's bytes
+    (one read of the file serves both)."""
     from secateurs.errors import SecateursError
-    from secateurs.exporters.csr_npz_codec import load_csr_matrices
+    from secateurs.exporters.csr_npz_codec import load_checked
     from secateurs.validators import bit_exact
     from secateurs.validators.results import Check
 
     try:
-        load_csr_matrices(path)  # check_format(full_check=True) on every matrix
-        decoded = CsrNpz().decode(path)
+        decoded = load_checked(path)
     except SecateursError as e:
         return Check(path.name, bit_exact.ROUND_TRIP, False, str(e))
     if set(decoded) != set(pruned):

@@ -11,6 +11,13 @@ Layout (``np.load(path, allow_pickle=False)`` reads it; no pickles inside):
 
 Indices are sorted within rows with no duplicates (scipy's canonical format). ``-0.0``
 counts as zero. Only float32/float64 are accepted, the float types scipy.sparse holds.
+
+Each ``.data`` member is stored (ZIP_STORED), every other member deflated at zlib's
+default level, as ``np.savez_compressed`` does. Measured on ResNet-50 pruned 30%:
+deflate shrinks the int32 column indices to 0.19x but the float values only to 0.91x
+(6 MB of a 72 MB file), and the values took 58% of the deflate time; storing them makes
+the file 8% larger and its write 2.3x faster. ``np.load`` reads any mix of stored and
+deflated members.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ if TYPE_CHECKING:
 FORMAT = "secateurs-csr-npz/1"
 _DTYPES = ("float32", "float64")
 _PARTS = ("data", "indices", "indptr")
+_STORED = ("data",)  # parts written uncompressed (see the module docstring)
 
 
 def _csr_arrays(name: str, arr: np.ndarray) -> tuple[dict[str, np.ndarray], int, int]:
@@ -42,14 +50,22 @@ def _csr_arrays(name: str, arr: np.ndarray) -> tuple[dict[str, np.ndarray], int,
             f"cannot store {name!r} as CSR: need a float32/float64 array with 2+ dims, "
             f"got {arr.dtype} {arr.shape}"
         )
-    rows = arr.reshape(arr.shape[0], -1)
+    n_rows, n_cols = arr.shape[0], int(np.prod(arr.shape[1:], dtype=np.int64))
+    rows = arr.reshape(n_rows, n_cols)
     keep, neg_zeros = nonzero_stats(rows)
-    row_idx, col_idx = np.nonzero(keep)
-    nnz = int(col_idx.size)
-    itype = np.int32 if max(rows.shape[1], nnz) <= np.iinfo(np.int32).max else np.int64
-    indptr = np.zeros(rows.shape[0] + 1, dtype=itype)
-    np.cumsum(np.bincount(row_idx, minlength=rows.shape[0]), out=indptr[1:])
-    parts = {"data": rows[row_idx, col_idx], "indices": col_idx.astype(itype), "indptr": indptr}
+    counts = np.count_nonzero(keep, axis=1)
+    nnz = int(counts.sum())
+    itype = np.int32 if max(n_cols, nnz) <= np.iinfo(np.int32).max else np.int64
+    indptr = np.zeros(n_rows + 1, dtype=itype)
+    np.cumsum(counts, out=indptr[1:])
+    # np.compress over the flat arrays: twice as fast as boolean indexing, and no int64 positions
+    flat_keep = keep.reshape(-1)
+    columns = np.tile(np.arange(n_cols, dtype=itype), n_rows)
+    parts = {
+        "data": np.compress(flat_keep, rows.reshape(-1)),
+        "indices": np.compress(flat_keep, columns),
+        "indptr": indptr,
+    }
     return parts, nnz, neg_zeros
 
 
@@ -61,7 +77,7 @@ def save_csr_npz(weights: dict[str, np.ndarray], path: str | os.PathLike) -> lis
     unsupported array and OutputError when the file cannot be written.
     """
     path = Path(path)
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, tuple[np.ndarray, bool]] = {}  # zip member -> (array, stored)
     meta = []
     records = []
     for name, arr in weights.items():
@@ -69,7 +85,7 @@ def save_csr_npz(weights: dict[str, np.ndarray], path: str | os.PathLike) -> lis
             raise ExportError(f"weight names must be non-empty strings, got {name!r}")
         arr = np.asarray(arr)
         parts, nnz, neg_zeros = _csr_arrays(name, arr)
-        arrays.update({f"{name}.{k}": v for k, v in parts.items()})
+        arrays.update({f"{name}.{k}": (v, k in _STORED) for k, v in parts.items()})
         meta.append({"name": name, "shape": list(arr.shape), "dtype": str(arr.dtype)})
         stored = sum(v.nbytes for v in parts.values())
         records.append(
@@ -77,16 +93,23 @@ def save_csr_npz(weights: dict[str, np.ndarray], path: str | os.PathLike) -> lis
                 name, arr, nnz, int(stored), f"csr-{parts['indices'].dtype.name}", neg_zero_note(neg_zeros)
             )
         )
-    arrays["__meta__"] = np.array(json.dumps({"format": FORMAT, "weights": meta}))
+    arrays["__meta__"] = (np.array(json.dumps({"format": FORMAT, "weights": meta})), False)
     _write_atomic(path, arrays)
     return records
 
 
-def _write_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def _write_atomic(path: Path, arrays: dict[str, tuple[np.ndarray, bool]]) -> None:
+    """An .npz as ``np.savez_compressed`` writes it (``<key>.npy`` members, numpy's fixed
+    1980-01-01 date, zip64), with the members marked stored left uncompressed."""
     try:
         with AtomicFiles(make_parents=False) as out:
             with out.open(path) as f:
-                np.savez_compressed(f, **arrays)
+                with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+                    for key, (arr, stored) in arrays.items():
+                        member = zipfile.ZipInfo(f"{key}.npy")
+                        member.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+                        with zf.open(member, "w", force_zip64=True) as fid:
+                            np.lib.format.write_array(fid, arr, allow_pickle=False)
                 f.flush()
                 os.fsync(f.fileno())
             out.commit()
@@ -109,9 +132,10 @@ def _check(data, indices, indptr, shape: tuple[int, ...], dtype: str) -> str:
         return "indptr is not a non-decreasing 0..nnz sequence"
     if indices.size and (indices.min() < 0 or indices.max() >= n_cols):
         return f"column index out of range [0, {n_cols})"
-    step = np.diff(indices.astype(np.int64))
+    step = np.diff(indices)  # in range [0, n_cols) already, so no overflow
     row_starts = indptr[1:-1][(indptr[1:-1] > 0) & (indptr[1:-1] < data.size)] - 1
-    if np.any(np.delete(step, row_starts) <= 0):
+    step[row_starts] = 1  # a new row may start at any column
+    if np.any(step <= 0):
         return "column indices not strictly increasing within a row"
     return ""
 
@@ -140,20 +164,33 @@ def _read(path: str | os.PathLike) -> dict[str, tuple]:
         raise InputError(f"cannot read CSR weights from {path}: {e}") from e
 
 
+def _dense(data, indices, indptr, shape: tuple[int, ...]) -> np.ndarray:
+    n_cols = int(np.prod(shape[1:], dtype=np.int64))
+    rows = np.repeat(np.arange(shape[0], dtype=np.int64), np.diff(indptr))
+    dense = np.zeros(shape[0] * n_cols, dtype=data.dtype)
+    dense[rows * n_cols + indices] = data
+    return dense.reshape(shape)
+
+
+def _matrix(path, name: str, data, indices, indptr, shape: tuple[int, ...]) -> scipy.sparse.csr_matrix:
+    import scipy.sparse
+
+    matrix_shape = (shape[0], int(np.prod(shape[1:], dtype=np.int64)))
+    try:
+        m = scipy.sparse.csr_matrix((data, indices, indptr), shape=matrix_shape)
+        m.check_format(full_check=True)
+    except ValueError as e:
+        raise InputError(f"{path}: weight {name!r} is not a valid CSR matrix: {e}") from e
+    return m
+
+
 def load_csr_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a file written by ``save_csr_npz`` back to dense arrays (exact, zeros +0.0).
 
     Needs only numpy. Raises InputError naming the file and the problem when it is
     missing, not this format, or structurally malformed.
     """
-    out = {}
-    for name, (data, indices, indptr, shape) in _read(path).items():
-        n_cols = int(np.prod(shape[1:], dtype=np.int64))
-        rows = np.repeat(np.arange(shape[0], dtype=np.int64), np.diff(indptr))
-        dense = np.zeros(shape[0] * n_cols, dtype=data.dtype)
-        dense[rows * n_cols + indices] = data
-        out[name] = dense.reshape(shape)
-    return out
+    return {name: _dense(*parts) for name, parts in _read(path).items()}
 
 
 def load_csr_matrices(path: str | os.PathLike) -> dict[str, scipy.sparse.csr_matrix]:
@@ -162,15 +199,13 @@ def load_csr_matrices(path: str | os.PathLike) -> dict[str, scipy.sparse.csr_mat
     Each matrix passes ``check_format(full_check=True)``; dense shapes are in the
     file's ``__meta__``. Raises InputError on a malformed file.
     """
-    import scipy.sparse
+    return {name: _matrix(path, name, *parts) for name, parts in _read(path).items()}
 
-    out = {}
-    for name, (data, indices, indptr, shape) in _read(path).items():
-        matrix_shape = (shape[0], int(np.prod(shape[1:], dtype=np.int64)))
-        try:
-            m = scipy.sparse.csr_matrix((data, indices, indptr), shape=matrix_shape)
-            m.check_format(full_check=True)
-        except ValueError as e:
-            raise InputError(f"{path}: weight {name!r} is not a valid CSR matrix: {e}") from e
-        out[name] = m
-    return out
+
+def load_checked(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """``load_csr_npz``'s dense arrays, after every matrix passed ``load_csr_matrices``'s
+    scipy check: what validation needs, from one read of the file."""
+    read = _read(path)
+    for name, parts in read.items():
+        _matrix(path, name, *parts)
+    return {name: _dense(*parts) for name, parts in read.items()}

@@ -17,8 +17,16 @@ ROUND_TRIP = "encoded tensors decode bit-exact"
 
 
 def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
-    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    """Same shape, dtype and bytes (so NaN equals the same NaN, and -0.0 differs from +0.0)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(_as_uints(a), _as_uints(b))
+
+
+def _as_uints(a: np.ndarray) -> np.ndarray:
+    """The array's bytes as unsigned integers of its item size, flat; a view unless it is
+    not contiguous (``tobytes`` would copy every array)."""
+    flat = np.ascontiguousarray(a).reshape(-1)
+    return flat.view(f"u{a.itemsize}" if a.itemsize in (1, 2, 4, 8) else "u1")
 
 
 def nothing_encoded(n_pruned: int | None = None) -> str:

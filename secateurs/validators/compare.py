@@ -37,6 +37,8 @@ def compare_array(name: str, a: np.ndarray, b: np.ndarray, atol: float, rtol: fl
             rtol=rtol,
             message=f"shape {list(a.shape)} != expected {list(b.shape)}",
         )
+    if a.dtype.kind == "f" and b.dtype.kind == "f" and np.isfinite(a).all() and np.isfinite(b).all():
+        return _compare_finite(name, a, b, atol, rtol)
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     finite = np.isfinite(a64) & np.isfinite(b64)
     diff = np.where(finite, np.abs(a64 - b64), np.inf)
@@ -59,4 +61,29 @@ def compare_array(name: str, a: np.ndarray, b: np.ndarray, atol: float, rtol: fl
         atol=atol,
         rtol=rtol,
         message=message,
+    )
+
+
+def _compare_finite(name: str, a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> OutputCompare:
+    """``compare_array`` where every element is finite (the usual case): the same float64
+    arithmetic and so the same numbers, with four float64 arrays instead of a dozen."""
+    diff = np.subtract(a, b, dtype=np.float64)
+    np.abs(diff, out=diff)
+    scale = np.abs(b, dtype=np.float64)
+    limit = np.multiply(scale, rtol)
+    limit += atol
+    n_bad = int(np.count_nonzero(diff > limit))
+    np.maximum(scale, np.finfo(np.float64).tiny, out=scale)
+    np.divide(diff, scale, out=scale)
+    return OutputCompare(
+        name=name,
+        passed=n_bad == 0,
+        max_abs=float(diff.max()) if diff.size else 0.0,
+        max_rel=float(scale.max()) if scale.size else 0.0,
+        mean_abs=float(diff.reshape(-1).mean()) if diff.size else 0.0,
+        n_bad=n_bad,
+        numel=int(b.size),
+        atol=atol,
+        rtol=rtol,
+        message=f"{n_bad} of {b.size} elements outside tolerance" if n_bad else "",
     )

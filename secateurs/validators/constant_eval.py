@@ -18,9 +18,13 @@ if TYPE_CHECKING:
 def constant_subgraph(model: onnx.ModelProto, names: Iterable[str]) -> onnx.ModelProto:
     """A model with no inputs whose outputs are ``names``, computed from initializers.
 
-    Raises ValueError if a name is unknown or depends on a graph input.
+    The outputs carry no type: both backends infer them, and a type error in the subgraph
+    fails there. (Shape inference here would re-serialize every initializer; the full
+    checker already runs it on the model the subgraph comes from.) Raises ValueError if a
+    name is unknown or depends on a graph input.
     """
-    from onnx import helper, shape_inference
+    import onnx
+    from onnx import helper
 
     graph = model.graph
     producer = {out: node for node in graph.node for out in node.output}
@@ -43,23 +47,12 @@ def constant_subgraph(model: onnx.ModelProto, names: Iterable[str]) -> onnx.Mode
             stack.extend(node.input)
         else:
             raise ValueError(f"tensor {name!r} is not computed from initializers alone")
-    nodes = [n for n in graph.node if id(n) in needed_nodes]
-    sub = helper.make_graph(
-        nodes,
-        "constant_subgraph",
-        inputs=[],
-        outputs=[helper.make_empty_tensor_value_info(n) for n in wanted],
-        initializer=[inits[n] for n in sorted(needed_inits)],
-    )
-    out = helper.make_model(sub, opset_imports=list(model.opset_import))
-    out.ir_version = model.ir_version
-    inferred = shape_inference.infer_shapes(out, strict_mode=True)
-    types = {v.name: v.type for v in inferred.graph.value_info}
-    for v in out.graph.output:
-        if v.name in types:
-            v.type.CopyFrom(types[v.name])
-        elif v.name in inits:
-            v.type.tensor_type.elem_type = inits[v.name].data_type
+    out = onnx.ModelProto(ir_version=model.ir_version, opset_import=model.opset_import)
+    sub = out.graph  # filled in place: helper.make_graph + make_model would copy every tensor twice
+    sub.name = "constant_subgraph"
+    sub.node.extend(n for n in graph.node if id(n) in needed_nodes)
+    sub.initializer.extend(inits[n] for n in sorted(needed_inits))
+    sub.output.extend(helper.make_empty_tensor_value_info(n) for n in wanted)
     return out
 
 
@@ -78,9 +71,11 @@ def evaluate_constants(
 
         from secateurs.validators.onnxruntime_run import session_options
 
-        session = ort.InferenceSession(
-            sub.SerializeToString(), session_options(), providers=["CPUExecutionProvider"]
-        )
+        options = session_options()
+        # Run the nodes once in run() instead of folding them at session creation and then
+        # copying the folded results out: the same CPU kernels, ~25% less time.
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        session = ort.InferenceSession(sub.SerializeToString(), options, providers=["CPUExecutionProvider"])
         results = session.run(None, {})
     else:
         raise ValueError(f"unknown backend {backend!r}; choose 'reference' or 'onnxruntime'")

@@ -85,9 +85,14 @@ def match_pruned(model, pruned: dict[str, np.ndarray], params: dict[str, str] | 
         else:
             candidates = [(i, w) for i, w in nodes if i in unclaimed]
         same_shape = [(i, w) for i, w in candidates if tuple(inits[w].dims) == weight.shape]
-        holding = [(i, w) for i, w in same_shape if (array(w)[zeros] == 0).all()]
-        exact = [(i, w) for i, w in holding if ((array(w) == 0) == zeros).all()]
-        match = next(iter(exact or holding), None)
+        match = None  # the first candidate whose zeros are exactly the layer's, else the first holding them
+        for i, w in same_shape:
+            zeros_there = array(w) == 0
+            if np.array_equal(zeros_there, zeros):
+                match = (i, w)
+                break
+            if match is None and not np.any(zeros & ~zeros_there):
+                match = (i, w)
         if match is None:
             (result.lossy if same_shape else result.missing).append(name)
             continue
