@@ -117,10 +117,8 @@ def test_formats_can_be_selected_and_derived_need_onnx(tmp_path):
 
 
 def test_validators_catch_a_corrupted_encoding(shared_runs, tmp_path):
-    out = Path(
-        shutil.copytree(shared(shared_runs, amount=0.9, exporter="torchscript")[0], tmp_path / "out")
-    )  # changed below
-
+    made = shared(shared_runs, amount=0.9, exporter="torchscript")[0]
+    out = Path(shutil.copytree(made, tmp_path / "out"))  # changed below
     dense = onnx.load(str(out / "model.onnx"))
     sparse = onnx.load(str(out / "model.sparse.onnx"))
     values = sparse.graph.sparse_initializer[0].values
