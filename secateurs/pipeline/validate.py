@@ -10,6 +10,8 @@ reference.npz, so `secateurs verify` can repeat the onnxruntime checks without P
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 
@@ -18,7 +20,6 @@ from secateurs.files import write_bytes
 from secateurs.model.outputs import named_outputs
 from secateurs.pipeline.context import RunContext
 from secateurs.validators import tolerances
-from secateurs.validators.bit_exact import same_bytes
 from secateurs.validators.onnxruntime_run import compare_with_reference, run_all
 from secateurs.validators.results import Check, ValidationResult
 
@@ -84,21 +85,36 @@ def validate(ctx: RunContext) -> ValidationResult:
         reference.encode(inputs, refs, ctx.info.output_names, provided),
     )
     result.checks.extend(promised(ctx))
-    dense = ctx.artifacts.get(exporters.DENSE_ONNX)
-    dense = dense if dense is not None and dense.path.is_file() else None
-    run = exporters.CheckInputs(ctx, ctx.pruned_weights(), ctx.dense_onnx() if dense else None)
-    dense_outputs = run_all(dense.path, inputs, cfg.provider) if dense else None
-    for name, artifact in ctx.artifacts.items():
-        fmt, path = exporters.get(name), artifact.path
-        if not path.is_file():
-            continue  # a failed check from promised()
-        result.checks.extend(fmt.checks(run, path))
-        if exporters.ONNXRUNTIME in fmt.runtimes:
-            outputs = dense_outputs if name == exporters.DENSE_ONNX else run_all(path, inputs, cfg.provider)
+    present = {n: a.path for n, a in ctx.artifacts.items() if a.path.is_file()}  # else failed in promised()
+    own = format_checks(ctx, present)
+    dense = present.get(exporters.DENSE_ONNX)
+    dense_outputs = run_all(dense, inputs, cfg.provider) if dense else None
+    dense_checks = compare_with_reference(dense, inputs, dense_outputs, refs, atol, rtol) if dense else []
+    dense_outputs = fingerprints(dense_outputs) if dense else None  # what the derived forms must match
+    for name, path in present.items():
+        fmt = exporters.get(name)
+        result.checks.extend(own.pop(name))
+        if name == exporters.DENSE_ONNX:
+            result.checks.extend(dense_checks)
+        elif exporters.ONNXRUNTIME in fmt.runtimes:
+            outputs = run_all(path, inputs, cfg.provider)
             result.checks.extend(compare_with_reference(path, inputs, outputs, refs, atol, rtol))
             if fmt.derives_from_onnx and dense_outputs is not None:
                 result.add(identical_to_dense(path, outputs, dense_outputs))
+            del outputs  # not held under the next artifact's session
     return result
+
+
+def format_checks(ctx: RunContext, present: dict) -> dict[str, list[Check]]:
+    """Each present format's own checks (structure, round trips), by name, all run before any
+    onnxruntime session: they read model.onnx parsed, which is released after them, so it
+    does not sit under the sessions, the stage's memory peak (building one for
+    model.bitmask.onnx constant-folds its decoders)."""
+    dense = exporters.DENSE_ONNX in present
+    run = exporters.CheckInputs(ctx, ctx.pruned_weights(), ctx.dense_onnx() if dense else None)
+    own = {name: exporters.get(name).checks(run, path) for name, path in present.items()}
+    ctx.release_dense_onnx()
+    return own
 
 
 def promised(ctx: RunContext) -> list[Check]:
@@ -126,15 +142,30 @@ def promised(ctx: RunContext) -> list[Check]:
     return checks
 
 
+def fingerprints(outputs: list[dict[str, np.ndarray]] | str) -> list[dict[str, tuple]] | str:
+    """Each output's shape, dtype and sha256, which is all ``identical_to_dense`` needs of
+    model.onnx's outputs: holding the arrays under every later session would cost as much
+    as the reference outputs (~100 MB for a detector at 640x640)."""
+    if isinstance(outputs, str):
+        return outputs
+    return [{n: fingerprint(a) for n, a in out.items()} for out in outputs]
+
+
+def fingerprint(a: np.ndarray) -> tuple:
+    a = np.ascontiguousarray(a)
+    return a.shape, a.dtype.str, hashlib.sha256(a.reshape(-1).view(np.uint8)).hexdigest()
+
+
 def identical_to_dense(path, outputs, dense_outputs) -> Check:
-    """A sparse form rebuilds exactly model.onnx's weights, so any output difference is a bug."""
+    """A sparse form rebuilds exactly model.onnx's weights, so any output difference is a bug.
+    ``dense_outputs`` are model.onnx's ``fingerprints``: equal shape, dtype and sha256."""
     label = "outputs bit-identical to model.onnx"
     if isinstance(outputs, str):
         return Check(path.name, label, False, outputs)
     if isinstance(dense_outputs, str):
         return Check(path.name, label, False, f"model.onnx did not run: {dense_outputs}")
     for got, want in zip(outputs, dense_outputs):
-        differ = [n for n in want if n not in got or not same_bytes(got[n], want[n])]
+        differ = [n for n in want if n not in got or fingerprint(got[n]) != want[n]]
         if differ:
             return Check(path.name, label, False, f"outputs differ: {', '.join(differ)}")
     return Check(path.name, label, True, f"{len(outputs)} inputs")
