@@ -67,6 +67,10 @@ class RunContext:
             self._dense_onnx = (key, onnx.load(str(path)))
         return self._dense_onnx[1]
 
+    def release_dense_onnx(self) -> None:
+        """Drop the parsed model.onnx (as large as the file); a later ``dense_onnx`` parses it again."""
+        self._dense_onnx = None
+
     def param_names(self) -> dict[str, str]:
         return {r.name: r.param for r in self.layers}
 

@@ -42,12 +42,22 @@ def verdict(
 ) -> Check:
     """The ROUND_TRIP check: every decoded tensor has the bytes of its expected one; with no
     tensor decoded it is not applicable (a check over nothing is no pass)."""
-    if not decoded:
+    return tally(path, len(decoded), differing(decoded, expected), n_pruned)
+
+
+def differing(decoded: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> list[str]:
+    """Names of the decoded tensors that are missing from ``expected`` or differ in bytes."""
+    return [n for n, arr in decoded.items() if n not in expected or not same_bytes(arr, expected[n])]
+
+
+def tally(path: Path, n_decoded: int, bad: list[str], n_pruned: int | None = None) -> Check:
+    """``verdict`` from a count and the ``differing`` names, for a caller that decodes in
+    batches so that the decoded tensors are never all in memory at once."""
+    if not n_decoded:
         return Check.not_applicable(path.name, ROUND_TRIP, nothing_encoded(n_pruned))
-    bad = [n for n, arr in decoded.items() if n not in expected or not same_bytes(arr, expected[n])]
     if bad:
         return Check(path.name, ROUND_TRIP, False, f"differ: {', '.join(bad[:8])}")
-    return Check(path.name, ROUND_TRIP, True, f"{len(decoded)} tensors")
+    return Check(path.name, ROUND_TRIP, True, f"{n_decoded} tensors")
 
 
 def dense_initializers(model, names: Iterable[str]) -> dict[str, np.ndarray]:
