@@ -60,6 +60,7 @@ bench: $(STAMP)
 bench-size: $(STAMP)
 	$(BIN)/python benchmarks/bench_size.py
 	$(BIN)/python benchmarks/bench_builtin_sizes.py
+	$(BIN)/python benchmarks/bench_compressors.py
 
 # Retrain the builtin demo models (deterministic; the shipped weights came from this).
 train: $(STAMP)

@@ -7,15 +7,18 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import zstandard
 from onnx import numpy_helper
 
 from secateurs.config import RunConfig
 from secateurs.exporters import sparse_onnx, spz_container
 from secateurs.pipeline.runner import execute
+from secateurs.report import ledger
 from secateurs.validators.bit_exact import ROUND_TRIP
 from tests.models import TORCHSCRIPT
 
 ALL = ["load", "prune", "export", "validate"]
+ZSTD = f"zstd -{ledger.ZSTD_LEVEL}"
 
 
 def run(tmp_path, model="builtin:resnet", **kw):
@@ -59,17 +62,43 @@ def test_sizes_at_half_sparsity(shared_runs):
     sizes = report["sizes"]
     by_file = {a["file"]: a for a in sizes["artifacts"]}
     onnx_bytes = sizes["model_onnx_bytes"]
-    assert by_file["model.onnx.spz"]["size"] < min(
-        sizes["baselines"]["gzip -9"], sizes["baselines"]["zstd -19"]
-    )
+    assert by_file["model.onnx.spz"]["size"] < sizes["baselines"][ZSTD]
     assert by_file["model.bitmask.onnx"]["size"] < 0.7 * onnx_bytes
     assert not any(a["larger_than_dense"] for a in sizes["artifacts"])
     assert by_file["model.onnx.spz"]["ratio_to_bound"] <= 1.05
     assert sizes["bound_bytes"] < sizes["pruned_weights_dense_bytes"]
     assert all(set(layer["stored_bytes"]) >= {"model.onnx.spz"} for layer in sizes["layers"])
     md = (out / "report.md").read_text()
-    assert "## Size ledger" in md and "zstd -19" in md and "bound" in md
+    assert "## Size ledger" in md and f"({ZSTD} of model.onnx)" in md and "bound" in md
+    assert sizes["baselines_definition"] in md
     assert "not onnxruntime memory or latency" in md
+
+
+def zstd_size(data: bytes) -> int:
+    """The frame of libzstd's multi-threaded mode (threads >= 1), compressed one-shot in memory."""
+    return len(zstandard.ZstdCompressor(level=ledger.ZSTD_LEVEL, threads=1).compress(data))
+
+
+def test_baselines_are_the_exact_compressed_size_of_model_onnx(shared_runs):
+    """The streamed figure equals one-shot compression of the whole file, at any worker
+    count: report.json must not depend on --threads."""
+    out, _, report = shared(shared_runs, amount=0.5)
+    expected = {ZSTD: zstd_size((out / "model.onnx").read_bytes())}
+    assert report["sizes"]["baselines"] == expected
+    assert ledger.baselines(out / "model.onnx", threads=3) == expected
+
+
+def test_baselines_have_no_size_cut_off(tmp_path):
+    """A file over 64 MiB (the old cut-off) gets its exact figure too; mostly zeros, so fast."""
+    path = tmp_path / "big.onnx"
+    noise = np.random.default_rng(0).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
+    with open(path, "wb") as f:
+        f.write(noise)
+        f.truncate(65 << 20)
+        f.seek(0, 2)
+        f.write(noise)
+    assert path.stat().st_size > 64 << 20
+    assert ledger.baselines(path, threads=2) == {ZSTD: zstd_size(path.read_bytes())}
 
 
 def test_coo_uses_narrow_indices_and_strict_forces_int64(shared_runs):
