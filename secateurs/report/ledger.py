@@ -133,7 +133,7 @@ def build(ctx) -> dict:
     return {
         "model_onnx_bytes": onnx_size,
         "baselines": baselines(onnx_artifact.path, cpus.resolve(ctx.threads)) if onnx_size else {},
-        "baselines_definition": BASELINES_DEFINITION,
+        "baselines_definition": BASELINES_DEFINITION if onnx_size else None,
         "pruned_weights_dense_bytes": dense_weight_bytes,
         "bound_bytes": total_bound,
         "bound_definition": BOUND_DEFINITION,
