@@ -85,8 +85,25 @@ class SecateursGroup(click.Group):
 EXPORT_EXTRA_MODULES = {"torch", "onnxscript", "scipy", "safetensors", "sklearn", "matplotlib"}
 
 
-def _sigterm(signum, frame):
-    raise KeyboardInterrupt
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived; the staging context managers clean up as it propagates.
+
+    A subclass on purpose: when a bare KeyboardInterrupt leaves code run through PyRun_String
+    (pybind11's ``py::exec``/``py::eval`` in extension modules), CPython records it as unhandled
+    and ends the process by SIGINT at exit (status -2), even after the CLI caught it and asked
+    for exit code 130. That check compares the exact type, so a subclass keeps the exit code.
+    """
+
+
+def _interrupt(signum, frame):
+    raise Interrupted
+
+
+def _install_interrupt_handlers() -> None:
+    """SIGINT and SIGTERM raise Interrupted; a signal the parent set to be ignored stays ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _interrupt)
 
 
 @click.group(cls=SecateursGroup, epilog=EXIT_CODE_HELP)
@@ -114,7 +131,7 @@ def main(ctx, debug, config_file, no_config):
     from secateurs.settings_file import use  # on use: settings files are not read for --help
 
     ctx.obj = {"debug": debug}
-    signal.signal(signal.SIGTERM, _sigterm)
+    _install_interrupt_handlers()
     ctx.obj["settings"] = use(ctx, config_file, no_config)
 
 

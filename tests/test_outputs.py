@@ -100,3 +100,31 @@ def test_interrupted_run_leaves_nothing(tmp_path, sig):
     assert b"interrupted" in err
     assert not (tmp_path / "o").exists()
     assert not list(tmp_path.glob("o.*"))
+
+
+# A signal that lands while an extension module runs Python code through PyRun_String (pybind11's
+# py::exec/eval do) must still end in exit code 130 under `python -m`: CPython turns a bare
+# KeyboardInterrupt leaving PyRun_String into "killed by SIGINT" at exit, even once caught (CI saw
+# status -2). The `-m` entry matters: a script's SystemExit leaves through Py_Exit, which never checks.
+_SIGNAL_INSIDE_PYRUN_STRING = """
+import ctypes, sys
+import click
+from secateurs.cli import main
+
+run_string = ctypes.pythonapi.PyRun_String
+run_string.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object]
+run_string.restype = ctypes.py_object
+code = b"import os, signal; os.kill(os.getpid(), signal.%s)" % sys.argv[1].encode()
+main.add_command(click.Command("boom", callback=lambda: run_string(code, 257, {}, {})))
+main(["boom"], prog_name="secateurs")
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_signal_inside_extension_code_exits_130(tmp_path, sig):
+    (tmp_path / "signal_inside_pyrun_string.py").write_text(_SIGNAL_INSIDE_PYRUN_STRING)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(tmp_path)])}
+    cmd = [sys.executable, "-m", "signal_inside_pyrun_string", sig]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert b"secateurs: interrupted" in proc.stderr
