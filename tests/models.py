@@ -6,6 +6,8 @@ and declares ``input_shape`` so the CLI needs no --input-shape.
 
 from __future__ import annotations
 
+import time
+
 import torch
 from torch import nn
 
@@ -506,3 +508,22 @@ def counted():
     """plain(), recording the call in LOADS: options checkable without the model must fail first."""
     LOADS.append("counted")
     return plain()
+
+
+class SlowEager(nn.Module):
+    """Each eager forward sleeps 0.5 s (never while exporting): validate's PyTorch forwards, which
+    follow model.onnx, hold the run open long enough for a signal to land mid-run on any machine."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+            time.sleep(0.5)
+        return self.conv(x)
+
+
+def slow_eager():
+    torch.manual_seed(13)
+    return _seeded(SlowEager(), (1, 3, 8, 8))
