@@ -15,7 +15,7 @@ from secateurs.exporters.common.opsets import DEFAULT_OPSET, check_opset
 SCOPES = ("layer", "global")
 EXPORTERS = ("auto", "dynamo", "torchscript")
 RUNTIME_ONLY = ("threads",)  # settings kept out of report.json and state.json (see to_json)
-DEFAULT_FORMATS = exporters.names()  # every registered format, in their declared order
+DEFAULT_FORMATS = exporters.default_names()  # in their declared order
 
 # ORT vs PyTorch on float32 CNN outputs differs by ~1e-6; BatchNorm folding and
 # reordered reductions stay well inside these.

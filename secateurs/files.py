@@ -15,7 +15,9 @@ import math
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from secateurs import manifest
 from secateurs.errors import InputError, OutputError, UsageError
@@ -134,10 +136,16 @@ def write_text(path: Path, text: str) -> None:
 
 def write_bytes(path: Path, data: bytes) -> None:
     """Write one file atomically (see ``AtomicFiles``), synced to disk before the rename."""
+    write_with(path, lambda f: f.write(data))
+
+
+def write_with(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """``write_bytes`` for a writer: ``write(f)`` fills the seekable binary file ``f``, so a
+    large file is streamed to disk instead of being built in memory first. Raises OutputError."""
     try:
         with AtomicFiles(make_parents=False) as out:
             with out.open(path) as f:
-                f.write(data)
+                write(f)
                 f.flush()
                 os.fsync(f.fileno())
             out.commit()

@@ -9,11 +9,11 @@ so the same data gives the same bytes.
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -33,12 +33,14 @@ class Reference:
     meta: dict
 
 
-def encode(
+def write(
+    f: BinaryIO,
     inputs: list[np.ndarray],
     outputs: list[dict[str, np.ndarray]],
     output_names: list[str],
     tolerances: dict[str, dict[str, float]],
-) -> bytes:
+) -> None:
+    """reference.npz into the seekable binary file ``f`` (streamed: no copy of it in memory)."""
     meta = {
         "schema": SCHEMA,
         "n_inputs": len(inputs),
@@ -50,9 +52,7 @@ def encode(
         arrays[f"input.{i}"] = np.ascontiguousarray(x)
         for j, name in enumerate(output_names):
             arrays[f"output.{i}.{j}"] = np.ascontiguousarray(out[name])
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
+    np.savez(f, **arrays)
 
 
 def read(path: Path) -> Reference:

@@ -165,7 +165,7 @@ def _runs_in_onnxruntime(rel: str) -> bool:
 def _check_values(result: ValidationResult, directory: Path, safe: dict[str, Path], provider: str) -> None:
     """Each listed file of a format onnxruntime loads, on reference.npz's inputs, at the recorded tolerance."""
     from secateurs import reference
-    from secateurs.validators.onnxruntime_run import compare_with_reference, run_all
+    from secateurs.validators.onnxruntime_run import run_compared
     from secateurs.validators.tolerances import for_provider
 
     models = [rel for rel in safe if _runs_in_onnxruntime(rel)]
@@ -188,8 +188,10 @@ def _check_values(result: ValidationResult, directory: Path, safe: dict[str, Pat
     result.add(Check(REFERENCE, "readable", True, f"{len(ref.inputs)} inputs, atol {atol:g}, rtol {rtol:g}"))
     for rel in models:
         path = safe[rel]
-        outputs = run_all(path, ref.inputs, provider) if path.is_file() else "missing"
-        checks = compare_with_reference(path, ref.inputs, outputs, ref.outputs, atol, rtol, ORT_LABEL)
+        if path.is_file():
+            checks, _ = run_compared(path, ref.inputs, ref.outputs, atol, rtol, provider, ORT_LABEL)
+        else:
+            checks = [Check(path.name, ORT_LABEL, False, "missing")]
         for check in checks:
             check.artifact = rel
             result.add(check)

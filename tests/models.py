@@ -165,10 +165,12 @@ ARTIFACTS = {
     "model.onnx",
     "pruned.safetensors",
     "model.sparse.onnx",
-    "model.bitmask.onnx",
     "model.onnx.spz",
     "weights.npz",
 }
+
+# `--formats` with every registered format: the default leaves model.bitmask.onnx out.
+EVERY_FORMAT = ("--formats", "onnx,safetensors,sparse-onnx,bitmask-onnx,spz,npz")
 
 ZOO = [plain, grouped, depthwise, dilated_strided, padding_modes, no_bias_bn, residual, two_outputs, tied]
 

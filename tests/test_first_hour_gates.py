@@ -274,6 +274,7 @@ def test_a_check_over_nothing_is_not_applicable_with_its_reason(cli, tmp_path):
         "torchscript",
         "--junit",
         "j.xml",
+        *models.EVERY_FORMAT,
         "--out",
         "o",
     )

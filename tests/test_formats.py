@@ -40,9 +40,9 @@ def _npz(weights, path):
 ENCODERS = {"sparse-onnx": _sparse_onnx, "bitmask-onnx": _bitmask_onnx, "npz": _npz}
 
 
-def test_default_formats_are_the_registered_ones_in_order():
-    expected = ("onnx", "safetensors", "sparse-onnx", "bitmask-onnx", "spz", "npz")
-    assert exporters.names() == expected == DEFAULT_FORMATS
+def test_default_formats_are_the_registered_ones_in_order_but_bitmask_onnx():
+    assert exporters.names() == ("onnx", "safetensors", "sparse-onnx", "bitmask-onnx", "spz", "npz")
+    assert DEFAULT_FORMATS == ("onnx", "safetensors", "sparse-onnx", "spz", "npz")
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)

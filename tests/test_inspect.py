@@ -2,14 +2,18 @@
 
 import pytest
 
-from secateurs import spz
+from secateurs import exporters, spz
 from secateurs.spz.choose import MIN_CUT_BYTES
 
 
 @pytest.fixture(scope="module")
 def exported(shared_runs):
     out, _, _ = shared_runs.execute(
-        "tests.models:residual", ["load", "prune", "export"], amount=0.5, exporter="torchscript"
+        "tests.models:residual",
+        ["load", "prune", "export"],
+        amount=0.5,
+        exporter="torchscript",
+        formats=exporters.names(),
     )
     return out
 

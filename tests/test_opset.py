@@ -11,6 +11,7 @@ from secateurs.config import RunConfig
 from secateurs.errors import UsageError
 from secateurs.exporters.common.onnx_graph import name_dynamic_dims
 from secateurs.exporters.common.opsets import TORCHSCRIPT_OPSETS, opset_range
+from tests.models import EVERY_FORMAT
 
 SYMBOL = re.compile(r"\bs\d+\b")  # torch.export's symbols: s0, s53, s77 ...
 
@@ -68,7 +69,7 @@ def test_a_torchscript_archive_is_checked_against_torchscripts_range(cli, tmp_pa
 @pytest.mark.parametrize("exporter, opset", [("torchscript", 13), ("torchscript", 20), ("dynamo", 21)])
 def test_model_onnx_has_the_opset_asked_for(cli, tmp_path, exporter, opset):
     args = ["run", "tests.models:residual", "--exporter", exporter, "--opset", opset, "--amount", "0.9"]
-    result = cli(*args, "--out", "o", "-q")
+    result = cli(*args, *EVERY_FORMAT, "--out", "o", "-q")
     assert result.exit_code == 0, result.output  # every check passed, in onnxruntime too
     assert default_opset(onnx.load(tmp_path / "o" / "model.onnx")) == opset
     assert default_opset(onnx.load(tmp_path / "o" / "model.sparse.onnx")) == opset
@@ -93,7 +94,9 @@ def test_export_stage_takes_opset(cli, tmp_path):
 
 @pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
 def test_dynamic_axes_are_named(cli, tmp_path, exporter):
-    result = cli("run", "tests.models:plain", "--exporter", exporter, "--dynamic-hw", "--out", "o", "-q")
+    result = cli(
+        "run", "tests.models:plain", "--exporter", exporter, "--dynamic-hw", *EVERY_FORMAT, "--out", "o", "-q"
+    )
     assert result.exit_code == 0, result.output
     for name in ("model.onnx", "model.sparse.onnx", "model.bitmask.onnx"):
         graph = onnx.load(tmp_path / "o" / name).graph

@@ -8,6 +8,7 @@ import re
 import pytest
 import torch
 
+from secateurs import exporters
 from secateurs.config import RunConfig
 from secateurs.pipeline.runner import execute
 from secateurs.report import render_html, render_markdown, render_terminal
@@ -137,7 +138,9 @@ def test_prune_alone_shows_only_what_its_stages_made(cli, tmp_path):
 def validated(tmp_path_factory):
     out = tmp_path_factory.mktemp("validated") / "out"
     _, data = execute(
-        RunConfig("tests.models:residual", out, amount=0.5, exporter="torchscript"),
+        RunConfig(
+            "tests.models:residual", out, amount=0.5, exporter="torchscript", formats=exporters.names()
+        ),
         ["load", "prune", "export", "validate"],
     )
     return out, data

@@ -10,26 +10,28 @@ import pytest
 import zstandard
 from onnx import numpy_helper
 
+from secateurs import exporters
 from secateurs.config import RunConfig
 from secateurs.exporters import sparse_onnx, spz_container
 from secateurs.pipeline.runner import execute
 from secateurs.report import ledger
 from secateurs.validators.bit_exact import ROUND_TRIP
-from tests.models import TORCHSCRIPT
+from tests.models import EVERY_FORMAT, TORCHSCRIPT
 
 ALL = ["load", "prune", "export", "validate"]
+EVERY = exporters.names()  # the default leaves model.bitmask.onnx out
 ZSTD = f"zstd -{ledger.ZSTD_LEVEL}"
 
 
 def run(tmp_path, model="builtin:resnet", **kw):
     out = tmp_path / "out"
-    ctx, report = execute(RunConfig(model=model, out=out, **kw), ALL)
+    ctx, report = execute(RunConfig(model=model, out=out, **{"formats": EVERY, **kw}), ALL)
     return out, ctx, report
 
 
 def shared(shared_runs, model="builtin:resnet", **kw):
-    """The same run, made once per session and shared read-only (see conftest.SharedRuns)."""
-    return shared_runs.execute(model, ALL, **kw)
+    """The same run (every format), made once per session and shared read-only (conftest.SharedRuns)."""
+    return shared_runs.execute(model, ALL, **{"formats": EVERY, **kw})
 
 
 def checks_for(report, artifact):
@@ -166,7 +168,7 @@ def test_validators_catch_a_corrupted_encoding(shared_runs, tmp_path):
 
 def test_split_export_restores_encodings(tmp_path, cli):
     assert cli("prune", "tests.models:residual", "--amount", "0.7", "--out", "w", "-q").exit_code == 0
-    assert cli("export", "w", *TORCHSCRIPT, "-q").exit_code == 0
+    assert cli("export", "w", *TORCHSCRIPT, *EVERY_FORMAT, "-q").exit_code == 0
     assert cli("validate", "w", "-q").exit_code == 0
     report = json.loads((tmp_path / "w/report.json").read_text())
     assert report["status"] == "passed"

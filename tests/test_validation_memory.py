@@ -1,17 +1,19 @@
 """What validation holds, and for how long: batched decoder checks, chunked comparisons,
 model.onnx released before the onnxruntime sessions, fingerprints instead of its outputs."""
 
+import weakref
+
 import numpy as np
 import onnx
 import pytest
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
 from secateurs.config import RunConfig
 from secateurs.exporters import bitmask_onnx
 from secateurs.exporters.bitmask_onnx_codec import to_bitmask_initializers
 from secateurs.pipeline import validate
 from secateurs.pipeline.runner import execute
-from secateurs.validators import compare, constant_eval
+from secateurs.validators import compare, constant_eval, onnxruntime_run
 from tests.sparse_helpers import identity_model, pruned
 
 
@@ -73,25 +75,58 @@ def test_compare_in_chunks_matches_the_whole(monkeypatch, chunk):
     assert whole.n_bad == 4 and whole.message.endswith("(3 NaN/Inf)")
 
 
+def _prints(outputs):
+    return [{n: onnxruntime_run.fingerprint(a) for n, a in out.items()} for out in outputs]
+
+
 def test_identical_to_dense_compares_fingerprints_bit_for_bit(tmp_path):
     out = [{"y": np.array([1.0, 0.0, 2.5], np.float32)}]
-    dense = validate.fingerprints(out)
-    assert validate.identical_to_dense(tmp_path / "m.onnx", out, dense).passed
+    dense = _prints(out)
+    assert validate.identical_to_dense(tmp_path / "m.onnx", _prints(out), dense).passed
     negative_zero = [{"y": np.array([1.0, -0.0, 2.5], np.float32)}]  # equal as numbers, not as bits
-    assert not validate.identical_to_dense(tmp_path / "m.onnx", negative_zero, dense).passed
+    assert not validate.identical_to_dense(tmp_path / "m.onnx", _prints(negative_zero), dense).passed
     widened = [{"y": out[0]["y"].astype(np.float64)}]
-    assert not validate.identical_to_dense(tmp_path / "m.onnx", widened, dense).passed
-    failed = validate.identical_to_dense(tmp_path / "m.onnx", out, validate.fingerprints("no session"))
+    assert not validate.identical_to_dense(tmp_path / "m.onnx", _prints(widened), dense).passed
+    assert not validate.identical_to_dense(tmp_path / "m.onnx", [{}], dense).passed  # an output missing
+    failed = validate.identical_to_dense(tmp_path / "m.onnx", _prints(out), "no session")
     assert not failed.passed and "model.onnx did not run: no session" in failed.detail
+
+
+def test_onnxruntime_holds_one_inputs_outputs_at_a_time(tmp_path, monkeypatch):
+    """Each input's outputs are compared, fingerprinted and dropped before the next input runs."""
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["n"])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["n"])
+    graph = helper.make_graph([helper.make_node("Neg", ["x"], ["y"])], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    held = []
+    real_runs = onnxruntime_run._runs
+
+    def runs(*a):
+        for out in real_runs(*a):
+            assert all(r() is None for r in held), "an earlier input's outputs are still held"
+            held.append(weakref.ref(out["y"]))
+            yield out
+            del out
+
+    monkeypatch.setattr(onnxruntime_run, "_runs", runs)
+    inputs = [np.arange(4, dtype=np.float32) + i for i in range(3)]
+    refs = [{"y": -x} for x in inputs]
+    refs[2] = {"y": inputs[2]}  # a wrong reference fails that input only
+    checks, prints = onnxruntime_run.run_compared(path, inputs, refs, 0, 0)
+    assert [c.passed for c in checks] == [True, True, False] and len(prints) == 3
+    assert prints[0]["y"] == onnxruntime_run.fingerprint(-inputs[0])
 
 
 def test_no_parsed_model_onnx_under_the_onnxruntime_sessions(tmp_path, monkeypatch):
     held = []
-    real = validate.run_all
+    real = validate.run_compared
 
-    def run_all(path, inputs, provider):
+    def run_compared(path, *args):
         held.append((path.name, validate_ctx[0]._dense_onnx is not None))
-        return real(path, inputs, provider)
+        return real(path, *args)
 
     validate_ctx = []
     real_validate = validate.validate
@@ -100,9 +135,15 @@ def test_no_parsed_model_onnx_under_the_onnxruntime_sessions(tmp_path, monkeypat
         validate_ctx.append(ctx)
         return real_validate(ctx)
 
-    monkeypatch.setattr(validate, "run_all", run_all)
+    monkeypatch.setattr(validate, "run_compared", run_compared)
     monkeypatch.setattr(validate, "validate", spy)
-    cfg = RunConfig(model="tests.models:plain", out=tmp_path / "out", amount=0.9, exporter="torchscript")
+    cfg = RunConfig(
+        model="tests.models:plain",
+        out=tmp_path / "out",
+        amount=0.9,
+        exporter="torchscript",
+        formats=("onnx", "sparse-onnx", "bitmask-onnx"),
+    )
     ctx, report = execute(cfg, ["load", "prune", "export", "validate"])
     assert report["status"] == "passed"
     assert held == [(n, False) for n in ("model.onnx", "model.sparse.onnx", "model.bitmask.onnx")]

@@ -15,8 +15,9 @@ from click.testing import CliRunner
 from secateurs import manifest
 from secateurs.cli import main
 from secateurs.verify import verify_directory
+from tests.models import EVERY_FORMAT
 
-# Every file `secateurs run` writes by default; test_every_artifact_is_covered keeps this honest.
+# Every file `secateurs run --formats <all>` writes; test_every_artifact_is_covered keeps this honest.
 ARTIFACTS = [
     "model.bitmask.onnx",
     "model.onnx",
@@ -37,7 +38,9 @@ def invoke(*args):
 
 
 def _run(out: Path, *extra):
-    return invoke("run", "builtin:lenet", "--exporter", "torchscript", "--out", out, "-q", *extra)
+    return invoke(
+        "run", "builtin:lenet", "--exporter", "torchscript", *EVERY_FORMAT, "--out", out, "-q", *extra
+    )
 
 
 @pytest.fixture(scope="module")

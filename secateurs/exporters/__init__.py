@@ -65,6 +65,7 @@ class Format:
     derives_from_onnx: ClassVar[bool] = False  # written from model.onnx, so it needs that first
     size_reference: ClassVar[str | None] = AGAINST_ONNX  # None: not in the size ledger
     per_tensor_cost: ClassVar[bool] = True  # its records' stored_bytes are what each tensor costs
+    default: ClassVar[bool] = True  # written when --formats is not given
 
     def export(self, ctx, path: Path) -> None:
         """Write exactly ``path`` (plus ``<name>.data`` for ONNX external data) from the run."""
@@ -122,6 +123,11 @@ def formats() -> tuple[Format, ...]:
 
 def names() -> tuple[str, ...]:
     return tuple(f.name for f in formats())
+
+
+def default_names() -> tuple[str, ...]:
+    """The formats written when --formats is not given (those declaring ``default``)."""
+    return tuple(f.name for f in formats() if f.default)
 
 
 def get(name: str) -> Format:

@@ -4,6 +4,13 @@ Each weight is a packed uint8 bitmask plus its nonzero values, rebuilt by standa
 that runtimes constant-fold at session creation, so inference runs as fast as dense.
 It passes ``onnx.checker.check_model(full_check=True)``. Encoding and decoding:
 ``bitmask_onnx_codec``.
+
+Not written unless --formats asks for it: onnxruntime's constant folding holds every
+decoder intermediate until the session is built, ~40 B per encoded weight (upstream
+microsoft/onnxruntime#28203). Measured on a ResNet-50 at amount 0.3 (onnxruntime 1.32,
+2 threads): its session peaks 988 MiB above the interpreter, model.onnx's 270 MiB, for a
+file 0.75x model.onnx's size. A smaller file that needs 3.7x the memory to open is a
+trade for the user to choose, not a default (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ class BitmaskOnnx(Format):
     position = 3
     runtimes = (ONNXRUNTIME,)
     derives_from_onnx = True
+    default = False  # see the module doc: session memory
 
     def export(self, ctx, path: Path) -> None:
         from secateurs.exporters.bitmask_onnx_codec import to_bitmask_initializers

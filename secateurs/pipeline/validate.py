@@ -10,17 +10,17 @@ reference.npz, so `secateurs verify` can repeat the onnxruntime checks without P
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 
 import numpy as np
 import torch
 
 from secateurs import exporters, reference
-from secateurs.files import write_bytes
+from secateurs.files import write_with
 from secateurs.model.outputs import named_outputs
 from secateurs.pipeline.context import RunContext
 from secateurs.validators import tolerances
-from secateurs.validators.onnxruntime_run import compare_with_reference, run_all
+from secateurs.validators.onnxruntime_run import run_compared
 from secateurs.validators.results import Check, ValidationResult
 
 N_INPUTS_AT_EXPORT_SHAPE = 3
@@ -81,34 +81,33 @@ def validate(ctx: RunContext) -> ValidationResult:
         [x for x, r in zip(inputs, refs) if not isinstance(r, str)],
         [r for r in refs if not isinstance(r, str)],
     )
-    write_bytes(
+    write_with(
         ctx.workdir / reference.FILENAME,
-        reference.encode(inputs, refs, ctx.info.output_names, provided),
+        lambda f: reference.write(f, inputs, refs, ctx.info.output_names, provided),
     )
     result.checks.extend(promised(ctx))
     present = {n: a.path for n, a in ctx.artifacts.items() if a.path.is_file()}  # else failed in promised()
     own = format_checks(ctx, present)
     dense = present.get(exporters.DENSE_ONNX)
     copies = [n for n in present if dense and n != exporters.DENSE_ONNX and same_file(ctx, n)]
-    dense_outputs = run_all(dense, inputs, cfg.provider) if dense else None
-    ran = {  # model.onnx, and the files byte-identical to it: one onnxruntime run serves them all
-        n: compare_with_reference(present[n], inputs, dense_outputs, refs, atol, rtol)
-        for n in ([exporters.DENSE_ONNX] if dense else []) + copies
-    }
-    dense_outputs = fingerprints(dense_outputs) if dense else None  # what the derived forms must match
+    # model.onnx's fingerprints are what the derived forms must match.
+    dense_checks, dense_outputs = (
+        run_compared(dense, inputs, refs, atol, rtol, cfg.provider) if dense else ([], None)
+    )
     for name, path in present.items():
         fmt = exporters.get(name)
         result.checks.extend(own.pop(name))
-        if name in ran:
-            result.checks.extend(ran[name])
-            if name in copies and fmt.derives_from_onnx:
+        if name == exporters.DENSE_ONNX:
+            result.checks.extend(dense_checks)
+        elif name in copies:  # model.onnx's bytes again: its run and comparison serve this file too
+            result.checks.extend(dataclasses.replace(c, artifact=path.name) for c in dense_checks)
+            if fmt.derives_from_onnx:
                 result.add(Check(path.name, IDENTICAL, True, "the file is byte-identical to model.onnx"))
         elif exporters.ONNXRUNTIME in fmt.runtimes:
-            outputs = run_all(path, inputs, cfg.provider)
-            result.checks.extend(compare_with_reference(path, inputs, outputs, refs, atol, rtol))
+            checks, outputs = run_compared(path, inputs, refs, atol, rtol, cfg.provider)
+            result.checks.extend(checks)
             if fmt.derives_from_onnx and dense_outputs is not None:
                 result.add(identical_to_dense(path, outputs, dense_outputs))
-            del outputs  # not held under the next artifact's session
     return result
 
 
@@ -167,30 +166,17 @@ def promised(ctx: RunContext) -> list[Check]:
     return checks
 
 
-def fingerprints(outputs: list[dict[str, np.ndarray]] | str) -> list[dict[str, tuple]] | str:
-    """Each output's shape, dtype and sha256, which is all ``identical_to_dense`` needs of
-    model.onnx's outputs: holding the arrays under every later session would cost as much
-    as the reference outputs (~100 MB for a detector at 640x640)."""
-    if isinstance(outputs, str):
-        return outputs
-    return [{n: fingerprint(a) for n, a in out.items()} for out in outputs]
-
-
-def fingerprint(a: np.ndarray) -> tuple:
-    a = np.ascontiguousarray(a)
-    return a.shape, a.dtype.str, hashlib.sha256(a.reshape(-1).view(np.uint8)).hexdigest()
-
-
 def identical_to_dense(path, outputs, dense_outputs) -> Check:
     """A sparse form rebuilds exactly model.onnx's weights, so any output difference is a bug.
-    ``dense_outputs`` are model.onnx's ``fingerprints``: equal shape, dtype and sha256."""
+    ``outputs`` and ``dense_outputs`` are ``run_compared``'s fingerprints (or its error string):
+    equal shape, dtype and sha256 per output and input."""
     label = IDENTICAL
     if isinstance(outputs, str):
         return Check(path.name, label, False, outputs)
     if isinstance(dense_outputs, str):
         return Check(path.name, label, False, f"model.onnx did not run: {dense_outputs}")
     for got, want in zip(outputs, dense_outputs):
-        differ = [n for n in want if n not in got or fingerprint(got[n]) != want[n]]
+        differ = [n for n in want if got.get(n) != want[n]]
         if differ:
             return Check(path.name, label, False, f"outputs differ: {', '.join(differ)}")
     return Check(path.name, label, True, f"{len(outputs)} inputs")
