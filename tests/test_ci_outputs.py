@@ -8,6 +8,7 @@ import pytest
 from secateurs.ci import step_summary
 from secateurs.ci.junit import write_junit
 from secateurs.errors import OutputError
+from secateurs.pipeline.validate import input_shapes
 from secateurs.validators.results import Check, OutputCompare
 
 FAST = ("--formats", "onnx,spz", "--exporter", "torchscript", "-q")
@@ -170,7 +171,7 @@ def test_run_writes_junit_and_step_summary(cli, tmp_path, monkeypatch):
     got = cases(suite)
     assert suite.get("failures") == "0" and suite.get("name") == "secateurs tests.models:plain"
     outputs = [name for cls, name in got if cls == "model.onnx" and name.endswith("[output]")]
-    assert len(outputs) == 4  # three inputs at the export shape, one at another batch size
+    assert len(outputs) == len(input_shapes((1, 3, 12, 12), dynamic_hw=False))  # one check per input
     assert ("model.onnx.spz", "unpacks to model.onnx (sha256)") in got
     assert ("model.onnx", "onnx.checker (full_check)") in got
     assert not any(cls == "accuracy gate" for cls, _ in got)
@@ -205,7 +206,8 @@ def test_failed_validation_still_writes_junit_and_summary(cli, tmp_path, monkeyp
     _, suite = parse(tmp_path / "j.xml")
     got = cases(suite)
     failing = {k: f for k, f in got.items() if f is not None}
-    assert len(failing) == 4 and int(suite.get("failures")) == 4
+    n = len(input_shapes((1, 3, 12, 12), dynamic_hw=False))
+    assert len(failing) == n and int(suite.get("failures")) == n
     assert all(cls == "model.onnx" and name.endswith("[output]") for cls, name in failing)
     assert all("max_abs=" in f.get("message") for f in failing.values())
     assert got["model.onnx.spz", "unpacks to model.onnx (sha256)"] is None
