@@ -43,10 +43,13 @@ def best_of(fn, reps: int) -> dict:
 
 
 def build(out: Path) -> None:
+    from secateurs import exporters
     from secateurs.config import RunConfig
     from secateurs.pipeline.runner import execute, run_stages
 
-    cfg = RunConfig(model="benchmarks.resnet:resnet50", out=out, exporter="torchscript")
+    cfg = RunConfig(
+        model="benchmarks.resnet:resnet50", out=out, exporter="torchscript", formats=exporters.names()
+    )
     execute(cfg, run_stages(cfg))
 
 
@@ -73,7 +76,11 @@ def main() -> None:
             return [manifest.sha256(p) for p in files]
 
         def onnx_once(name):
-            return lambda: run_all(out / name, ref.inputs)
+            def once():
+                outputs = run_all(out / name, ref.inputs)
+                assert not isinstance(outputs, str), outputs  # a run that failed is not a time
+
+            return once
 
         def floor():
             hash_all()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from secateurs import __version__, malloc
+from secateurs import __version__
 from secateurs.commands.export import export
 from secateurs.commands.prune import prune
 from secateurs.commands.report import report_command
@@ -132,7 +132,6 @@ def main(ctx, debug, config_file, no_config):
 
     ctx.obj = {"debug": debug}
     _install_interrupt_handlers()
-    malloc.pin_mmap_threshold()
     ctx.obj["settings"] = use(ctx, config_file, no_config)
 
 
