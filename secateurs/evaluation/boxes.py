@@ -67,7 +67,7 @@ def layout(shape: tuple[int, ...], nc: int | None = None, box_format: str | None
 
     ``box_format`` decides when given (and must fit ``nc`` when that is given too). Otherwise
     ``nc`` decides when exactly one layout fits it; without ``nc``, the longer of the two last
-    axes is taken as the anchor axis. Raises UsageError for an unknown ``box_format`` or a
+    axes is taken as the anchor axis (pass ``nc`` for outputs with fewer anchors than features). Raises UsageError for an unknown ``box_format`` or a
     shape both layouts fit, InputError for a shape neither fits.
     """
     if box_format is not None and box_format not in FORMATS:
@@ -80,7 +80,7 @@ def layout(shape: tuple[int, ...], nc: int | None = None, box_format: str | None
     fits = {"yolov5": shape[2] >= 6, "yolov8": shape[1] >= 5}
     if nc is not None:
         fits = {"yolov5": shape[2] == 5 + nc, "yolov8": shape[1] == 4 + nc}
-    elif box_format is None:
+    elif box_format is None and shape[1] != shape[2]:  # the anchor axis is the longer one
         fits["yolov5"] &= shape[1] > shape[2]
         fits["yolov8"] &= shape[2] > shape[1]
     expected = (

@@ -13,7 +13,8 @@ score); ultralytics matches greedily by IoU, which differs only where one object
 two boxes of its class that both survived NMS.
 
 Label-free (``agreement``): the dense model's detections scoring >= 0.25 (ultralytics predict's
-default confidence) stand in for the ground truth of the pruned model.
+default confidence) stand in for the ground truth of the pruned model, whose precision and recall
+are read at that same confidence; its mAPs use all its detections, as with labels.
 """
 
 from __future__ import annotations
@@ -62,11 +63,13 @@ def evaluate(
     truths: Sequence[Boxes],
     names: Sequence[str] | None = None,
     max_det: int = MAX_DET,
+    pr_conf: float | None = None,
 ) -> DetectionMetrics:
     """Score ``predictions`` (Boxes with scores, e.g. from ``boxes.nms``) against ``truths``.
 
     One Boxes per image in each, in the same order; class c is named ``names[c]`` (default
-    ``str(c)``). No detections at all gives zeros. Raises InputError when the lists differ
+    ``str(c)``). Precision and recall are read at the best F1, or at the detections scoring
+    >= ``pr_conf`` when it is given. No detections at all gives zeros. Raises InputError when the lists differ
     in length, a prediction has no scores, a class is outside ``names``, or there is no
     ground-truth box at all (every metric would be undefined).
     """
@@ -89,7 +92,11 @@ def evaluate(
     has_gt = precision[0, 0] > -1
     ap = precision.mean(axis=1)  # (IoU, class)
     label = [names[c] if names is not None else str(c) for c in ev.params.catIds]
-    p, r, conf = _best_f1(ev, has_gt)
+    matches = _matches(ev, has_gt)
+    if pr_conf is None:
+        p, r, conf = _best_f1(matches)
+    else:
+        (p, r), conf = _at_conf(matches, pr_conf), pr_conf
     return DetectionMetrics(
         precision=p,
         recall=r,
@@ -104,6 +111,7 @@ def evaluate(
             "map_iou": [round(float(t), 2) for t in IOU_THRESHOLDS],
             "pr_iou": 0.5,
             "pr_conf": conf,
+            "pr_conf_from": "max F1" if pr_conf is None else "given",
             "max_det": max_det,
         },
         images=len(truths),
@@ -119,6 +127,9 @@ def agreement(
 ) -> DetectionMetrics:
     """Label-free: ``pruned``'s detections scored against ``dense``'s scoring >= ``reference_conf``.
 
+    Precision and recall are those of the pruned detections scoring >= ``reference_conf`` too
+    (a best-F1 threshold would move with the pruned model), so pruned == dense gives 1.0s.
+
     Raises InputError when the dense model detects nothing at that confidence.
     """
     reference = [Boxes(d.xyxy, d.classes).take(d.scores >= reference_conf) for d in dense]
@@ -127,7 +138,7 @@ def agreement(
             f"the dense model detects nothing scoring >= {reference_conf} in {len(dense)} images:"
             " no reference to agree with"
         )
-    m = evaluate(pruned, reference, names, max_det)
+    m = evaluate(pruned, reference, names, max_det, pr_conf=reference_conf)
     return DetectionMetrics(
         **{**m.__dict__, "thresholds": {**m.thresholds, "reference_conf": reference_conf}}
     )
@@ -165,10 +176,10 @@ def _coco(images: Sequence[Boxes], classes: Sequence[int]) -> COCO:
     return coco
 
 
-def _best_f1(ev: COCOeval, has_gt: np.ndarray) -> tuple[float, float, float]:
-    """(precision, recall, confidence) at the smoothed maximum of the class-mean F1 (ap_per_class)."""
-    n_img = len(ev.params.imgIds)
-    p_curves, r_curves = [], []
+def _matches(ev: COCOeval, has_gt: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Per class with ground truth: its detections' scores (descending), whether each is a true
+    positive at IoU 0.5 (COCOeval's matches), and its ground-truth count."""
+    n_img, result = len(ev.params.imgIds), []
     for k in np.flatnonzero(has_gt):
         found = [e for e in ev.evalImgs[k * n_img : (k + 1) * n_img] if e is not None]
         n_gt = sum(int(np.count_nonzero(np.logical_not(e["gtIgnore"]))) for e in found)
@@ -176,18 +187,32 @@ def _best_f1(ev: COCOeval, has_gt: np.ndarray) -> tuple[float, float, float]:
         tp = np.concatenate([e["dtMatches"][0] > 0 for e in found])
         counted = np.logical_not(np.concatenate([e["dtIgnore"][0] for e in found]))
         order = np.argsort(-scores[counted], kind="stable")
-        scores, tp = scores[counted][order], tp[counted][order]
-        if not len(scores):
-            p_curves.append(np.zeros_like(CONF_GRID))
-            r_curves.append(np.zeros_like(CONF_GRID))
-            continue
-        tpc, fpc = np.cumsum(tp), np.cumsum(~tp)
-        r_curves.append(np.interp(-CONF_GRID, -scores, tpc / n_gt, left=0))
-        p_curves.append(np.interp(-CONF_GRID, -scores, tpc / (tpc + fpc), left=1))
-    p, r = np.array(p_curves), np.array(r_curves)
+        result.append((scores[counted][order], tp[counted][order], n_gt))
+    return result
+
+
+def _best_f1(matches: list) -> tuple[float, float, float]:
+    """(precision, recall, confidence) at the smoothed maximum of the class-mean F1 (ap_per_class)."""
+    p = np.zeros((len(matches), len(CONF_GRID)))  # a class without detections: P = R = 0
+    r = np.zeros_like(p)
+    for k, (scores, tp, n_gt) in enumerate(matches):
+        if len(scores):
+            tpc, fpc = np.cumsum(tp), np.cumsum(~tp)
+            r[k] = np.interp(-CONF_GRID, -scores, tpc / n_gt, left=0)
+            p[k] = np.interp(-CONF_GRID, -scores, tpc / (tpc + fpc), left=1)
     f1 = 2 * p * r / (p + r + 1e-16)
     i = int(_smooth(f1.mean(axis=0), F1_SMOOTH).argmax())
     return float(p[:, i].mean()), float(r[:, i].mean()), float(CONF_GRID[i])
+
+
+def _at_conf(matches: list, conf: float) -> tuple[float, float]:
+    """Class-mean (precision, recall) of the detections scoring >= ``conf``; no detection: P = 0."""
+    p, r = [], []
+    for scores, tp, n_gt in matches:
+        hits, n = int(tp[scores >= conf].sum()), int((scores >= conf).sum())
+        p.append(hits / n if n else 0.0)
+        r.append(hits / n_gt)
+    return float(np.mean(p)), float(np.mean(r))
 
 
 def _smooth(y: np.ndarray, fraction: float) -> np.ndarray:
