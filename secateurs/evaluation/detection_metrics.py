@@ -9,8 +9,8 @@ Precision and recall are reported as YOLO validation reports them (ultralytics
 (on a 1000-point grid, at IoU 0.5), F1 averaged over the classes with ground truth, smoothed
 with a box filter over 10% of the grid as ultralytics does, and P and R averaged over those
 classes at its argmax. The true-positive flags at IoU 0.5 are COCOeval's matches (greedy by
-score); ultralytics matches greedily by IoU, which differs only where one object is covered by
-two boxes of its class that both survived NMS.
+score); ultralytics matches greedily by IoU, which differs only where boxes contend for a match
+(two predictions of a class over one object, or one prediction over two objects).
 
 Label-free (``agreement``): the dense model's detections scoring >= 0.25 (ultralytics predict's
 default confidence) stand in for the ground truth of the pruned model, whose precision and recall
@@ -20,9 +20,9 @@ are read at that same confidence; its mAPs use all its detections, as with label
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -38,7 +38,7 @@ F1_SMOOTH = 0.1  # ap_per_class: ``smooth(f1_curve.mean(0), 0.1)``
 REFERENCE_CONF = 0.25
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class DetectionMetrics:
     """Metrics of one model over ``images`` images.
 
@@ -67,11 +67,15 @@ def evaluate(
 ) -> DetectionMetrics:
     """Score ``predictions`` (Boxes with scores, e.g. from ``boxes.nms``) against ``truths``.
 
-    One Boxes per image in each, in the same order; class c is named ``names[c]`` (default
-    ``str(c)``). Precision and recall are read at the best F1, or at the detections scoring
-    >= ``pr_conf`` when it is given. No detections at all gives zeros. Raises InputError when the lists differ
-    in length, a prediction has no scores, a class is outside ``names``, or there is no
-    ground-truth box at all (every metric would be undefined).
+    One Boxes per image in each, in the same order: xyxy float32 (n, 4) in input pixels,
+    classes int64 (n,), scores float32 (n,) in [0, 1] (ignored on ``truths``). Class c is
+    named ``names[c]`` (default ``str(c)``); ``max_det`` caps detections per image and class,
+    as COCOeval's maxDets does. Precision and recall are read at the best F1, or at the
+    detections scoring >= ``pr_conf`` when it is given. All metrics are fractions in [0, 1];
+    no detections at all gives zeros.
+
+    Raises InputError when the lists differ in length, a prediction has no scores, a class is
+    outside ``names``, or there is no ground-truth box at all (every metric would be undefined).
     """
     if len(predictions) != len(truths):
         raise InputError(f"{len(predictions)} images of detections but {len(truths)} of ground truth")
@@ -139,9 +143,7 @@ def agreement(
             " no reference to agree with"
         )
     m = evaluate(pruned, reference, names, max_det, pr_conf=reference_conf)
-    return DetectionMetrics(
-        **{**m.__dict__, "thresholds": {**m.thresholds, "reference_conf": reference_conf}}
-    )
+    return dataclasses.replace(m, thresholds={**m.thresholds, "reference_conf": reference_conf})
 
 
 def drops(dense: DetectionMetrics, pruned: DetectionMetrics) -> dict:
