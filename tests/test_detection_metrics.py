@@ -170,6 +170,14 @@ def test_agreement_drops_when_pruned_loses_and_shifts_boxes():
         dm.agreement([Boxes([[0, 0, 5, 5]], [0], [0.1])], pruned[:1])
 
 
+def test_agreement_precision_and_recall_at_the_reference_confidence():
+    dense = [Boxes([[0, 0, 10, 10], [50, 50, 60, 60]], [0, 1], [0.9, 0.8])]
+    extra = Boxes([[0, 0, 10, 10], [80, 80, 90, 90], [50, 50, 60, 60]], [0, 0, 1], [0.9, 0.5, 0.2])
+    m = dm.agreement(dense, [extra])
+    # class 0: 1 of 2 detections >= 0.25 is right (P 0.5, R 1); class 1: none >= 0.25 (P 0, R 0)
+    assert (m.precision, m.recall) == (0.25, 0.5)
+
+
 # --- NMS ---
 
 
@@ -206,6 +214,9 @@ def test_nms_suppresses_duplicates_within_a_class_only():
     assert len(same) == 1 and same.scores[0] == pytest.approx(0.9)
     apart = nms(Boxes([box, near], [4, 5], [0.9, 0.8]))
     assert len(apart) == 2 and sorted(apart.classes.tolist()) == [4, 5]
+    half = Boxes([[0, 0, 10, 10], [0, 0, 10, 5]], [0, 0], [0.9, 0.8])  # IoU exactly 0.5
+    assert len(nms(half, iou=0.5)) == 2  # suppressed only above the threshold, as torchvision
+    assert len(nms(half, iou=0.49)) == 1
 
 
 def test_nms_caps_and_thresholds():
