@@ -1,0 +1,224 @@
+"""Detection metrics, dense vs pruned: COCO mAP, and YOLO-style precision/recall at the best F1.
+
+mAP50, mAP50-95 and per-class AP are pycocotools ``COCOeval`` ("bbox"), run in memory on one
+area range (all) with ``max_det`` detections per image and class. A class without ground truth
+has AP -1 there and is left out of the means, as COCO does.
+
+Precision and recall are reported as YOLO validation reports them (ultralytics
+``utils/metrics.py::ap_per_class``): per class, P and R as functions of the confidence threshold
+(on a 1000-point grid, at IoU 0.5), F1 averaged over the classes with ground truth, smoothed
+with a box filter over 10% of the grid as ultralytics does, and P and R averaged over those
+classes at its argmax. The true-positive flags at IoU 0.5 are COCOeval's matches (greedy by
+score); ultralytics matches greedily by IoU, which differs only where boxes contend for a match
+(two predictions of a class over one object, or one prediction over two objects).
+
+Label-free (``agreement``): the dense model's detections scoring >= 0.25 (ultralytics predict's
+default confidence) stand in for the ground truth of the pruned model, whose precision and recall
+are read at that same confidence; its mAPs use all its detections, as with labels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from secateurs.errors import InputError
+from secateurs.evaluation.boxes import MAX_DET, Boxes
+
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)  # COCOeval's default
+RECALL_POINTS = np.linspace(0.0, 1.0, 101)  # COCOeval's recall grid: the x of ``pr_curves``
+CONF_GRID = np.linspace(0.0, 1.0, 1000)  # ap_per_class's confidence grid
+F1_SMOOTH = 0.1  # ap_per_class: ``smooth(f1_curve.mean(0), 0.1)``
+REFERENCE_CONF = 0.25
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectionMetrics:
+    """Metrics of one model over ``images`` images.
+
+    per_class_ap: class name -> {"AP50", "AP50_95"}, classes with ground truth only.
+    pr_curves: class name -> precision at each of ``RECALL_POINTS`` (IoU 0.5, COCO's
+    interpolated precision, the curve AP50 integrates), classes with ground truth only.
+    thresholds: the IoU thresholds, the detection cap, and the confidence P and R are read at.
+    """
+
+    precision: float
+    recall: float
+    mAP50: float
+    mAP50_95: float
+    per_class_ap: dict[str, dict[str, float]]
+    pr_curves: dict[str, list[float]]
+    thresholds: dict
+    images: int
+
+
+def evaluate(
+    predictions: Sequence[Boxes],
+    truths: Sequence[Boxes],
+    names: Sequence[str] | None = None,
+    max_det: int = MAX_DET,
+    pr_conf: float | None = None,
+) -> DetectionMetrics:
+    """Score ``predictions`` (Boxes with scores, e.g. from ``boxes.nms``) against ``truths``.
+
+    One Boxes per image in each, in the same order: xyxy float32 (n, 4) in input pixels,
+    classes int64 (n,), scores float32 (n,) in [0, 1] (ignored on ``truths``). Class c is
+    named ``names[c]`` (default ``str(c)``); ``max_det`` caps detections per image and class,
+    as COCOeval's maxDets does. Precision and recall are read at the best F1, or at the
+    detections scoring >= ``pr_conf`` when it is given. All metrics are fractions in [0, 1];
+    no detections at all gives zeros.
+
+    Raises InputError when the lists differ in length, a prediction has no scores, a class is
+    outside ``names``, or there is no ground-truth box at all (every metric would be undefined).
+    """
+    if len(predictions) != len(truths):
+        raise InputError(f"{len(predictions)} images of detections but {len(truths)} of ground truth")
+    if any(p.scores is None for p in predictions):
+        raise InputError("detections need scores; got boxes without them")
+    seen = {int(c) for b in (*predictions, *truths) for c in b.classes}
+    classes = range(len(names)) if names is not None else sorted(seen)
+    if names is not None and not seen <= set(classes):
+        raise InputError(f"class {max(seen)} is outside the {len(names)} class names")
+    if not any(len(t) for t in truths):
+        raise InputError(f"no ground-truth box in {len(truths)} images: detection metrics are undefined")
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+        ev = COCOeval(_coco(truths, classes), _coco(predictions, classes), "bbox")
+        ev.params.areaRng, ev.params.areaRngLbl, ev.params.maxDets = [[0, 1e10]], ["all"], [max_det]
+        ev.evaluate()
+        ev.accumulate()
+    precision = ev.eval["precision"][:, :, :, 0, 0]  # (IoU, recall point, class), -1: no GT
+    has_gt = precision[0, 0] > -1
+    ap = precision.mean(axis=1)  # (IoU, class)
+    label = [names[c] if names is not None else str(c) for c in ev.params.catIds]
+    matches = _matches(ev, has_gt)
+    if pr_conf is None:
+        p, r, conf = _best_f1(matches)
+    else:
+        (p, r), conf = _at_conf(matches, pr_conf), pr_conf
+    return DetectionMetrics(
+        precision=p,
+        recall=r,
+        mAP50=float(ap[0, has_gt].mean()),
+        mAP50_95=float(ap[:, has_gt].mean()),
+        per_class_ap={
+            label[k]: {"AP50": float(ap[0, k]), "AP50_95": float(ap[:, k].mean())}
+            for k in np.flatnonzero(has_gt)
+        },
+        pr_curves={label[k]: precision[0, :, k].tolist() for k in np.flatnonzero(has_gt)},
+        thresholds={
+            "map_iou": [round(float(t), 2) for t in IOU_THRESHOLDS],
+            "pr_iou": 0.5,
+            "pr_conf": conf,
+            "pr_conf_from": "max F1" if pr_conf is None else "given",
+            "max_det": max_det,
+        },
+        images=len(truths),
+    )
+
+
+def agreement(
+    dense: Sequence[Boxes],
+    pruned: Sequence[Boxes],
+    names: Sequence[str] | None = None,
+    reference_conf: float = REFERENCE_CONF,
+    max_det: int = MAX_DET,
+) -> DetectionMetrics:
+    """Label-free: ``pruned``'s detections scored against ``dense``'s scoring >= ``reference_conf``.
+
+    Precision and recall are those of the pruned detections scoring >= ``reference_conf`` too
+    (a best-F1 threshold would move with the pruned model), so pruned == dense gives 1.0s.
+
+    Raises InputError when the dense model detects nothing at that confidence.
+    """
+    reference = [Boxes(d.xyxy, d.classes).take(d.scores >= reference_conf) for d in dense]
+    if not any(len(r) for r in reference):
+        raise InputError(
+            f"the dense model detects nothing scoring >= {reference_conf} in {len(dense)} images:"
+            " no reference to agree with"
+        )
+    m = evaluate(pruned, reference, names, max_det, pr_conf=reference_conf)
+    return dataclasses.replace(m, thresholds={**m.thresholds, "reference_conf": reference_conf})
+
+
+def drops(dense: DetectionMetrics, pruned: DetectionMetrics) -> dict:
+    """dense - pruned for each metric (positive: pruning lost it), and per class for both APs."""
+    keys = ("precision", "recall", "mAP50", "mAP50_95")
+    result = {k: getattr(dense, k) - getattr(pruned, k) for k in keys}
+    result["per_class_ap"] = {
+        name: {k: ap[k] - pruned.per_class_ap[name][k] for k in ap}
+        for name, ap in dense.per_class_ap.items()
+        if name in pruned.per_class_ap
+    }
+    return result
+
+
+def _coco(images: Sequence[Boxes], classes: Sequence[int]) -> COCO:
+    """A COCO object in memory; annotation ids start at 1, since COCOeval reads id 0 as unmatched."""
+    anns = []
+    for i, b in enumerate(images):
+        xywh = np.concatenate([b.xyxy[:, :2], b.xyxy[:, 2:] - b.xyxy[:, :2]], axis=1).astype(np.float64)
+        scores = b.scores.tolist() if b.scores is not None else [None] * len(b)
+        for box, c, s in zip(xywh.tolist(), b.classes.tolist(), scores):
+            ann = {"id": len(anns) + 1, "image_id": i, "category_id": c, "bbox": box}
+            ann.update(area=box[2] * box[3], iscrowd=0, **({"score": s} if s is not None else {}))
+            anns.append(ann)
+    coco = COCO()
+    coco.dataset = {
+        "images": [{"id": i} for i in range(len(images))],
+        "categories": [{"id": c} for c in classes],
+        "annotations": anns,
+    }
+    coco.createIndex()
+    return coco
+
+
+def _matches(ev: COCOeval, has_gt: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Per class with ground truth: its detections' scores (descending), whether each is a true
+    positive at IoU 0.5 (COCOeval's matches), and its ground-truth count."""
+    n_img, result = len(ev.params.imgIds), []
+    for k in np.flatnonzero(has_gt):
+        found = [e for e in ev.evalImgs[k * n_img : (k + 1) * n_img] if e is not None]
+        n_gt = sum(int(np.count_nonzero(np.logical_not(e["gtIgnore"]))) for e in found)
+        scores = np.concatenate([np.asarray(e["dtScores"], dtype=np.float64) for e in found])
+        tp = np.concatenate([e["dtMatches"][0] > 0 for e in found])
+        counted = np.logical_not(np.concatenate([e["dtIgnore"][0] for e in found]))
+        order = np.argsort(-scores[counted], kind="stable")
+        result.append((scores[counted][order], tp[counted][order], n_gt))
+    return result
+
+
+def _best_f1(matches: list) -> tuple[float, float, float]:
+    """(precision, recall, confidence) at the smoothed maximum of the class-mean F1 (ap_per_class)."""
+    p = np.zeros((len(matches), len(CONF_GRID)))  # a class without detections: P = R = 0
+    r = np.zeros_like(p)
+    for k, (scores, tp, n_gt) in enumerate(matches):
+        if len(scores):
+            tpc, fpc = np.cumsum(tp), np.cumsum(~tp)
+            r[k] = np.interp(-CONF_GRID, -scores, tpc / n_gt, left=0)
+            p[k] = np.interp(-CONF_GRID, -scores, tpc / (tpc + fpc), left=1)
+    f1 = 2 * p * r / (p + r + 1e-16)
+    i = int(_smooth(f1.mean(axis=0), F1_SMOOTH).argmax())
+    return float(p[:, i].mean()), float(r[:, i].mean()), float(CONF_GRID[i])
+
+
+def _at_conf(matches: list, conf: float) -> tuple[float, float]:
+    """Class-mean (precision, recall) of the detections scoring >= ``conf``; no detection: P = 0."""
+    p, r = [], []
+    for scores, tp, n_gt in matches:
+        hits, n = int(tp[scores >= conf].sum()), int((scores >= conf).sum())
+        p.append(hits / n if n else 0.0)
+        r.append(hits / n_gt)
+    return float(np.mean(p)), float(np.mean(r))
+
+
+def _smooth(y: np.ndarray, fraction: float) -> np.ndarray:
+    """ultralytics ``smooth``: a box filter over ``fraction`` of the points, edges padded."""
+    nf = round(len(y) * fraction * 2) // 2 + 1
+    pad = np.ones(nf // 2)
+    return np.convolve(np.concatenate([pad * y[0], y, pad * y[-1]]), np.ones(nf) / nf, mode="valid")
