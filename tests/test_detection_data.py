@@ -76,11 +76,18 @@ def test_yolo_dataset_from_data_yaml(yolo):
 
 def test_data_yaml_with_a_txt_list_and_flow_names(yolo):
     root, _ = yolo
-    write(root / "val.txt", "./images/val/b.png\nimages/val/a.png\n")
+    write(root / "val.txt", "./images/val/b.png\n\n  images/val/a.png  \n")
     yaml = write(root / "other.yaml", "val: val.txt\nnames: [cat, 'hot dog']\nnc: 2\n")
     d = load_detection_data(str(yaml), (32, 32))
     assert d.names == ("cat", "hot dog")
     assert [len(b) for b in d.boxes] == [0, 2]
+
+
+def test_data_yaml_path_relative_to_the_current_directory(yolo, tmp_path, monkeypatch):
+    root, _ = yolo
+    yaml = write(tmp_path / "configs/data.yaml", "path: ds\nval: images/val\nnames: [cat, dog]\n")
+    monkeypatch.chdir(tmp_path)  # ds/ is not beside the yaml, but is in the current directory
+    assert load_detection_data(str(yaml), (32, 32)).image_ids == ("images/val/a.png", "images/val/b.png")
 
 
 def test_data_yaml_reader_skips_other_keys_and_rejects_what_it_cannot_read(tmp_path):

@@ -39,21 +39,24 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def read_yolo_yaml(path: Path) -> tuple[list[Item], tuple[str, ...]]:
-    """``val`` (a folder, a .txt list, or a list of them) resolved against ``path:``, which is itself
-    relative to the yaml's folder (the yaml's folder when absent). .txt lines are relative to the .txt."""
+    """``val`` (a folder, a .txt list, or a list of them) resolved against ``path:``. A relative
+    ``path:`` is looked up beside the yaml, then in the current directory; absent, it is the yaml's
+    folder. Relative lines of a .txt list are relative to the .txt."""
     cfg = read_data_yaml(path)
     if not cfg.get("val"):
         raise InputError(f"{path}: has no 'val' entry (the images to evaluate on)")
     names = _names(cfg, path)
-    root = path.parent / str(cfg.get("path") or ".")
+    root = Path(str(cfg.get("path") or "."))
+    beside = path.parent / root  # an absolute path: itself
+    root = beside if beside.is_dir() or not root.is_dir() else root  # else from the current directory
     images: list[Path] = []
     for entry in cfg["val"] if isinstance(cfg["val"], list) else [cfg["val"]]:
         where = root / str(entry)
         if where.is_dir():
             images += list_images(where)
         elif where.suffix == ".txt" and where.is_file():
-            lines = where.read_text(encoding="utf-8").split()
-            images += [where.parent / line for line in lines]
+            lines = where.read_text(encoding="utf-8").splitlines()
+            images += [where.parent / line.strip() for line in lines if line.strip()]
         else:
             raise InputError(f"{path}: val entry {entry!r} is neither a folder nor a .txt list ({where})")
     return _yolo_items(images, root, names, path), names
@@ -184,7 +187,8 @@ def _read_labels(path: Path, names: tuple[str, ...] | None) -> np.ndarray:
             continue
         where = f"{path}:{lineno}"
         if len(fields) != 5:
-            raise InputError(f"{where}: expected 5 fields 'class cx cy w h', got {len(fields)}")
+            hint = " (segmentation polygons are not read: export boxes)" if len(fields) > 5 else ""
+            raise InputError(f"{where}: expected 5 fields 'class cx cy w h', got {len(fields)}{hint}")
         try:
             row = [float(f) for f in fields]
         except ValueError:
