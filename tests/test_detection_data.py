@@ -98,6 +98,12 @@ def test_data_yaml_reader_skips_other_keys_and_rejects_what_it_cannot_read(tmp_p
         "val": "images/val",
         "names": {0: "cat", 1: "hot dog"},
     }
+    text = "---\nval:  # two folders\n  - 'a #1'\n  - b\nnc: 3\nnames: [x, \"y, z\", w]  # listed\n"
+    assert read_data_yaml(write(tmp_path / "l.yaml", text)) == {
+        "val": ["a #1", "b"],
+        "nc": 3,
+        "names": ["x", "y, z", "w"],
+    }
     bad = write(tmp_path / "bad.yaml", "val: images\nnames: {0: cat}\n")
     with pytest.raises(InputError, match=r"bad.yaml:2: unsupported YAML value"):
         read_data_yaml(bad)
@@ -159,6 +165,14 @@ def test_label_free_folder(tmp_path):
     assert d.boxes is None and d.classes is None
     assert d.image_ids == ("b.png", "sub/a.jpg")
     np.testing.assert_array_equal(d.pads, [[8, 0], [0, 8]])
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    Image.new("RGB", (20, 10), (9, 9, 9)).save(tmp_path / "x.jpg", exif=exif)
+    d = load_detection_data(str(tmp_path), (32, 32))
+    np.testing.assert_array_equal(d.original_hw, [[20, 10]])
 
 
 def test_limit(yolo):

@@ -159,7 +159,7 @@ def _read_image(path: Path) -> np.ndarray:
 def _shapes(spec: str, input_hw: tuple[int, int], n: int) -> DetectionData:
     samples = shapes.make_split("val", n, size=SHAPES_SIZE)
     items = [
-        readers.Item(Path(f"val/{i:06d}.png"), f"val/{i:06d}", s.boxes, s.classes)
+        readers.Item(Path(spec, f"val/{i:06d}"), f"val/{i:06d}", s.boxes, s.classes)
         for i, s in enumerate(samples)
     ]
     return _assemble(spec, items, (s.image for s in samples), shapes.NAMES, input_hw)
