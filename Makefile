@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install export test verify-runtime lint format bench bench-size train clean
+.PHONY: install export test verify-runtime lint format bench bench-detect bench-size train clean
 
 install: $(STAMP)
 
@@ -56,6 +56,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_verify.py
 	$(BIN)/python benchmarks/bench_tuning.py
+
+bench-detect: $(STAMP)
+	$(BIN)/python benchmarks/bench_detect.py
 
 bench-size: $(STAMP)
 	$(BIN)/python benchmarks/bench_size.py

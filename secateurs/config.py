@@ -23,7 +23,14 @@ DEFAULT_ATOL = 1e-4
 DEFAULT_RTOL = 1e-3
 
 ALL_STAGES = ("load", "reference", "prune", "export", "validate", "evaluate")  # pipeline.runner's names
-EVAL_BUILTINS = ("builtin:digits",)
+EVAL_BUILTINS = ("builtin:digits", "builtin:shapes")
+TASKS = ("classify", "detect")
+BOX_FORMATS = ("yolov5", "yolov8")  # secateurs.evaluation.boxes.FORMATS
+# --max-drop METRIC=VALUE: the metrics each task can gate on (drops are absolute fractions).
+DROP_METRICS = {
+    "classify": ("accuracy", "precision", "recall"),
+    "detect": ("precision", "recall", "mAP50", "mAP50-95"),
+}
 EVAL_RANDOM = re.compile(r"^random:(\d+)$")
 MAX_RANDOM = 100_000
 
@@ -46,7 +53,10 @@ class RunConfig:
     allow_noop: bool = False
     dynamic_hw: bool = False
     external_data: bool = False
-    eval: str | None = None  # builtin:digits, random:N or a .npz
+    eval: str | None = None  # builtin:digits, builtin:shapes, random:N, a .npz, detection data
+    task: str | None = None  # classify or detect; None: from the --eval data (eval_task)
+    box_format: str | None = None  # yolov5 or yolov8 output layout; None: from the output's shape
+    max_drop: tuple[tuple[str, float], ...] = ()  # (metric, largest allowed drop), --max-drop
     max_accuracy_drop: float | None = None  # absolute, e.g. 0.01 = one point
     min_agreement: float | None = None  # top-1 agreement with the dense model
     seed: int = 0
@@ -77,6 +87,11 @@ class RunConfig:
         check_format_names(self.formats)
         if self.eval is not None:
             check_eval_spec(self.eval)
+        check_task_options(self)
+
+    def task_of_eval(self) -> str | None:
+        """The evaluation's task: --task, else what the --eval data shows (``eval_task``)."""
+        return eval_task(self.eval, self.task) if self.eval else None
 
     def preflight(self, stages: Iterable[str] = ALL_STAGES, present: Iterable[str] = ()) -> None:
         """What ``stages`` need that the settings alone cannot show, checked before any model loads:
@@ -120,6 +135,7 @@ class RunConfig:
         data["formats"] = tuple(data["formats"])
         data["recipe"] = Path(data["recipe"]) if data.get("recipe") else None
         data["settings_from_file"] = tuple(data.get("settings_from_file") or ())
+        data["max_drop"] = tuple(tuple(pair) for pair in data.get("max_drop") or ())
         return cls(**data)
 
 
@@ -171,18 +187,101 @@ def check_exclude(pattern: str | None) -> None:
 
 
 def check_eval_spec(spec: str) -> None:
-    """builtin:digits, random:N (1 <= N <= MAX_RANDOM) or a file path; the file is checked in preflight."""
+    """builtin:NAME, random:N (1 <= N <= MAX_RANDOM) or a path; the path is checked in preflight."""
     if m := EVAL_RANDOM.match(spec):
         if not 1 <= int(m.group(1)) <= MAX_RANDOM:
             raise UsageError(f"--eval random:N needs 1 <= N <= {MAX_RANDOM}, got {int(m.group(1))}")
     elif spec.startswith(("builtin:", "random:")) and spec not in EVAL_BUILTINS:
-        raise UsageError(f"--eval {spec!r}: use builtin:digits, random:N or a .npz file")
+        raise UsageError(f"--eval {spec!r}: use {', '.join(EVAL_BUILTINS)}, random:N or a path")
 
 
 def check_eval_file(spec: str) -> None:
-    """An --eval that names a file must name one that exists."""
-    if spec not in EVAL_BUILTINS and not EVAL_RANDOM.match(spec) and not Path(spec).is_file():
-        raise UsageError(f"--eval {spec}: file not found (or use builtin:digits or random:N)")
+    """An --eval that names a path must name one that exists (a file, or a folder of images)."""
+    if spec not in EVAL_BUILTINS and not EVAL_RANDOM.match(spec) and not Path(spec).exists():
+        raise UsageError(f"--eval {spec}: not found (or use {', '.join(EVAL_BUILTINS)} or random:N)")
+
+
+def guess_task(spec: str) -> str | None:
+    """ "detect" or "classify" when --eval data is unambiguously one kind, else None (a bare
+    folder of images, ``random:N``). Detection: builtin:shapes, a data.yaml, a COCO .json, a
+    folder holding images/ and labels/. Classification: builtin:digits, a .npz."""
+    path = Path(spec)
+    if spec == "builtin:shapes" or path.suffix.lower() in (".yaml", ".yml", ".json"):
+        return "detect"
+    if spec == "builtin:digits" or path.suffix.lower() == ".npz":
+        return "classify"
+    if (path / "images").is_dir() and (path / "labels").is_dir():
+        return "detect"
+    return None
+
+
+def eval_task(spec: str, task: str | None) -> str:
+    """--task, else the task the data shows; random:N without --task is classification (scores
+    compared with the dense model's), and a bare folder of images needs --task detect."""
+    guessed = guess_task(spec)
+    random = EVAL_RANDOM.match(spec)
+    if task is not None:
+        if guessed is not None and guessed != task:
+            raise UsageError(f"--task {task} but --eval {spec} is {guessed} data")
+        if task == "classify" and guessed is None and not random:
+            raise UsageError(f"--eval {spec}: classification reads builtin:digits, random:N or a .npz")
+        return task
+    if guessed is None and not random:
+        raise UsageError(f"--eval {spec}: say what it is for: --task detect (a folder of images, label-free)")
+    return guessed or "classify"
+
+
+def parse_max_drop(items) -> tuple[tuple[str, float], ...]:
+    """--max-drop METRIC=VALUE (repeatable) as ((metric, value), ...); a malformed one is UsageError."""
+    pairs = []
+    for item in items or ():
+        name, sep, value = str(item).partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not name or number is None:
+            raise UsageError(f"--max-drop {item!r}: write METRIC=VALUE, e.g. --max-drop mAP50=0.01")
+        pairs.append((name.strip(), number))
+    return tuple(pairs)
+
+
+def check_task_options(cfg) -> None:
+    """--task, --box-format and --max-drop name known values, fit the task, and need --eval."""
+    if cfg.task is not None and cfg.task not in TASKS:
+        raise UsageError(f"--task must be one of {', '.join(TASKS)}, got {cfg.task!r}")
+    if cfg.box_format is not None and cfg.box_format not in BOX_FORMATS:
+        raise UsageError(f"--box-format must be one of {', '.join(BOX_FORMATS)}, got {cfg.box_format!r}")
+    given = [
+        name
+        for name, on in (("--task", cfg.task), ("--box-format", cfg.box_format), ("--max-drop", cfg.max_drop))
+        if on
+    ]
+    if not cfg.eval:
+        if given:
+            raise UsageError(f"{given[0]} needs --eval DATA")
+        return
+    task = eval_task(cfg.eval, cfg.task)
+    if cfg.box_format is not None and task != "detect":
+        raise UsageError("--box-format decodes detector outputs; it needs detection data or --task detect")
+    if task == "detect":
+        for name, value in (
+            ("--max-accuracy-drop", cfg.max_accuracy_drop),
+            ("--min-agreement", cfg.min_agreement),
+        ):
+            if value is not None:
+                raise UsageError(
+                    f"{name} judges classifiers; on a detector use --max-drop mAP50=VALUE (or precision, recall, mAP50-95)"
+                )
+    metrics = DROP_METRICS[task]
+    seen = set()
+    for name, value in cfg.max_drop:
+        if name not in metrics:
+            raise UsageError(f"--max-drop {name}: a {task} evaluation gates on {', '.join(metrics)}")
+        if name in seen:
+            raise UsageError(f"--max-drop {name} given twice")
+        seen.add(name)
+        check_fraction(f"--max-drop {name}", value)
 
 
 def check_budgets(eval_spec: str | None, max_accuracy_drop, min_agreement) -> None:

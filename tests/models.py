@@ -335,6 +335,22 @@ def ultralytics_style():
     return _seeded(TinyDetector("ultralytics"), (1, 3, 32, 32))
 
 
+def pixel_detector():
+    """builtin:detector's architecture, narrow and untrained: boxes in input pixels, spread over
+    the image (yolov5_style's sigmoid boxes are under a pixel, so they all overlap)."""
+    from secateurs.models.detector import Detector
+
+    torch.manual_seed(16)
+    model = Detector(num_classes=2, widths=(4, 8, 8, 8))
+    with torch.no_grad():  # features, not the head's biases, decide the boxes: pruning moves them
+        for conv in model.modules():
+            if isinstance(conv, nn.Conv2d):
+                conv.weight.mul_(3.0)
+                if conv.bias is not None:
+                    conv.bias.zero_()
+    return _seeded(model, (1, 3, 32, 32))
+
+
 class NonTensorOutput(nn.Module):
     def __init__(self):
         super().__init__()

@@ -34,16 +34,16 @@ def _metadata(name: str) -> dict[str, str]:
 
 
 def test_registry_names() -> None:
-    assert sorted(BUILTINS) == ["lenet", "resnet"]
+    assert sorted(BUILTINS) == ["detector", "lenet", "resnet"]
     for name, spec in BUILTINS.items():
         assert spec.name == name
-        assert spec.input_shape == (1, 1, 32, 32)
+        assert spec.input_shape == ((1, 3, 128, 128) if name == "detector" else (1, 1, 32, 32))
         assert spec.weights.is_file()
         assert spec.weights.stat().st_size < 3_000_000
 
 
 def test_unknown_builtin_lists_choices() -> None:
-    with pytest.raises(InputError, match="unknown builtin model 'x'; choose from: lenet, resnet"):
+    with pytest.raises(InputError, match="unknown builtin model 'x'; choose from: detector, lenet, resnet"):
         get_builtin("x")
     with pytest.raises(InputError):
         build_builtin("nope")

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from secateurs.config import guess_task
 from secateurs.errors import InputError, UsageError
 from secateurs.evaluation.data_yaml import read_data_yaml
 from secateurs.evaluation.detection_data import (
     boxes_to_original,
-    guess_task,
     letterbox,
     load_detection_data,
 )

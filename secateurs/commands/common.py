@@ -10,7 +10,7 @@ import click
 
 from secateurs.commands import verdict
 from secateurs.commands.options import default_out, formats_tuple, one_exclude
-from secateurs.config import ALL_STAGES, RunConfig
+from secateurs.config import ALL_STAGES, RunConfig, parse_max_drop
 from secateurs.errors import UsageError
 
 directory_argument = click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
@@ -28,6 +28,7 @@ def config_from(opts: dict, stages: tuple[str, ...] = ALL_STAGES, **fixed) -> Ru
     opts["formats"] = formats_tuple(opts.get("formats"))
     opts["exclude"] = one_exclude(opts.get("exclude"))
     opts["out"] = opts.get("out") or default_out(opts["model"])
+    opts["max_drop"] = parse_max_drop(opts.get("max_drop")) or None
     cfg = RunConfig(**{k: v for k, v in opts.items() if v is not None})
     cfg.preflight(stages)  # files and formats too, before the command imports torch or loads the model
     files.check_out_dir(cfg.out)

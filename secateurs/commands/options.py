@@ -8,7 +8,16 @@ from pathlib import Path
 import click
 
 from secateurs import exporters
-from secateurs.config import DEFAULT_ATOL, DEFAULT_FORMATS, DEFAULT_RTOL, EXPORTERS, SCOPES, parse_shape
+from secateurs.config import (
+    BOX_FORMATS,
+    DEFAULT_ATOL,
+    DEFAULT_FORMATS,
+    DEFAULT_RTOL,
+    EXPORTERS,
+    SCOPES,
+    TASKS,
+    parse_shape,
+)
 from secateurs.errors import SecateursError, UsageError
 from secateurs.exporters.common.opsets import DEFAULT_OPSET
 
@@ -252,6 +261,32 @@ def eval_options(
     f = click.option("--eval", "eval", metavar="DATA", help=eval_help)(f)
     f = click.option("--max-accuracy-drop", type=float, help=drop_help)(f)
     return click.option("--min-agreement", type=float, help=agreement_help)(f)
+
+
+def task_options(f):
+    """--task, --box-format and --max-drop: what the --eval data is, and budgets on any metric."""
+    f = click.option(
+        "--task",
+        type=click.Choice(TASKS),
+        help="What --eval evaluates [default: from the data: builtin:shapes, a data.yaml, a COCO .json"
+        " or a folder with images/ and labels/ is detect; builtin:digits, a .npz or random:N classify]."
+        " A folder of images alone (label-free detection) needs --task detect.",
+    )(f)
+    f = click.option(
+        "--box-format",
+        type=click.Choice(BOX_FORMATS),
+        help="Detector output layout: yolov5 (B, N, 5+nc) with objectness, or yolov8 (B, 4+nc, N)"
+        " [default: from the output's shape; asked for only when it is ambiguous].",
+    )(f)
+    return click.option(
+        "--max-drop",
+        "max_drop",
+        metavar="METRIC=VALUE",
+        multiple=True,
+        help="Fail (exit 6) if METRIC drops by more than VALUE (absolute, 0.01 = 1 point), pruned against"
+        " dense, in PyTorch or in model.onnx. Repeatable. detect: precision, recall, mAP50, mAP50-95;"
+        " classify: accuracy, precision, recall (macro).",
+    )(f)
 
 
 def out_option(f):

@@ -14,6 +14,7 @@ from secateurs.commands.options import (
     out_option,
     prune_options,
     quiet_option,
+    task_options,
     threads_option,
     validate_options,
 )
@@ -27,6 +28,7 @@ from secateurs.errors import UsageError
 @export_options
 @validate_options
 @eval_options
+@task_options
 @out_option
 @quiet_option
 @threads_option
@@ -51,6 +53,7 @@ def run(quiet, auto, junit, **opts):
       secateurs run builtin:lenet --amount 0.5 --scope global --exporter torchscript
       secateurs run mypkg.models:make_net --weights net.pt --input-shape 1,3,64,64 --exclude '^stem'
       secateurs run exported.pt2 --dynamic-hw
+      secateurs run builtin:detector --eval builtin:shapes --max-drop mAP50=0.01 --max-drop recall=0.02
     """
     verdict.start_clock()
     cfg = config_from(opts)  # every option checked before torch is imported or the model loads
@@ -80,6 +83,8 @@ def choose_amount(cfg: RunConfig, quiet: bool) -> tuple[RunConfig, tuple[str, ..
         raise UsageError(f"--auto chooses the amount itself; remove amount from {cfg.settings_file}")
     if source is not click.core.ParameterSource.DEFAULT:
         raise UsageError("--auto chooses the amount itself; drop --amount")
+    if cfg.task_of_eval() == "detect":
+        raise UsageError("--auto judges classifiers only so far; on a detector give --amount and --max-drop")
     if cfg.max_accuracy_drop is None and cfg.min_agreement is None:
         raise UsageError("--auto needs a budget: --max-accuracy-drop and/or --min-agreement")
     amount, probes = auto_amount_for(cfg)

@@ -1,7 +1,7 @@
 """Detection evaluation data: images letterboxed to the model input, ground truth in original pixels.
 
 ``--eval`` may name ``builtin:shapes``, an ultralytics ``data.yaml``, a folder holding ``images/``
-and ``labels/``, a COCO annotations ``.json``, or a folder of images without labels.
+and ``labels/``, a COCO annotations ``.json``, a folder of images without labels, or ``random:N``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from secateurs.config import EVAL_RANDOM, guess_task
 from secateurs.errors import InputError, UsageError
 from secateurs.evaluation import detection_readers as readers
 from secateurs.models import shapes
@@ -81,27 +82,23 @@ def boxes_to_original(
     return out
 
 
-def guess_task(spec: str) -> str | None:
-    """ "detect" or "classify" when the spec is unambiguously one kind of data, else None
-    (a bare image folder, ``random:N``)."""
-    path = Path(spec)
-    if spec == "builtin:shapes" or path.suffix.lower() in (".yaml", ".yml", ".json"):
-        return "detect"
-    if spec == "builtin:digits" or path.suffix.lower() == ".npz":
-        return "classify"
-    if (path / "images").is_dir() and (path / "labels").is_dir():
-        return "detect"
-    return None
-
-
-def load_detection_data(spec: str, input_hw: tuple[int, int], limit: int | None = None) -> DetectionData:
+def load_detection_data(
+    spec: str, input_hw: tuple[int, int], limit: int | None = None, seed: int = 0
+) -> DetectionData:
     """Read ``spec`` (see the module docstring), keeping its first ``limit`` images in sorted
-    order (COCO: file order). Raises UsageError for limit < 1, InputError (one line, naming the
+    order (COCO: file order). ``random:N`` is N seeded uniform-noise images of the input size,
+    label-free. Raises UsageError for limit < 1, InputError (one line, naming the
     file, and the line of a label file) for unreadable or malformed data or no images."""
     if limit is not None and limit < 1:
         raise UsageError(f"the detection data limit must be >= 1, got {limit}")
     if spec == "builtin:shapes":
         return _shapes(spec, input_hw, limit or SHAPES_N)
+    if m := EVAL_RANDOM.match(spec):
+        n = min(int(m.group(1)), limit or int(m.group(1)))
+        rng = np.random.default_rng(seed)
+        images = [rng.integers(0, 256, (*input_hw, 3), dtype=np.uint8) for _ in range(n)]
+        items = [readers.Item(Path(f"random/{i:06d}"), f"random/{i:06d}", None, None) for i in range(n)]
+        return _assemble(spec, items, images, (), input_hw)
     path = Path(spec)
     if path.suffix.lower() in (".yaml", ".yml") and path.is_file():
         items, names = readers.read_yolo_yaml(path)

@@ -14,8 +14,13 @@ BATCH = 64
 
 
 def gates(cfg, results: dict) -> list[dict]:
+    """Every budget (--max-accuracy-drop, --min-agreement, --max-drop) on every judged model."""
     checks = []
     for judged, r in results.items():
+        for metric, limit in cfg.max_drop:
+            drop = _drop(r, metric)
+            ok = drop is not None and drop <= limit
+            checks.append(_gate(judged, f"{metric} drop", drop, limit, ok, "<="))
         if cfg.max_accuracy_drop is not None and "delta" in r:
             drop = -r["delta"]["accuracy"]
             checks.append(
@@ -28,6 +33,15 @@ def gates(cfg, results: dict) -> list[dict]:
             ok = value is not None and value >= cfg.min_agreement
             checks.append(_gate(judged, "top-1 agreement", value, cfg.min_agreement, ok, ">="))
     return checks
+
+
+def _drop(result: dict, metric: str) -> float | None:
+    """dense - pruned of ``metric``: detection results carry it ("drop"); classification ones
+    carry pruned - dense ("delta", with macro precision and recall), undefined without labels."""
+    if "drop" in result:
+        return result["drop"][metric]
+    key = {"precision": "macro_precision", "recall": "macro_recall"}.get(metric, metric)
+    return -result["delta"][key] if "delta" in result else None
 
 
 def _gate(judged: str, metric: str, value, limit: float, passed: bool, op: str) -> dict:

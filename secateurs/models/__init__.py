@@ -1,7 +1,7 @@
 """Registry of builtin demo models: a name maps to a factory, an input shape and shipped weights.
 
-The weights are trained by `python -m secateurs.models.train` on the digits train split and
-committed beside this file, so a demo run needs no download and no training.
+The weights are trained by `python -m secateurs.models.train` (``make train``) on the digits
+train split (lenet, resnet) or the builtin:shapes train split (detector) and committed beside this file, so a demo run needs no download and no training.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from torch import nn
 
 from secateurs.errors import InputError
+from secateurs.models.detector import Detector
 from secateurs.models.lenet import LeNet
 from secateurs.models.resnet import ResNet
 
@@ -44,6 +45,13 @@ BUILTINS: dict[str, BuiltinModel] = {
         input_shape=(1, 1, 32, 32),
         weights=WEIGHTS_DIR / "resnet.safetensors",
         description="small ResNet (4 BasicBlocks, >99% of params in conv weights) on digits",
+    ),
+    "detector": BuiltinModel(
+        name="detector",
+        factory=Detector,
+        input_shape=(1, 3, 128, 128),
+        weights=WEIGHTS_DIR / "detector.safetensors",
+        description="small YOLO-style detector (two scales, YOLOv5 output layout) on builtin:shapes",
     ),
 }
 

@@ -1,6 +1,7 @@
-"""Train the builtin models on the digits train split and ship their weights.
+"""Train the builtin models and ship their weights: lenet and resnet on the digits train split,
+detector on the builtin:shapes train split (``train_detector``).
 
-Run `python -m secateurs.models.train [--model lenet|resnet|all]`. Training is seeded and
+Run `python -m secateurs.models.train [--model lenet|resnet|detector|all]`. Training is seeded and
 deterministic, so rerunning with the same torch version rewrites the same weights; the held-out
 accuracy and the settings go into the safetensors metadata, which the tests recheck.
 """
@@ -13,7 +14,7 @@ import time
 import torch
 from safetensors.torch import save_file
 
-from secateurs.models import BUILTINS, digits
+from secateurs.models import BUILTINS, digits, train_detector
 
 SEED = 0
 THREADS = 2
@@ -37,6 +38,8 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor)
 
 def train(name: str) -> dict[str, str]:
     """Train one builtin from scratch, save its weights, and return the metadata written."""
+    if name == "detector":
+        return train_detector.train(BUILTINS[name].weights)
     settings = SETTINGS[name]
     epochs, batch_size = int(settings["epochs"]), int(settings["batch_size"])
     torch.manual_seed(SEED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from secateurs.report import detection
 from secateurs.report.blocks import Cell, Column, Paragraph, Section, Table, sign_tone, verdict_tone
 from secateurs.report.formats import fmt_num
 from secateurs.validators.results import verdict_word
@@ -83,6 +84,8 @@ def _verdict(check: dict) -> Cell:
 def evaluation_section(ev: dict | None) -> Section:
     if not ev:
         return Section("Task evaluation", [Paragraph(["not run (--eval DATA)"])])
+    if ev.get("task") == "detect":
+        return Section("Task evaluation", [*detection.blocks(ev), *_gate_lines(ev)])
     data = f"data: {ev['data']} ({ev['samples']} samples, {'labelled' if ev['labels'] else 'label-free'})"
     blocks = [
         Paragraph([data]),
@@ -92,10 +95,18 @@ def evaluation_section(ev: dict | None) -> Section:
     if hurt:
         lost = [f"{h['class']} ({h['recall_delta']:+.3f})" for h in hurt if h["recall_delta"] < 0]
         blocks.append(Paragraph(["classes that lost the most recall: " + (", ".join(lost) or "none")]))
-    for g in ev["gates"]:
-        line = f"gate {'PASS' if g['passed'] else 'FAIL'} ({g['judged']}): {g['detail']}"
-        blocks.append(Paragraph([line], tone=verdict_tone(g["passed"]), attached=True))
-    return Section("Task evaluation", blocks)
+    return Section("Task evaluation", [*blocks, *_gate_lines(ev)])
+
+
+def _gate_lines(ev: dict) -> list[Paragraph]:
+    return [
+        Paragraph(
+            [f"gate {'PASS' if g['passed'] else 'FAIL'} ({g['judged']}): {g['detail']}"],
+            tone=verdict_tone(g["passed"]),
+            attached=True,
+        )
+        for g in ev["gates"]
+    ]
 
 
 def _eval_row(judged: str, r: dict) -> list:

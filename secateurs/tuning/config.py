@@ -13,6 +13,7 @@ from pathlib import Path
 
 from secateurs import cpus
 from secateurs.config import (
+    EVAL_RANDOM,
     EXPORTERS,
     SCOPES,
     check_budgets,
@@ -21,6 +22,7 @@ from secateurs.config import (
     check_exclude,
     check_fraction,
     check_input_shape,
+    guess_task,
 )
 from secateurs.errors import UsageError
 from secateurs.exporters.common.opsets import DEFAULT_OPSET, check_opset
@@ -64,6 +66,11 @@ class TuningConfig:
         if self.eval is not None:
             check_eval_spec(self.eval)
             check_eval_file(self.eval)  # loaded at once: no later stage to defer this to
+            if guess_task(self.eval) != "classify" and not EVAL_RANDOM.match(self.eval):
+                raise UsageError(
+                    f"--eval {self.eval}: sweep and sensitivity judge classifiers (builtin:digits, random:N,"
+                    " a .npz); detection metrics are judged by `secateurs run --eval DATA --max-drop` only so far"
+                )
 
     def budget_options(self) -> list[tuple[str, float]]:
         """The budget options given, as (flag, value)."""

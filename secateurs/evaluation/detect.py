@@ -1,0 +1,107 @@
+"""Detection evaluation: a model over ``DetectionData``, in PyTorch or onnxruntime, scored on boxes.
+
+Each batch's first output (a nested output's first tensor, as YOLOv5's ``Detect`` returns it)
+is decoded (``boxes.decode``: the YOLOv5 or YOLOv8 layout), reduced by per-class NMS with YOLO
+validation's thresholds (``boxes.CONF``, ``boxes.IOU``, ``boxes.MAX_DET``), and mapped back from
+letterboxed input pixels to original pixels, batch by batch: a YOLOv5s head at 640x640 gives
+8.6 MB of raw output per image, too much to keep for 500 images.
+
+With labels, the dense and the pruned model are each scored against them
+(``detection_metrics.evaluate``) and the drop is dense - pruned. Without labels, the pruned
+model is scored against the dense model's detections (``detection_metrics.agreement``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+
+from secateurs.evaluation import boxes, detection_metrics
+from secateurs.evaluation.boxes import Boxes
+from secateurs.evaluation.detection_data import DetectionData, boxes_to_original
+from secateurs.model.outputs import named_outputs
+from secateurs.validators.onnxruntime_run import session
+
+BATCH = 16
+METRICS = ("precision", "recall", "mAP50", "mAP50-95")  # the names --max-drop takes
+NMS = {"conf": boxes.CONF, "iou": boxes.IOU, "max_det": boxes.MAX_DET}
+REFERENCE = (
+    f"label-free: the dense model's detections scoring >= {detection_metrics.REFERENCE_CONF}"
+    " stand in for the labels; drop = 1 - the pruned model's metric against them"
+)
+
+
+def torch_detections(model, data: DetectionData, box_format: str | None = None) -> list[Boxes]:
+    """Per image, the model's detections in original pixels (xyxy float32, classes, scores)."""
+
+    def run(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return named_outputs(model(torch.from_numpy(x)))[1][0].detach().float().numpy()
+
+    return _detections(run, data, box_format)
+
+
+def onnx_detections(
+    path, data: DetectionData, box_format: str | None = None, provider: str = "CPUExecutionProvider"
+) -> list[Boxes]:
+    """As ``torch_detections``, for an ONNX file in onnxruntime (its first output)."""
+    sess = session(path, provider)
+    name = sess.get_inputs()[0].name
+    first = sess.get_outputs()[0].name
+    return _detections(lambda x: sess.run([first], {name: x})[0].astype(np.float32), data, box_format)
+
+
+def _detections(run: Callable[[np.ndarray], np.ndarray], data: DetectionData, box_format) -> list[Boxes]:
+    out = []
+    for start, raw in _batches(run, data.inputs):
+        for i, candidates in enumerate(boxes.decode(raw, len(data.names) or None, box_format), start):
+            kept = boxes.nms(candidates, **NMS)
+            hw = tuple(int(v) for v in data.original_hw[i])
+            xyxy = boxes_to_original(kept.xyxy, float(data.ratios[i]), tuple(data.pads[i]), hw)
+            out.append(Boxes(xyxy, kept.classes, kept.scores))
+    return out
+
+
+def _batches(run, inputs: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    for start in range(0, len(inputs), BATCH):
+        yield start, run(inputs[start : start + BATCH])
+
+
+def truths(data: DetectionData) -> list[Boxes] | None:
+    if data.boxes is None:
+        return None
+    return [Boxes(b, c) for b, c in zip(data.boxes, data.classes)]
+
+
+def score(data: DetectionData, dense: list[Boxes], pruned: list[Boxes]) -> dict:
+    """JSON-ready comparison of the pruned model's detections with the dense model's.
+
+    Labelled: ``{"dense", "pruned", "drop"}``, each metric a fraction; ``drop`` is dense - pruned
+    (positive: pruning lost it). Label-free: ``{"agreement", "drop"}``, the pruned model scored
+    against the dense model's detections, and ``drop`` = 1 - agreement (the dense model agrees
+    with itself at 1.0).
+    """
+    gt = truths(data)
+    if gt is not None:
+        d = detection_metrics.evaluate(dense, gt, data.names)
+        p = detection_metrics.evaluate(pruned, gt, data.names)
+        return {"dense": as_dict(d), "pruned": as_dict(p), "drop": _drop(as_dict(d), as_dict(p))}
+    a = as_dict(detection_metrics.agreement(dense, pruned, data.names or None))  # no names: class ids
+    return {"agreement": a, "drop": {k: 1.0 - a[k] for k in METRICS}}
+
+
+def as_dict(m: detection_metrics.DetectionMetrics) -> dict:
+    """The metrics under the names the report and --max-drop use (``mAP50-95``)."""
+    d = dataclasses.asdict(m)
+    d["mAP50-95"] = d.pop("mAP50_95")
+    d["per_class_ap"] = {
+        name: {"AP50": ap["AP50"], "AP50-95": ap["AP50_95"]} for name, ap in d["per_class_ap"].items()
+    }
+    return d
+
+
+def _drop(dense: dict, pruned: dict) -> dict:
+    return {k: dense[k] - pruned[k] for k in METRICS}
