@@ -60,7 +60,8 @@ def largest_within_budget() -> tuple[float, list[tuple[float, float]]]:
         model = fresh()
         with torch.no_grad():
             prune_model(model, amount)
-        drop = detect.score(data, dense, detect.torch_detections(model, data, None))["drop"]["mAP50"]
+        found = {"pytorch": detect.torch_detections(model, data)}
+        drop = detect.score(data, dense, found)["pytorch"]["drop"]["mAP50"]
         scan.append((amount, drop))
         if drop <= BUDGET:
             best = amount

@@ -198,7 +198,9 @@ def check_eval_spec(spec: str) -> None:
 def check_eval_file(spec: str) -> None:
     """An --eval that names a path must name one that exists (a file, or a folder of images)."""
     if spec not in EVAL_BUILTINS and not EVAL_RANDOM.match(spec) and not Path(spec).exists():
-        raise UsageError(f"--eval {spec}: not found (or use {', '.join(EVAL_BUILTINS)} or random:N)")
+        raise UsageError(
+            f"--eval {spec}: file not found (nor a folder; or use {', '.join(EVAL_BUILTINS)} or random:N)"
+        )
 
 
 def guess_task(spec: str) -> str | None:

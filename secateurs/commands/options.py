@@ -248,8 +248,10 @@ def validate_options(f, defaults: bool = True):
 def eval_options(
     f=None,
     *,
-    eval_help: str = "Evaluate dense vs pruned (PyTorch and model.onnx) on builtin:digits, random:N or"
-    " a .npz with 'inputs' (and 'labels').",
+    eval_help: str = "Evaluate dense vs pruned (PyTorch and model.onnx). Classifiers: builtin:digits,"
+    " random:N or a .npz with 'inputs' (and 'labels'). Detectors: builtin:shapes, an ultralytics"
+    " data.yaml, a folder with images/ and labels/, a COCO annotations .json, or a folder of images"
+    " (label-free, with --task detect).",
     drop_help: str = "Fail (exit 6) if top-1 accuracy drops by more than this (absolute, 0.01 = 1 point).",
     agreement_help: str = "Fail (exit 6) if top-1 agreement with the dense model is below this (e.g. 0.99).",
 ):

@@ -25,7 +25,7 @@ from secateurs.evaluation.detection_data import DetectionData, boxes_to_original
 from secateurs.model.outputs import named_outputs
 from secateurs.validators.onnxruntime_run import session
 
-BATCH = 16
+BATCH = 32
 METRICS = ("precision", "recall", "mAP50", "mAP50-95")  # the names --max-drop takes
 NMS = {"conf": boxes.CONF, "iou": boxes.IOU, "max_det": boxes.MAX_DET}
 REFERENCE = (
@@ -76,21 +76,28 @@ def truths(data: DetectionData) -> list[Boxes] | None:
     return [Boxes(b, c) for b, c in zip(data.boxes, data.classes)]
 
 
-def score(data: DetectionData, dense: list[Boxes], pruned: list[Boxes]) -> dict:
-    """JSON-ready comparison of the pruned model's detections with the dense model's.
+def score(data: DetectionData, dense: list[Boxes], pruned: dict[str, list[Boxes]]) -> dict[str, dict]:
+    """JSON-ready comparison of each pruned model's detections (by judged name: "pytorch",
+    "onnx") with the dense model's; the dense model is scored once.
 
-    Labelled: ``{"dense", "pruned", "drop"}``, each metric a fraction; ``drop`` is dense - pruned
-    (positive: pruning lost it). Label-free: ``{"agreement", "drop"}``, the pruned model scored
-    against the dense model's detections, and ``drop`` = 1 - agreement (the dense model agrees
-    with itself at 1.0).
+    Labelled: ``{"dense", "pruned", "drop"}`` per judged model, each metric a fraction; ``drop``
+    is dense - pruned (positive: pruning lost it). Label-free: ``{"agreement", "drop"}``, the
+    pruned model scored against the dense model's detections, and ``drop`` = 1 - agreement (the
+    dense model agrees with itself at 1.0).
     """
     gt = truths(data)
     if gt is not None:
-        d = detection_metrics.evaluate(dense, gt, data.names)
-        p = detection_metrics.evaluate(pruned, gt, data.names)
-        return {"dense": as_dict(d), "pruned": as_dict(p), "drop": _drop(as_dict(d), as_dict(p))}
-    a = as_dict(detection_metrics.agreement(dense, pruned, data.names or None))  # no names: class ids
-    return {"agreement": a, "drop": {k: 1.0 - a[k] for k in METRICS}}
+        d = as_dict(detection_metrics.evaluate(dense, gt, data.names))
+        results = {}
+        for judged, found in pruned.items():
+            p = as_dict(detection_metrics.evaluate(found, gt, data.names))
+            results[judged] = {"dense": d, "pruned": p, "drop": {k: d[k] - p[k] for k in METRICS}}
+        return results
+    results = {}
+    for judged, found in pruned.items():
+        a = as_dict(detection_metrics.agreement(dense, found, data.names or None))  # no names: class ids
+        results[judged] = {"agreement": a, "drop": {k: 1.0 - a[k] for k in METRICS}}
+    return results
 
 
 def as_dict(m: detection_metrics.DetectionMetrics) -> dict:
@@ -101,7 +108,3 @@ def as_dict(m: detection_metrics.DetectionMetrics) -> dict:
         name: {"AP50": ap["AP50"], "AP50-95": ap["AP50_95"]} for name, ap in d["per_class_ap"].items()
     }
     return d
-
-
-def _drop(dense: dict, pruned: dict) -> dict:
-    return {k: dense[k] - pruned[k] for k in METRICS}

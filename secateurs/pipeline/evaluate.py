@@ -65,7 +65,7 @@ def run_detect(ctx: RunContext) -> None:
     onnx_artifact = ctx.artifacts.get("onnx")
     if onnx_artifact is not None:
         judged["onnx"] = detect.onnx_detections(onnx_artifact.path, data, cfg.box_format, cfg.provider)
-    results = {name: detect.score(data, ctx.dense_outputs, found) for name, found in judged.items()}
+    results = detect.score(data, ctx.dense_outputs, judged)
     ctx.evaluation = {
         "task": "detect",
         "data": data.source,
