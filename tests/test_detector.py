@@ -12,7 +12,7 @@ from secateurs.models import shapes
 from secateurs.models.detector import Detector, decode
 from secateurs.models.train_detector import build_targets
 
-HELD_OUT_MAP50 = 0.80  # measured by benchmarks/bench_detect.py; see README "Detectors"
+HELD_OUT_MAP50 = 0.90  # the target; measured 0.9047 (benchmarks/DETECT.md)
 
 
 def test_eval_output_is_yolov5s_nested_layout():
@@ -51,8 +51,8 @@ def held_out():
 def test_shipped_weights_find_the_shapes(held_out):
     _, data, found = held_out
     m = detection_metrics.evaluate(found, detect.truths(data), data.names)
-    assert m.mAP50 >= HELD_OUT_MAP50 and m.mAP50_95 > 0.5
-    assert set(m.per_class_ap) == set(shapes.NAMES) and min(a["AP50"] for a in m.per_class_ap.values()) > 0.6
+    assert m.mAP50 >= HELD_OUT_MAP50 and m.mAP50_95 > 0.7
+    assert set(m.per_class_ap) == set(shapes.NAMES) and min(a["AP50"] for a in m.per_class_ap.values()) > 0.85
 
 
 def test_onnxruntime_finds_what_pytorch_finds(held_out, tmp_path):

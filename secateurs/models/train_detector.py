@@ -110,8 +110,9 @@ def fit(
 
 SEED = 0
 THREADS = 2
-# Fresh images every epoch (the train split drawn with seed = epoch): with 4,000 images seen 40
-# times the held-out mAP50 was 0.83 against 0.95 on the images trained on.
+# Fresh images every epoch (the train split drawn with seed = epoch). Held-out mAP50 (500 val
+# images): 4,000 images seen 40 times 0.83 (0.95 on the images trained on: overfit); 3,000 fresh
+# images x 40 epochs 0.895; x 50 epochs (these settings, 16 min on 2 cores) 0.905.
 SETTINGS: dict[str, float | int] = {"images_per_epoch": 3000, "epochs": 50, "batch_size": 32, "lr": 4e-3}
 
 
