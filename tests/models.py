@@ -6,7 +6,9 @@ and declares ``input_shape`` so the CLI needs no --input-shape.
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -529,8 +531,9 @@ def counted():
 
 
 class SlowEager(nn.Module):
-    """Each eager forward sleeps 0.5 s (never while exporting): validate's PyTorch forwards, which
-    follow model.onnx, hold the run open long enough for a signal to land mid-run on any machine."""
+    """Each eager forward sleeps 0.5 s (never while exporting). With SECATEURS_TEST_HOLD=PATH set,
+    a forward after model.onnx exists (validate's) creates PATH and then sleeps up to 120 s: the run
+    is certainly mid-way when a test that waited for PATH sends its signal, however loaded the machine."""
 
     def __init__(self):
         super().__init__()
@@ -538,6 +541,10 @@ class SlowEager(nn.Module):
 
     def forward(self, x):
         if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+            hold = os.environ.get("SECATEURS_TEST_HOLD")
+            if hold and list(Path.cwd().glob("*.staging-*/model.onnx")):
+                Path(hold).touch()
+                time.sleep(120)
             time.sleep(0.5)
         return self.conv(x)
 

@@ -303,3 +303,18 @@ def test_layout_detection(shape, nc, box_format, expected):
 def test_layout_refusals(shape, nc, box_format, error, message):
     with pytest.raises(error, match=message):
         layout(shape, nc, box_format)
+
+
+@pytest.mark.parametrize("n", [1, 40, 300, 1500])
+def test_matrix_nms_keeps_what_the_per_box_loop_keeps(monkeypatch, n):
+    """Up to MATRIX_NMS candidates NMS reads a pairwise IoU matrix; above, one box_iou per kept box."""
+    from secateurs.evaluation import boxes as boxes_module
+
+    rng = np.random.default_rng(n)
+    xy, wh = rng.uniform(0, 100, (n, 2)), rng.uniform(2, 30, (n, 2))
+    candidates = Boxes(np.concatenate([xy, xy + wh], 1), rng.integers(0, 3, n), rng.uniform(0, 1, n))
+    matrix = nms(candidates, max_det=200)
+    monkeypatch.setattr(boxes_module, "MATRIX_NMS", 0)
+    loop = nms(candidates, max_det=200)
+    assert len(matrix) == len(loop) > 0
+    assert np.array_equal(matrix.xyxy, loop.xyxy) and np.array_equal(matrix.classes, loop.classes)

@@ -79,10 +79,11 @@ def test_out_directory_read_only_inside(cli, tmp_path, good_out, monkeypatch):
 
 
 def _spawn(tmp_path, *args):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    """`secateurs run` on slow_eager, which holds its first validate forward open (120 s) once
+    model.onnx is staged, after creating tmp_path/held: a signal sent after that file appears
+    lands mid-run, however loaded the machine."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SECATEURS_TEST_HOLD": str(tmp_path / "held")}
     cmd = [sys.executable, "-m", "secateurs", "run", "tests.models:slow_eager", *TORCHSCRIPT]
-    # The signal waits for model.onnx; validate's four 0.5 s PyTorch forwards follow, so the run
-    # is still going when it lands, however fast the machine.
     cmd += ["--out", "o", "-q", *args]
     return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -90,10 +91,11 @@ def _spawn(tmp_path, *args):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_run_leaves_nothing(tmp_path, sig):
     proc = _spawn(tmp_path)
-    for _ in range(6000):  # wait (bounded) until the run is mid-way: its staging dir exists
-        if list(tmp_path.glob("o.staging-*/model.onnx")) or proc.poll() is not None:
+    for _ in range(12000):  # wait (bounded, 120 s) until the run holds mid-way
+        if (tmp_path / "held").exists() or proc.poll() is not None:
             break
         time.sleep(0.01)
+    assert (tmp_path / "held").exists(), proc.communicate(timeout=120)[1]
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
