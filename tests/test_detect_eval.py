@@ -106,7 +106,8 @@ def test_labelled_detection_data_gives_map_for_dense_and_pruned(cli, tmp_path):
     assert [g["metric"] for g in ev["gates"]] == ["mAP50 drop", "mAP50 drop"]
     assert all(g["passed"] for g in ev["gates"])
     md = (tmp_path / "o/report.md").read_text()
-    assert "| dense PyTorch |" in md and "| ring |" in md and "IoU 0.7" in md
+    assert "| dense pytorch |" in md and "| ring |" in md and "IoU 0.7" in md
+    assert "AP50 pruned onnx" in md and "\n\ngate PASS (pytorch)" in md  # not a table row in markdown
 
 
 def test_label_free_agreement_passes_unpruned_and_fails_when_pruning_moves_boxes(cli, tmp_path):
@@ -188,3 +189,31 @@ def test_task_classify_on_a_folder_is_refused(cli, tmp_path):
     assert (
         result.exit_code == 2 and "classification reads builtin:digits, random:N or a .npz" in result.stderr
     )
+
+
+def test_a_box_format_that_does_not_fit_is_a_usage_error(cli, tmp_path):
+    data = yolo_dataset(tmp_path / "ds")  # two classes: (B, 20, 7) is the YOLOv5 layout only
+    result = cli(
+        "run", "tests.models:pixel_detector", "--eval", data, "--box-format", "yolov8", *FAST, "--out", "o"
+    )
+    assert result.exit_code == 2, result.output
+    assert "--box-format yolov8 does not fit the output (B, 20, 7), which is yolov5-shaped" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_unpruned_model_passes_a_zero_budget_in_onnxruntime(cli, tmp_path):
+    """onnxruntime moves a metric by ~1e-7; drops are rounded to 1e-6, so that is no drop."""
+    data = yolo_dataset(tmp_path / "ds")
+    result = cli(
+        "run",
+        "tests.models:pixel_detector",
+        "--amount",
+        "0",
+        "--eval",
+        data,
+        *(a for m in ("precision", "recall", "mAP50", "mAP50-95") for a in ("--max-drop", f"{m}=0")),
+        *FAST,
+        "--out",
+        "o",
+    )
+    assert result.exit_code == 0, result.output

@@ -88,16 +88,17 @@ def layout(shape: tuple[int, ...], nc: int | None = None, box_format: str | None
         f"(B, N, {5 + nc}) or (B, {4 + nc}, N)" if nc is not None else "(B, N, 5 + nc) or (B, 4 + nc, N)"
     )
     candidates = [f for f in FORMATS if fits[f] and box_format in (None, f)]
-    if not candidates:
-        wanted = f" as {box_format}" if box_format else ""
-        raise InputError(
-            f"detection output of shape {tuple(shape)} does not fit{wanted}: expected {expected}"
-        )
-    if len(candidates) > 1:
+    shown = "(B, " + ", ".join(map(str, shape[1:])) + ")"
+    if not candidates and box_format is not None and any(fits.values()):
+        other = next(f for f in FORMATS if fits[f])
         raise UsageError(
-            f"detection output of shape {tuple(shape)} fits both {expected}; give the box format"
-            " (yolov5 or yolov8)"
+            f"--box-format {box_format} does not fit the output {shown}, which is {other}-shaped"
         )
+    if not candidates:
+        classes = f" for {nc} classes" if nc is not None else ""
+        raise InputError(f"detection output {shown} does not fit{classes}: expected {expected}")
+    if len(candidates) > 1:
+        raise UsageError(f"detection output {shown} fits both {expected}; give --box-format yolov5 or yolov8")
     return candidates[0]
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from secateurs.errors import InputError
 from secateurs.evaluation import boxes, detection_metrics
 from secateurs.evaluation.boxes import Boxes
 from secateurs.evaluation.detection_data import DetectionData, boxes_to_original
@@ -56,8 +57,16 @@ def onnx_detections(
 
 def _detections(run: Callable[[np.ndarray], np.ndarray], data: DetectionData, box_format) -> list[Boxes]:
     out = []
+    nc = len(data.names) or None
     for start, raw in _batches(run, data.inputs):
-        for i, candidates in enumerate(boxes.decode(raw, len(data.names) or None, box_format), start):
+        try:
+            decoded = boxes.decode(raw, nc, box_format)
+        except InputError as e:  # the class count comes from the data: say so, and how to fix it
+            raise InputError(
+                f"{data.source}: {e}; the {nc} classes are the data's (a folder without data.yaml"
+                " counts the label files' largest class), so give a data.yaml naming the model's classes"
+            ) from None
+        for i, candidates in enumerate(decoded, start):
             kept = boxes.nms(candidates, **NMS)
             hw = tuple(int(v) for v in data.original_hw[i])
             xyxy = boxes_to_original(kept.xyxy, float(data.ratios[i]), tuple(data.pads[i]), hw)
@@ -91,13 +100,22 @@ def score(data: DetectionData, dense: list[Boxes], pruned: dict[str, list[Boxes]
         results = {}
         for judged, found in pruned.items():
             p = as_dict(detection_metrics.evaluate(found, gt, data.names))
-            results[judged] = {"dense": d, "pruned": p, "drop": {k: d[k] - p[k] for k in METRICS}}
+            results[judged] = {"dense": d, "pruned": p, "drop": {k: _round(d[k] - p[k]) for k in METRICS}}
         return results
     results = {}
     for judged, found in pruned.items():
-        a = as_dict(detection_metrics.agreement(dense, found, data.names or None))  # no names: class ids
-        results[judged] = {"agreement": a, "drop": {k: 1.0 - a[k] for k in METRICS}}
+        try:
+            a = as_dict(detection_metrics.agreement(dense, found, data.names or None))  # no names: ids
+        except InputError as e:
+            raise InputError(f"{data.source}: {e}") from None
+        results[judged] = {"agreement": a, "drop": {k: _round(1.0 - a[k]) for k in METRICS}}
     return results
+
+
+def _round(drop: float) -> float:
+    """Drops to 1e-6: onnxruntime's float rounding moves a metric by ~1e-7, which is no drop
+    (a --max-drop of 0 must pass an unpruned model in onnxruntime)."""
+    return round(drop, 6) + 0.0  # + 0.0: no -0.0
 
 
 def as_dict(m: detection_metrics.DetectionMetrics) -> dict:

@@ -85,7 +85,7 @@ def evaluation_section(ev: dict | None) -> Section:
     if not ev:
         return Section("Task evaluation", [Paragraph(["not run (--eval DATA)"])])
     if ev.get("task") == "detect":
-        return Section("Task evaluation", [*detection.blocks(ev), *_gate_lines(ev)])
+        return Section("Task evaluation", [*detection.blocks(ev), *_gate_lines(ev, attach_first=False)])
     data = f"data: {ev['data']} ({ev['samples']} samples, {'labelled' if ev['labels'] else 'label-free'})"
     blocks = [
         Paragraph([data]),
@@ -98,14 +98,16 @@ def evaluation_section(ev: dict | None) -> Section:
     return Section("Task evaluation", [*blocks, *_gate_lines(ev)])
 
 
-def _gate_lines(ev: dict) -> list[Paragraph]:
+def _gate_lines(ev: dict, attach_first: bool = True) -> list[Paragraph]:
+    """One line per gate; the first starts its own block after a table (markdown would read an
+    attached line as one more table row)."""
     return [
         Paragraph(
             [f"gate {'PASS' if g['passed'] else 'FAIL'} ({g['judged']}): {g['detail']}"],
             tone=verdict_tone(g["passed"]),
-            attached=True,
+            attached=attach_first or i > 0,
         )
-        for g in ev["gates"]
+        for i, g in enumerate(ev["gates"])
     ]
 
 

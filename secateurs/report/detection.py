@@ -8,13 +8,16 @@ from secateurs.report.blocks import Cell, Column, Paragraph, Table, sign_tone
 METRICS = ("precision", "recall", "mAP50", "mAP50-95")
 COLUMNS = [Column("model"), *(Column(m, "number") for m in METRICS)]
 DROP_COLUMNS = [Column("drop, dense - pruned"), *(Column(m, "delta") for m in METRICS)]
-AP_COLUMNS = [
-    Column("class"),
-    Column("AP50 dense", "number"),
-    Column("AP50 pruned", "number"),
-    Column("AP50-95 dense", "number"),
-    Column("AP50-95 pruned", "number"),
-]
+
+
+def ap_columns(judged: str) -> list[Column]:
+    return [
+        Column("class"),
+        Column("AP50 dense", "number"),
+        Column(f"AP50 pruned {judged}", "number"),
+        Column("AP50-95 dense", "number"),
+        Column(f"AP50-95 pruned {judged}", "number"),
+    ]
 
 
 def blocks(ev: dict) -> list:
@@ -38,11 +41,11 @@ def blocks(ev: dict) -> list:
     ]
     if ev["labels"]:
         first = next(iter(results.values()))
-        rows = [_row("dense PyTorch", first["dense"])]
+        rows = [_row("dense pytorch", first["dense"])]
         rows += [_row(f"pruned {judged}", r["pruned"]) for judged, r in results.items()]
         out.append(Table(COLUMNS, rows))
-        shown = results.get("onnx") or first
-        out.append(Table(AP_COLUMNS, _ap_rows(first["dense"], shown["pruned"])))
+        judged = "onnx" if "onnx" in results else next(iter(results))
+        out.append(Table(ap_columns(judged), _ap_rows(first["dense"], results[judged]["pruned"])))
     else:
         out.append(Paragraph([ev["reference"]], role="note"))
         rows = [_row(f"pruned {judged} vs dense", r["agreement"]) for judged, r in results.items()]
