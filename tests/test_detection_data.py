@@ -64,8 +64,9 @@ def test_yolo_dataset_from_data_yaml(yolo):
     d = load_detection_data(str(yaml), (64, 64))
     assert d.names == ("cat", "hot dog")
     assert d.image_ids == ("images/val/a.png", "images/val/b.png")
-    assert d.inputs.shape == (2, 3, 64, 64) and d.inputs.dtype == np.float32
-    np.testing.assert_allclose(d.inputs[0, :, 32, 32], np.array([200, 40, 40]) / 255, atol=1e-6)
+    assert d.images.shape == (2, 3, 64, 64) and d.images.dtype == np.uint8
+    assert d.inputs().shape == (2, 3, 64, 64) and d.inputs().dtype == np.float32
+    np.testing.assert_allclose(d.inputs()[0, :, 32, 32], np.array([200, 40, 40]) / 255, atol=1e-6)
     np.testing.assert_array_equal(d.original_hw, [[48, 64], [32, 32]])
     np.testing.assert_allclose(d.boxes[0], [[16, 18, 48, 30], [0, 24, 32, 48]])
     np.testing.assert_array_equal(d.classes[0], [0, 1])
@@ -275,7 +276,7 @@ def test_builtin_shapes_loads_the_val_split():
     np.testing.assert_array_equal(d.pads[0], [0, 16])
     for got, s in zip(d.boxes, samples):
         np.testing.assert_array_equal(got, s.boxes)
-    np.testing.assert_array_equal(d.inputs[0, :, 16:144].transpose(1, 2, 0) * 255, samples[0].image)
+    np.testing.assert_array_equal(d.images[0, :, 16:144].transpose(1, 2, 0), samples[0].image)
     assert load_detection_data("builtin:shapes", (32, 32)).n == 500
 
 

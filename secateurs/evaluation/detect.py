@@ -58,7 +58,7 @@ def onnx_detections(
 def _detections(run: Callable[[np.ndarray], np.ndarray], data: DetectionData, box_format) -> list[Boxes]:
     out = []
     nc = len(data.names) or None
-    for start, raw in _batches(run, data.inputs):
+    for start, raw in _batches(run, data):
         try:
             decoded = boxes.decode(raw, nc, box_format)
         except InputError as e:  # the class count comes from the data: say so, and how to fix it
@@ -74,9 +74,9 @@ def _detections(run: Callable[[np.ndarray], np.ndarray], data: DetectionData, bo
     return out
 
 
-def _batches(run, inputs: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-    for start in range(0, len(inputs), BATCH):
-        yield start, run(inputs[start : start + BATCH])
+def _batches(run, data: DetectionData) -> Iterator[tuple[int, np.ndarray]]:
+    for start in range(0, data.n, BATCH):
+        yield start, run(data.inputs(start, start + BATCH))
 
 
 def truths(data: DetectionData) -> list[Boxes] | None:
