@@ -25,7 +25,7 @@ DEFAULT_RTOL = 1e-3
 ALL_STAGES = ("load", "reference", "prune", "export", "validate", "evaluate")  # pipeline.runner's names
 EVAL_BUILTINS = ("builtin:digits", "builtin:shapes")
 TASKS = ("classify", "detect")
-BOX_FORMATS = ("yolov5", "yolov8")  # secateurs.evaluation.boxes.FORMATS
+BOX_FORMATS = ("yolov5", "yolov8")  # detector output layouts (secateurs.evaluation.boxes)
 # --max-drop METRIC=VALUE: the metrics each task can gate on (drops are absolute fractions).
 DROP_METRICS = {
     "classify": ("accuracy", "precision", "recall"),

@@ -112,43 +112,14 @@ def test_labelled_detection_data_gives_map_for_dense_and_pruned(cli, tmp_path):
 
 def test_label_free_agreement_passes_unpruned_and_fails_when_pruning_moves_boxes(cli, tmp_path):
     """At amount 0 the pruned model is the dense one, so it agrees with itself: every drop is 0."""
-    ok = cli(
-        "run",
-        "tests.models:pixel_detector",
-        "--amount",
-        "0",
-        "--eval",
-        "random:3",
-        "--task",
-        "detect",
-        "--max-drop",
-        "mAP50=0",
-        "--max-drop",
-        "recall=0",
-        *FAST,
-        "--out",
-        "same",
-    )
+    label_free = ("run", "tests.models:pixel_detector", "--eval", "random:3", "--task", "detect", *FAST)
+    ok = cli(*label_free, "--amount", "0", "--max-drop", "mAP50=0", "--max-drop", "recall=0", "--out", "same")
     assert ok.exit_code == 0, ok.output
     ev = report_of(tmp_path / "same")["evaluation"]
     assert not ev["labels"] and "dense model's detections scoring >= 0.25" in ev["reference"]
     for r in ev["results"].values():
         assert r["agreement"]["mAP50"] == pytest.approx(1.0) and r["drop"]["mAP50"] == pytest.approx(0.0)
-    bad = cli(
-        "run",
-        "tests.models:pixel_detector",
-        "--amount",
-        "0.9",
-        "--eval",
-        "random:3",
-        "--task",
-        "detect",
-        "--max-drop",
-        "mAP50=0",
-        *FAST,
-        "--out",
-        "moved",
-    )
+    bad = cli(*label_free, "--amount", "0.9", "--max-drop", "mAP50=0", "--out", "moved")
     assert bad.exit_code == 6, bad.output
     assert "mAP50 drop" in bad.stderr and "exceeds the budget 0" in bad.stderr
     assert not (tmp_path / "moved").exists() and (tmp_path / "moved.failed/report.json").is_file()

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from secateurs.config import BOX_FORMATS
 from secateurs.errors import InputError, UsageError
 
-FORMATS = ("yolov5", "yolov8")
+FORMATS = BOX_FORMATS  # ("yolov5", "yolov8"), the --box-format choices
 # YOLO validation's thresholds. conf 0.001 and max_det 300: ultralytics ``cfg/default.yaml``
 # (val) and YOLOv5 val.py (conf_thres=0.001, max_det=300). IoU 0.7 is ultralytics val's;
 # YOLOv5 val.py uses 0.6, so a report must record the value used. max_nms 30000: both

@@ -17,17 +17,15 @@ import dataclasses
 from collections.abc import Callable, Iterator
 
 import numpy as np
-import torch
 
+from secateurs.config import DROP_METRICS
 from secateurs.errors import InputError
-from secateurs.evaluation import boxes, detection_metrics
+from secateurs.evaluation import boxes, detection_metrics, judge
 from secateurs.evaluation.boxes import Boxes
 from secateurs.evaluation.detection_data import DetectionData, boxes_to_original
-from secateurs.model.outputs import named_outputs
-from secateurs.validators.onnxruntime_run import session
 
 BATCH = 32
-METRICS = ("precision", "recall", "mAP50", "mAP50-95")  # the names --max-drop takes
+METRICS = DROP_METRICS["detect"]  # the names --max-drop takes
 NMS = {"conf": boxes.CONF, "iou": boxes.IOU, "max_det": boxes.MAX_DET}
 REFERENCE = (
     f"label-free: the dense model's detections scoring >= {detection_metrics.REFERENCE_CONF}"
@@ -37,22 +35,14 @@ REFERENCE = (
 
 def torch_detections(model, data: DetectionData, box_format: str | None = None) -> list[Boxes]:
     """Per image, the model's detections in original pixels (xyxy float32, classes, scores)."""
-
-    def run(x: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return named_outputs(model(torch.from_numpy(x)))[1][0].detach().float().numpy()
-
-    return _detections(run, data, box_format)
+    return _detections(judge.torch_first_output(model), data, box_format)
 
 
 def onnx_detections(
     path, data: DetectionData, box_format: str | None = None, provider: str = "CPUExecutionProvider"
 ) -> list[Boxes]:
     """As ``torch_detections``, for an ONNX file in onnxruntime (its first output)."""
-    sess = session(path, provider)
-    name = sess.get_inputs()[0].name
-    first = sess.get_outputs()[0].name
-    return _detections(lambda x: sess.run([first], {name: x})[0].astype(np.float32), data, box_format)
+    return _detections(judge.onnx_first_output(path, provider), data, box_format)
 
 
 def _detections(run: Callable[[np.ndarray], np.ndarray], data: DetectionData, box_format) -> list[Boxes]:

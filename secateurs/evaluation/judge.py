@@ -66,21 +66,35 @@ def gates_passed(evaluation: dict | None) -> bool:
     return evaluation is None or all(g["passed"] for g in evaluation["gates"])
 
 
+def torch_first_output(model) -> Callable[[np.ndarray], np.ndarray]:
+    """A function of one input batch: ``model``'s first output (a nested output's first tensor),
+    float32 numpy, without autograd."""
+
+    def run(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return named_outputs(model(torch.from_numpy(x)))[1][0].detach().float().numpy()
+
+    return run
+
+
+def onnx_first_output(path, provider: str = "CPUExecutionProvider") -> Callable[[np.ndarray], np.ndarray]:
+    """As ``torch_first_output``, for an ONNX file in one onnxruntime session (only its first
+    output is computed)."""
+    sess = session(path, provider)
+    name, first = sess.get_inputs()[0].name, sess.get_outputs()[0].name
+    return lambda x: sess.run([first], {name: x})[0].astype(np.float32)
+
+
 def torch_scores(model, inputs: np.ndarray, progress: Callable[[int], None] | None = None) -> np.ndarray:
     """The first output of ``model`` over ``inputs``, in batches."""
-    parts = []
-    with torch.no_grad():
-        for start in range(0, len(inputs), BATCH):
-            out = model(torch.from_numpy(inputs[start : start + BATCH]))
-            parts.append(named_outputs(out)[1][0].detach().float().numpy())
-            if progress:
-                progress(min(start + BATCH, len(inputs)))
+    run, parts = torch_first_output(model), []
+    for start in range(0, len(inputs), BATCH):
+        parts.append(run(inputs[start : start + BATCH]))
+        if progress:
+            progress(min(start + BATCH, len(inputs)))
     return np.concatenate(parts)
 
 
 def onnx_scores(path, inputs: np.ndarray, provider: str = "CPUExecutionProvider") -> np.ndarray:
-    sess = session(path, provider)
-    name = sess.get_inputs()[0].name
-    return np.concatenate(
-        [sess.run(None, {name: inputs[s : s + BATCH]})[0] for s in range(0, len(inputs), BATCH)]
-    ).astype(np.float32)
+    run = onnx_first_output(path, provider)
+    return np.concatenate([run(inputs[s : s + BATCH]) for s in range(0, len(inputs), BATCH)])

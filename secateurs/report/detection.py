@@ -3,9 +3,10 @@ against pruned (PyTorch and model.onnx), per-class AP, and the thresholds they w
 
 from __future__ import annotations
 
+from secateurs.config import DROP_METRICS
 from secateurs.report.blocks import Cell, Column, Paragraph, Table, sign_tone
 
-METRICS = ("precision", "recall", "mAP50", "mAP50-95")
+METRICS = DROP_METRICS["detect"]
 COLUMNS = [Column("model"), *(Column(m, "number") for m in METRICS)]
 DROP_COLUMNS = [Column("drop, dense - pruned"), *(Column(m, "delta") for m in METRICS)]
 
