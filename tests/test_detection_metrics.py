@@ -331,3 +331,66 @@ def test_matrix_nms_keeps_what_the_per_box_loop_keeps(monkeypatch, n):
     loop = nms(candidates, max_det=200)
     assert len(matrix) == len(loop) > 0
     assert np.array_equal(matrix.xyxy, loop.xyxy) and np.array_equal(matrix.classes, loop.classes)
+
+
+def test_precision_recall_use_cocoevals_own_matches_and_detection_cap():
+    """P and R count true positives as pycocotools' COCOeval matches them at IoU 0.5, with the
+    detections beyond ``max_det`` per image and class left out as its maxDets leaves them out."""
+    rng = np.random.default_rng(3)
+    truths, predictions = [], []
+    for _ in range(12):
+        t = random_boxes(rng, int(rng.integers(1, 6)))
+        truths.append(Boxes(t.xyxy, t.classes))
+        near = t.xyxy + rng.normal(0, 4, t.xyxy.shape)
+        noise = random_boxes(rng, 6)
+        predictions.append(
+            Boxes(
+                np.concatenate([near, near + 1, noise.xyxy]),  # duplicates contend for one object
+                np.concatenate([t.classes, t.classes, noise.classes]),
+                rng.uniform(0, 1, 2 * len(t) + 6),
+            )
+        )
+    cap = 3
+    m = dm.evaluate(predictions, truths, names=["a", "b", "c"], max_det=cap, pr_conf=0.0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        ev = COCOeval(dm_coco_gt(truths), dm_coco_gt(truths).loadRes(results_of(predictions)), "bbox")
+        ev.params.areaRng, ev.params.areaRngLbl, ev.params.maxDets = [[0, 1e10]], ["all"], [cap]
+        ev.evaluate()
+    hits, found, gts = np.zeros(3), np.zeros(3), np.zeros(3)
+    for e in ev.evalImgs:
+        if e is not None:
+            k = e["category_id"]
+            hits[k] += int((e["dtMatches"][0] > 0).sum())
+            found[k] += len(e["dtIds"])
+            gts[k] += len(e["gtIds"])
+    has = gts > 0
+    assert found.sum() < sum(len(p) for p in predictions)  # the cap did leave detections out
+    assert m.precision == pytest.approx(float(np.mean(hits[has] / np.maximum(found[has], 1))), abs=1e-12)
+    assert m.recall == pytest.approx(float(np.mean(hits[has] / gts[has])), abs=1e-12)
+
+
+def dm_coco_gt(truths) -> COCO:
+    anns = []
+    for i, t in enumerate(truths):
+        for (x1, y1, x2, y2), c in zip(t.xyxy.tolist(), t.classes.tolist()):
+            anns.append(
+                {"id": len(anns) + 1, "image_id": i, "category_id": c, "bbox": [x1, y1, x2 - x1, y2 - y1]}
+            )
+            anns[-1].update(area=(x2 - x1) * (y2 - y1), iscrowd=0)
+    gt = COCO()
+    gt.dataset = {
+        "images": [{"id": i} for i in range(len(truths))],
+        "categories": [{"id": c} for c in range(3)],
+        "annotations": anns,
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+    return gt
+
+
+def results_of(predictions) -> list[dict]:
+    return [
+        {"image_id": i, "category_id": int(c), "bbox": [x1, y1, x2 - x1, y2 - y1], "score": float(s)}
+        for i, p in enumerate(predictions)
+        for (x1, y1, x2, y2), c, s in zip(p.xyxy.tolist(), p.classes, p.scores)
+    ]

@@ -30,7 +30,7 @@ def blocks(ev: dict) -> list:
             [
                 f"data: {ev['data']} ({ev['samples']} images, {'labelled' if ev['labels'] else 'label-free'});"
                 f" NMS per class: confidence >= {nms['conf']}, IoU {nms['iou']}, at most {nms['max_det']}"
-                " detections per image; mAP50-95 averages IoU 0.50:0.05:0.95 (pycocotools COCOeval);"
+                " detections per image; mAP50-95 averages IoU 0.50:0.05:0.95 (COCOeval, faster-coco-eval);"
                 " precision and recall (IoU 0.5) "
                 + (
                     "at the confidence that maximises mean F1"
