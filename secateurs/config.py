@@ -286,6 +286,18 @@ def check_task_options(cfg) -> None:
         check_fraction(f"--max-drop {name}", value)
 
 
+def drop_budgets(cfg) -> tuple[tuple[str, float], ...]:
+    """Every budget of ``cfg`` (a RunConfig or a tuning config) as (metric, largest allowed drop):
+    ``--max-accuracy-drop X`` is ("accuracy", X), each ``--max-drop M=X`` is (M, X), and
+    ``--min-agreement Y`` is ("agreement", 1 - Y), the drop of top-1 agreement from the dense
+    model's 1.0. The search in ``tuning`` judges a pruned model by these alone."""
+    budgets = [] if cfg.max_accuracy_drop is None else [("accuracy", cfg.max_accuracy_drop)]
+    budgets += list(cfg.max_drop)
+    if cfg.min_agreement is not None:
+        budgets.append(("agreement", 1.0 - cfg.min_agreement))
+    return tuple(budgets)
+
+
 def check_budgets(eval_spec: str | None, max_accuracy_drop, min_agreement) -> None:
     """Each budget given is a fraction in [0, 1] and needs --eval DATA to be judged on."""
     for name, value in (("--max-accuracy-drop", max_accuracy_drop), ("--min-agreement", min_agreement)):

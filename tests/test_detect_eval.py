@@ -140,21 +140,6 @@ def test_a_yolov8_layout_and_a_label_free_image_folder(cli, tmp_path):
     assert set(ev["results"]["onnx"]["agreement"]) >= {"precision", "recall", "mAP50", "mAP50-95"}
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("sweep", "builtin:resnet", "--eval", "builtin:shapes", "--out", "o"),
-        ("sensitivity", "builtin:resnet", "--eval", "builtin:shapes", "--out", "o"),
-        ("run", "tests.models:pixel_detector", "--auto", "--eval", "builtin:shapes", "--out", "o"),
-    ],
-)
-def test_tuning_on_detection_data_is_refused_in_one_line(cli, tmp_path, args):
-    result = cli(*args)
-    assert result.exit_code == 2, result.output
-    assert "classifiers" in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "o").exists()
-
-
 def test_task_classify_on_a_folder_is_refused(cli, tmp_path):
     result = cli("run", "tests.models:plain", "--eval", tmp_path, "--task", "classify", "--out", "o")
     assert (

@@ -22,7 +22,7 @@ from secateurs.pipeline.runner import execute, failed_dir, run_stages
 from secateurs.tuning import onnx_template
 from secateurs.tuning.graph_reuse import EXPORTED, RENDERED
 from secateurs.tuning.onnx_template import FLOATS, OnnxTemplate, Unreproducible, channel_flips
-from secateurs.tuning.sweep import Tuner
+from secateurs.tuning.tuner import Tuner
 
 FP32 = FLOATS[onnx.TensorProto.FLOAT]
 

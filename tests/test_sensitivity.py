@@ -19,7 +19,7 @@ from secateurs.errors import InputError, UsageError
 from secateurs.model.prune import prune_model
 from secateurs.model.recipe import read_recipe, write_recipe
 from secateurs.tuning.sensitivity import RECIPE_STEP, Probe, build_recipe, sensitivity, uniform_within
-from secateurs.tuning.sweep import Tuner
+from secateurs.tuning.tuner import Tuner
 from tests import models
 from tests.models import TORCHSCRIPT
 from tests.tuning_stubs import StubProbe

@@ -17,7 +17,8 @@ from secateurs.commands.sweep import sweep
 from secateurs.errors import UsageError
 from secateurs.evaluation import judge
 from secateurs.tuning import sweep as tuning
-from secateurs.tuning.sweep import Tuner, auto_amount
+from secateurs.tuning.sweep import auto_amount
+from secateurs.tuning.tuner import Tuner, within_budget
 from tests.tuning_stubs import StubTuner
 
 
@@ -88,7 +89,7 @@ def grid_answer(ok, steps: int) -> float:
 def test_auto_amount_bisection_finds_the_largest_grid_amount_within_budget(budget, resolution):
     """drop = amount**2: the answer is the largest grid amount with amount**2 <= budget."""
     stub = StubTuner(drop=lambda a: a**2)
-    amount, probes = auto_amount(stub, max_accuracy_drop=budget, resolution=resolution)
+    amount, probes = auto_amount(stub, [("accuracy", budget)], resolution=resolution)
     steps = round(1 / resolution)
     assert amount == grid_answer(lambda a: a**2 <= budget + 1e-12, steps)
     assert [p["amount"] for p in probes] == stub.calls  # every probe is an evaluation, in order
@@ -108,7 +109,7 @@ def test_auto_amount_bisection_finds_the_largest_grid_amount_within_budget(budge
 @pytest.mark.parametrize("min_agreement", [0.0, 0.5, 0.9, 0.99, 0.999, 1.0])
 def test_auto_amount_min_agreement_on_an_unlabelled_stub(min_agreement):
     stub = StubTuner(agreement=lambda a: 1.0 - a**3, labelled=False)
-    amount, probes = auto_amount(stub, min_agreement=min_agreement, resolution=0.01)
+    amount, probes = auto_amount(stub, [("agreement", 1.0 - min_agreement)], resolution=0.01)
     assert amount == grid_answer(lambda a: 1.0 - a**3 >= min_agreement, 100)
     assert len(probes) <= 8
     assert all(p["within_budget"] == (1.0 - p["amount"] ** 3 >= min_agreement) for p in probes)
@@ -117,19 +118,19 @@ def test_auto_amount_min_agreement_on_an_unlabelled_stub(min_agreement):
 def test_auto_amount_with_both_budgets_honours_the_stricter():
     # accuracy allows up to 0.3 (0.09 <= 0.09); agreement 1 - a allows up to 0.2
     stub = StubTuner(drop=lambda a: a**2, agreement=lambda a: 1.0 - a)
-    assert auto_amount(stub, max_accuracy_drop=0.09, min_agreement=0.8)[0] == 0.2
-    assert auto_amount(StubTuner(drop=lambda a: a**2), max_accuracy_drop=0.09, min_agreement=0.5)[0] == 0.3
+    assert auto_amount(stub, [("accuracy", 0.09), ("agreement", 0.2)])[0] == 0.2
+    assert auto_amount(StubTuner(drop=lambda a: a**2), [("accuracy", 0.09), ("agreement", 0.5)])[0] == 0.3
 
 
 def test_auto_amount_needs_a_budget_and_a_sane_resolution():
     stub = StubTuner()
     with pytest.raises(UsageError, match="budget"):
-        auto_amount(stub)
+        auto_amount(stub, [])
     for resolution in (0.3, 0.03, 0.0, -0.1, 1.5, float("nan"), float("inf")):
         with pytest.raises(UsageError, match="resolution"):
-            auto_amount(stub, min_agreement=0.9, resolution=resolution)
+            auto_amount(stub, [("agreement", 0.1)], resolution=resolution)
     with pytest.raises(UsageError, match="labelled"):
-        auto_amount(StubTuner(labelled=False), max_accuracy_drop=0.01)
+        auto_amount(StubTuner(labelled=False), [("accuracy", 0.01)])
     assert stub.calls == []  # refused before any evaluation
 
 
@@ -161,14 +162,17 @@ def test_sweep_rows_follow_the_amounts_and_sizes_are_optional():
     ],
 )
 def test_within_budget(row, drop, agree, ok):
-    assert tuning.within_budget(row, drop, agree) is ok
+    budgets = ([] if drop is None else [("accuracy", drop)]) + (
+        [] if agree is None else [("agreement", 1 - agree)]
+    )
+    assert within_budget(row, budgets) is ok
 
 
 def test_agreement_budget_without_labels():
     t = Tuner("builtin:lenet", "random:64")
     with pytest.raises(UsageError, match="labelled"):
-        auto_amount(t, max_accuracy_drop=0.01)
-    amount, _ = auto_amount(t, min_agreement=0.9, resolution=0.1)
+        auto_amount(t, [("accuracy", 0.01)])
+    amount, _ = auto_amount(t, [("agreement", 0.1)], resolution=0.1)
     assert t.evaluate(amount)["metrics"]["top1_agreement"] >= 0.9
     assert amount == 1.0 or t.evaluate(round(amount + 0.1, 10))["metrics"]["top1_agreement"] < 0.9
 

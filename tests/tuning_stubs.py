@@ -6,13 +6,19 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from secateurs.tuning.tuner import Tuner
+
 
 class StubTuner:
-    """What ``auto_amount`` and ``sweep`` use of a Tuner: ``labelled``, ``data`` and ``evaluate``.
+    """What ``auto_amount`` and ``sweep`` use of a Tuner: ``labelled``, ``data``, ``evaluate`` and
+    (the real Tuner's) ``check_budgets``.
 
     ``drop(amount)`` is the accuracy drop (labelled) and ``1 - agreement(amount)`` the top-1
     disagreement; sparsity equals the amount. Every evaluate call is recorded in ``calls``.
     """
+
+    task = None  # a classifier
+    check_budgets = Tuner.check_budgets
 
     def __init__(self, drop=lambda a: a**2, agreement=None, labelled: bool = True, n: int = 100):
         self.drop = drop
@@ -53,6 +59,7 @@ class StubProbe:
         self.weights = weights
         self.numel = [numel[name] for name in self.layers]
         self.labelled = labelled
+        self.key = "accuracy" if labelled else "agreement"
         self.metric = "accuracy drop" if labelled else "1 - top-1 agreement"
         self.evaluations = 0
         self.measured: list[dict[str, float]] = []

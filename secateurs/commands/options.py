@@ -266,8 +266,17 @@ def eval_options(
     return click.option("--min-agreement", type=float, help=agreement_help)(f)
 
 
-def task_options(f):
-    """--task, --box-format and --max-drop: what the --eval data is, and budgets on any metric."""
+MAX_DROP_HELP = (
+    "Fail (exit 6) if METRIC drops by more than VALUE (absolute, 0.01 = 1 point), pruned against"
+    " dense, in PyTorch or in model.onnx. Repeatable."
+)
+
+
+def task_options(f=None, *, drop_help: str = MAX_DROP_HELP):
+    """--task, --box-format and --max-drop: what the --eval data is, and budgets on any metric;
+    usable bare or called with what --max-drop does in this command."""
+    if f is None:
+        return lambda g: task_options(g, drop_help=drop_help)
     f = click.option(
         "--task",
         type=click.Choice(TASKS),
@@ -286,9 +295,8 @@ def task_options(f):
         "max_drop",
         metavar="METRIC=VALUE",
         multiple=True,
-        help="Fail (exit 6) if METRIC drops by more than VALUE (absolute, 0.01 = 1 point), pruned against"
-        " dense, in PyTorch or in model.onnx. Repeatable. detect: precision, recall, mAP50, mAP50-95;"
-        " classify: accuracy, precision, recall (macro).",
+        help=f"{drop_help} detect: precision, recall, mAP50, mAP50-95; classify: accuracy, precision,"
+        " recall (macro).",
     )(f)
 
 

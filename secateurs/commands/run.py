@@ -36,8 +36,9 @@ from secateurs.errors import UsageError
 @click.option(
     "--auto",
     is_flag=True,
-    help="Choose --amount: the largest uniform amount within --max-accuracy-drop/--min-agreement"
-    " on --eval DATA (bisection, resolution 0.01), then run at it.",
+    help="Choose --amount: the largest uniform amount within every budget (--max-drop,"
+    " --max-accuracy-drop, --min-agreement) on --eval DATA (bisection on PyTorch, resolution 0.01),"
+    " then run at it.",
 )
 def run(quiet, auto, junit, **opts):
     """Run every stage on MODEL: load, prune, export, validate, report.
@@ -76,6 +77,7 @@ def choose_amount(cfg: RunConfig, quiet: bool) -> tuple[RunConfig, tuple[str, ..
     """--auto: bisect on the PyTorch model, then the normal run re-checks the gate on model.onnx."""
     from dataclasses import replace
 
+    from secateurs.config import drop_budgets
     from secateurs.tuning.sweep import auto_amount_for
 
     source = click.get_current_context().get_parameter_source("amount")
@@ -83,10 +85,11 @@ def choose_amount(cfg: RunConfig, quiet: bool) -> tuple[RunConfig, tuple[str, ..
         raise UsageError(f"--auto chooses the amount itself; remove amount from {cfg.settings_file}")
     if source is not click.core.ParameterSource.DEFAULT:
         raise UsageError("--auto chooses the amount itself; drop --amount")
-    if cfg.task_of_eval() == "detect":
-        raise UsageError("--auto judges classifiers only so far; on a detector give --amount and --max-drop")
-    if cfg.max_accuracy_drop is None and cfg.min_agreement is None:
-        raise UsageError("--auto needs a budget: --max-accuracy-drop and/or --min-agreement")
+    if not drop_budgets(cfg):
+        raise UsageError(
+            "--auto needs a budget: --max-drop METRIC=VALUE (a detector: mAP50, mAP50-95, precision,"
+            " recall), or --max-accuracy-drop and/or --min-agreement (a classifier)"
+        )
     amount, probes = auto_amount_for(cfg)
     note = f"--auto chose amount {amount}: largest within the budget, {len(probes)} probes, resolution 0.01"
     progress_printer(quiet)(note)

@@ -13,6 +13,7 @@ from secateurs.commands.options import (
     exclude_option,
     model_options,
     quiet_option,
+    task_options,
     threads_option,
 )
 from secateurs.errors import UsageError
@@ -39,11 +40,17 @@ def refuse_budget(value: float | None) -> None:
 )
 @exclude_option
 @eval_options(
-    eval_help="Required: builtin:digits, random:N or a .npz to measure each layer's drop on.",
+    eval_help="Required: the data to measure each layer's drop on, as `run --eval` takes it (classifiers:"
+    " builtin:digits, random:N, a .npz; detectors: builtin:shapes, a data.yaml, a COCO .json, a folder"
+    " of images with --task detect).",
     drop_help="Write recipe.json: per-layer amounts whose combined accuracy drop, measured, is at most"
     " this (0.01 = 1 point; needs labels).",
     agreement_help="Write recipe.json: per-layer amounts whose top-1 agreement with the dense model,"
     " measured, is at least this.",
+)
+@task_options(
+    drop_help="Write recipe.json: per-layer amounts whose combined METRIC drop, measured, is at most"
+    " VALUE (0.01 = 1 point); the drop measured per layer is METRIC's. One budget only."
 )
 @click.option("--budget", type=float, hidden=True)
 @click.option(
@@ -56,8 +63,9 @@ def refuse_budget(value: float | None) -> None:
 def sensitivity(quiet, budget, **opts):
     """Prune one Conv2d layer at a time at each amount and measure the drop on --eval DATA.
 
-    The drop is the accuracy drop with labelled data (or with --max-accuracy-drop), else
-    1 - top-1 agreement with the dense model (or with --min-agreement). Writes
+    The drop is the budget's metric, else the data's default: a classifier's accuracy drop
+    with labels, else 1 - top-1 agreement with the dense model; a detector's mAP50 drop
+    (label-free: against the dense model's detections). Writes
     sensitivity.json, a heat-map sensitivity.png and report.html; with a budget also
     recipe.json (per-layer amounts whose combined drop was measured within the budget)
     and compares it with the largest uniform amount within the same budget.
@@ -66,6 +74,7 @@ def sensitivity(quiet, budget, **opts):
     Examples:
       secateurs sensitivity builtin:resnet --eval builtin:digits
       secateurs sensitivity builtin:resnet --eval builtin:digits --max-accuracy-drop 0.01
+      secateurs sensitivity builtin:detector --eval builtin:shapes --max-drop mAP50=0.01
       secateurs run builtin:resnet --recipe artifacts/resnet-sensitivity/recipe.json
     """
     from secateurs.commands.tuning import run_tuning

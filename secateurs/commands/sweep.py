@@ -15,6 +15,7 @@ from secateurs.commands.options import (
     model_options,
     opset_option,
     quiet_option,
+    task_options,
     threads_option,
 )
 from secateurs.config import SCOPES
@@ -33,9 +34,14 @@ from secateurs.tuning.config import SWEEP_AMOUNTS
 @click.option("--scope", type=click.Choice(SCOPES), default="layer", show_default=True)
 @exclude_option
 @eval_options(
-    eval_help="Measure every amount on builtin:digits, random:N or a .npz; without it, a size-only sweep.",
+    eval_help="Measure every amount on --eval DATA, as `run --eval` takes it (classifiers: builtin:digits,"
+    " random:N, a .npz; detectors: builtin:shapes, a data.yaml, a COCO .json, a folder of images with"
+    " --task detect); without it, a size-only sweep.",
     drop_help="Budget: mark amounts whose top-1 accuracy drop exceeds this (0.01 = 1 point; needs labels).",
     agreement_help="Budget: mark amounts whose top-1 agreement with the dense model is below this.",
+)
+@task_options(
+    drop_help="Budget: mark amounts whose METRIC drops by more than VALUE (0.01 = 1 point). Repeatable."
 )
 @exporter_option
 @opset_option
@@ -45,7 +51,8 @@ from secateurs.tuning.config import SWEEP_AMOUNTS
 @threads_option
 @quiet_option
 def sweep(quiet, **opts):
-    """Prune at each amount and tabulate sparsity, artifact sizes and every metric's delta.
+    """Prune at each amount and tabulate sparsity, artifact sizes and every metric's delta
+    (a detector: precision, recall, mAP50 and mAP50-95).
 
     Writes sweep.json (schema secateurs.sweep/1), sweep.md (the table), sweep.png and
     report.html into --out. The model, data and dense outputs are loaded once. Without
@@ -56,6 +63,7 @@ def sweep(quiet, **opts):
       secateurs sweep builtin:resnet --eval builtin:digits --max-accuracy-drop 0.01 \\
         --amounts 0.1,0.2,0.3,0.5,0.9 --out artifacts/resnet-sweep
       secateurs sweep builtin:lenet --amounts 0.5,0.9
+      secateurs sweep builtin:detector --eval builtin:shapes --max-drop mAP50=0.01 --amounts 0.1,0.2,0.3
     """
     from secateurs.commands.tuning import run_tuning
     from secateurs.report.tuning import sweep_blocks

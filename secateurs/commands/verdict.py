@@ -105,7 +105,7 @@ def tuning_line(command: str, directory: Path, data: dict) -> str:
     """The last line of `sweep` and `sensitivity`: what they found, where, and how long."""
     if command == "sweep":
         rows = data["rows"]
-        if data["budget"]["max_accuracy_drop"] is None and data["budget"]["min_agreement"] is None:
+        if not any(data["budget"].get(k) for k in ("max_accuracy_drop", "min_agreement", "max_drop")):
             found = f"{len(rows)} amounts, no budget given"
         elif data["largest_amount_within_budget"] is None:
             found = f"no amount of {len(rows)} within the budget"

@@ -75,9 +75,13 @@ def truths(data: DetectionData) -> list[Boxes] | None:
     return [Boxes(b, c) for b, c in zip(data.boxes, data.classes)]
 
 
-def score(data: DetectionData, dense: list[Boxes], pruned: dict[str, list[Boxes]]) -> dict[str, dict]:
+def score(
+    data: DetectionData, dense: list[Boxes], pruned: dict[str, list[Boxes]], dense_metrics: dict | None = None
+) -> dict[str, dict]:
     """JSON-ready comparison of each pruned model's detections (by judged name: "pytorch",
-    "onnx") with the dense model's; the dense model is scored once.
+    "onnx") with the dense model's; the dense model is scored once, or not at all when its
+    labelled metrics are given (``dense_metrics``: a "dense" entry of an earlier result, as
+    a sweep reuses it for every amount).
 
     Labelled: ``{"dense", "pruned", "drop"}`` per judged model, each metric a fraction; ``drop``
     is dense - pruned (positive: pruning lost it). Label-free: ``{"agreement", "drop"}``, the
@@ -86,7 +90,7 @@ def score(data: DetectionData, dense: list[Boxes], pruned: dict[str, list[Boxes]
     """
     gt = truths(data)
     if gt is not None:
-        d = as_dict(detection_metrics.evaluate(dense, gt, data.names))
+        d = dense_metrics or as_dict(detection_metrics.evaluate(dense, gt, data.names))
         results = {}
         for judged, found in pruned.items():
             p = as_dict(detection_metrics.evaluate(found, gt, data.names))

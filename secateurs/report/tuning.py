@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from secateurs.config import DROP_METRICS
 from secateurs.report.blocks import (
     Block,
     Cell,
@@ -16,10 +17,12 @@ from secateurs.report.blocks import (
 )
 from secateurs.report.formats import fmt_pct
 
+DETECT = DROP_METRICS["detect"]
 HEADERS = {
     "accuracy": "accuracy (Δ points)",
     "macro_precision": "macro precision (Δ)",
     "macro_recall": "macro recall (Δ)",
+    **{m: f"{m} (Δ points)" for m in DETECT},
     "top1_agreement": "top-1 agreement",
     "cosine": "cosine",
     "snr_db": "SNR",
@@ -36,7 +39,8 @@ def sweep_blocks(doc: dict) -> list[Block]:
     if doc.get("eval"):
         e = doc["eval"]
         context.append(f"data: {e['data']}, {e['samples']} samples{'' if e['labels'] else ' (no labels)'}")
-    budget = {k: v for k, v in doc["budget"].items() if v is not None}
+    budget = {k: v for k, v in doc["budget"].items() if v is not None and k != "max_drop"}
+    budget.update({f"max {m} drop": v for m, v in doc["budget"].get("max_drop", {}).items()})
     if budget:
         chosen = doc["largest_amount_within_budget"]
         said = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in budget.items())
@@ -68,13 +72,16 @@ def sweep_blocks(doc: dict) -> list[Block]:
 def _quality_table(doc: dict) -> Table | None:
     """Amount, sparsity, each metric (label metrics with their delta in points), the budget."""
     rows = doc["rows"]
-    label_metrics = [m for m in ("accuracy", "macro_precision", "macro_recall") if m in doc["dense"]]
+    label_metrics = [m for m in ("accuracy", "macro_precision", "macro_recall", *DETECT) if m in doc["dense"]]
     other = [m for m in ("top1_agreement", "cosine", "snr_db") if any(m in r["metrics"] for r in rows)]
+    if not doc["dense"]:  # label-free detection: each metric against the dense model's detections
+        other += [m for m in DETECT if any(m in r["metrics"] for r in rows)]
     if not label_metrics and not other:
         return None
     budget = any("within_budget" in r for r in rows)
     columns = [Column("amount", "number"), Column("sparsity", "percent")]
-    columns += [Column(HEADERS[m], "number") for m in (*label_metrics, *other)]
+    columns += [Column(HEADERS[m], "number") for m in label_metrics]
+    columns += [Column(f"{m} vs dense boxes" if m in DETECT else HEADERS[m], "number") for m in other]
     columns += [Column("budget", "verdict")] if budget else []
     body = []
     for r in rows:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from secateurs import cpus
 from secateurs.config import (
-    EVAL_RANDOM,
     EXPORTERS,
     SCOPES,
     check_budgets,
@@ -22,7 +21,9 @@ from secateurs.config import (
     check_exclude,
     check_fraction,
     check_input_shape,
-    guess_task,
+    check_task_options,
+    drop_budgets,
+    parse_max_drop,
 )
 from secateurs.errors import UsageError
 from secateurs.exporters.common.opsets import DEFAULT_OPSET, check_opset
@@ -36,8 +37,11 @@ class TuningConfig:
     """What both tuning commands share: the model, the data, the layers and the budget.
 
     ``max_accuracy_drop`` is an absolute accuracy drop (0.01 = one point, needs labels);
-    ``min_agreement`` the lowest top-1 agreement with the dense model. Both are fractions
-    in [0, 1]; either needs ``eval``.
+    ``min_agreement`` the lowest top-1 agreement with the dense model; ``max_drop`` the
+    largest drop of named metrics, ((metric, drop), ...) or "METRIC=VALUE" strings as
+    ``--max-drop`` takes them (detectors: precision, recall, mAP50, mAP50-95). All are
+    fractions in [0, 1] and need ``eval``. ``task`` and ``box_format`` are `run`'s: what the
+    data is (None: from the data) and the detector output layout (None: from its shape).
     """
 
     model: str
@@ -50,6 +54,9 @@ class TuningConfig:
     amounts: tuple[float, ...] = SWEEP_AMOUNTS
     max_accuracy_drop: float | None = None
     min_agreement: float | None = None
+    max_drop: tuple = ()
+    task: str | None = None
+    box_format: str | None = None
     seed: int = 0
     threads: int | None = None  # torch and onnxruntime threads; None: the usable CPUs (secateurs.cpus)
 
@@ -58,6 +65,9 @@ class TuningConfig:
             raise UsageError("--amounts needs at least one amount")
         amounts = tuple(sorted({check_fraction("--amounts", a) for a in self.amounts}))
         object.__setattr__(self, "amounts", amounts)
+        if any(isinstance(item, str) for item in self.max_drop or ()):
+            object.__setattr__(self, "max_drop", parse_max_drop(self.max_drop))
+        object.__setattr__(self, "max_drop", tuple(tuple(pair) for pair in self.max_drop or ()))
         check_budgets(self.eval, self.max_accuracy_drop, self.min_agreement)
         check_input_shape(self.input_shape)
         if self.threads is not None:
@@ -66,20 +76,22 @@ class TuningConfig:
         if self.eval is not None:
             check_eval_spec(self.eval)
             check_eval_file(self.eval)  # loaded at once: no later stage to defer this to
-            if guess_task(self.eval) != "classify" and not EVAL_RANDOM.match(self.eval):
-                raise UsageError(
-                    f"--eval {self.eval}: sweep and sensitivity judge classifiers (builtin:digits, random:N,"
-                    " a .npz); detection metrics are judged by `secateurs run --eval DATA --max-drop` only so far"
-                )
+        check_task_options(self)
 
-    def budget_options(self) -> list[tuple[str, float]]:
-        """The budget options given, as (flag, value)."""
-        given = (("--max-accuracy-drop", self.max_accuracy_drop), ("--min-agreement", self.min_agreement))
-        return [(name, value) for name, value in given if value is not None]
+    def budget_options(self) -> list[str]:
+        """The budget options given, as written on the command line."""
+        given = [] if self.max_accuracy_drop is None else [f"--max-accuracy-drop {self.max_accuracy_drop:g}"]
+        given += [f"--max-drop {metric}={value:g}" for metric, value in self.max_drop]
+        return given + ([] if self.min_agreement is None else [f"--min-agreement {self.min_agreement:g}"])
+
+    @property
+    def budgets(self) -> tuple[tuple[str, float], ...]:
+        """(metric, largest allowed drop) per budget (``config.drop_budgets``)."""
+        return drop_budgets(self)
 
     @property
     def has_budget(self) -> bool:
-        return bool(self.budget_options())
+        return bool(self.budgets)
 
 
 @dataclass(frozen=True)
@@ -106,10 +118,12 @@ class SweepConfig(TuningConfig):
 class SensitivityConfig(TuningConfig):
     """`sensitivity`: each Conv2d pruned alone at each amount; with a budget, a recipe.
 
-    The drop is the accuracy drop (labelled data, or ``max_accuracy_drop`` given), else
-    1 - top-1 agreement (``min_agreement`` given, or no labels). The recipe's budget is
-    that drop: ``max_accuracy_drop``, or ``1 - min_agreement``; giving both is refused,
-    as one recipe is searched against one measure.
+    The drop is that of the one budget given: the accuracy drop (``max_accuracy_drop``), a
+    metric's drop (``max_drop``: mAP50 on a detector), or 1 - top-1 agreement
+    (``min_agreement``). Without a budget the data decides: a classifier's accuracy drop with
+    labels, else 1 - top-1 agreement; a detector's mAP50 drop (label-free: 1 - the pruned
+    model's mAP50 against the dense model's detections). Giving two budgets is refused, as
+    one recipe is searched against one measure.
     """
 
     amounts: tuple[float, ...] = SENSITIVITY_AMOUNTS
@@ -120,19 +134,19 @@ class SensitivityConfig(TuningConfig):
         super().__post_init__()
         if 0.0 in self.amounts:
             raise UsageError("--amounts must be in (0, 1] for sensitivity: amount 0 prunes nothing")
-        if len(self.budget_options()) > 1:
-            raise UsageError("give one budget for the recipe: --max-accuracy-drop or --min-agreement")
+        if len(self.budgets) > 1:
+            raise UsageError(
+                f"give one budget for the recipe, not {' and '.join(self.budget_options())}:"
+                " one recipe is searched against one measure"
+            )
 
     @property
     def metric(self) -> str | None:
-        """'accuracy' or 'agreement' when a budget names it; None lets the data decide."""
-        if self.max_accuracy_drop is not None:
-            return "accuracy"
-        return "agreement" if self.min_agreement is not None else None
+        """The budget's metric ("accuracy", "agreement", or a --max-drop metric); None lets
+        the data decide."""
+        return self.budgets[0][0] if self.budgets else None
 
     @property
     def budget(self) -> float | None:
         """The recipe's budget as a drop in the chosen metric."""
-        if self.max_accuracy_drop is not None:
-            return self.max_accuracy_drop
-        return None if self.min_agreement is None else 1.0 - self.min_agreement
+        return self.budgets[0][1] if self.budgets else None

@@ -13,33 +13,45 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 STYLES = ("-", "--", "-.", ":")
 
 
-def plot_sweep(
-    rows: list[dict],
-    path: Path,
-    dense: dict,
-    max_accuracy_drop: float | None = None,
-    min_agreement: float | None = None,
-) -> None:
+def plot_sweep(rows: list[dict], path: Path, dense: dict, budgets=(), task: str | None = None) -> None:
     """Quality over amount (when the sweep had data) above artifact sizes over amount.
 
-    The quality panel draws accuracy (labelled data) and/or top-1 agreement, the dense
-    reference and the budget as labelled horizontal lines. The size panel draws each
-    artifact as KiB with its own marker and line style. Legends sit outside the axes, so
+    The quality panel draws what the data can judge: a classifier's accuracy (labelled data)
+    and/or top-1 agreement; a detector's mAP50 and mAP50-95 (label-free: against the dense
+    model's detections). Each comes with its dense reference and the budgets on it
+    (``budgets``: (metric, largest drop)) as labelled horizontal lines. The size panel draws
+    each artifact as KiB with its own marker and line style. Legends sit outside the axes, so
     they never cover a series. Written atomically (files.write_bytes).
     """
     amounts = [r["amount"] for r in rows]
-    labelled = "accuracy" in dense
-    agree = [r["metrics"].get("top1_agreement") for r in rows]
-    show_agreement = all(a is not None for a in agree) and (not labelled or min_agreement is not None)
-    quality = labelled or show_agreement
+    series = _quality_series(rows, dense, budgets, task)
     with png_figure(
-        path, 2 if quality else 1, 1, figsize=(9, 7 if quality else 4), sharex=True, squeeze=False
+        path, 2 if series else 1, 1, figsize=(9, 7 if series else 4), sharex=True, squeeze=False
     ) as (fig, axes):
-        if quality:
-            _quality_panel(
-                axes[0][0], rows, amounts, dense, agree, show_agreement, max_accuracy_drop, min_agreement
-            )
+        if series:
+            _quality_panel(axes[0][0], amounts, series, budgets)
         _size_panel(axes[-1][0], rows, amounts)
+
+
+def _quality_series(rows, dense, budgets, task) -> list[tuple[str, str, list, float]]:
+    """(budget name, label, values per amount, dense value) for each line of the quality panel."""
+    limits = dict(budgets)
+    if task == "detect":
+        against = "" if dense else " vs dense boxes"
+        return [
+            (m, f"pruned {m}{against}", [r["metrics"].get(m) for r in rows], dense.get(m, 1.0))
+            for m in ("mAP50", "mAP50-95")
+            if all(m in r["metrics"] for r in rows)
+        ]
+    series = []
+    if "accuracy" in dense:
+        series.append(
+            ("accuracy", "pruned accuracy", [r["metrics"]["accuracy"] for r in rows], dense["accuracy"])
+        )
+    agree = [r["metrics"].get("top1_agreement") for r in rows]
+    if all(a is not None for a in agree) and ("accuracy" not in dense or "agreement" in limits):
+        series.append(("agreement", "top-1 agreement with dense", agree, 1.0))
+    return series
 
 
 @contextlib.contextmanager
@@ -64,32 +76,21 @@ def png_figure(path: Path, *args, **kwargs):
     files.write_bytes(path, buf.getvalue())
 
 
-def _quality_panel(ax, rows, amounts, dense, agree, show_agreement, max_accuracy_drop, min_agreement) -> None:
-    levels = []
-    if "accuracy" in dense:
-        ax.plot(amounts, [r["metrics"]["accuracy"] for r in rows], "o-", label="pruned accuracy")
-        ax.axhline(
-            dense["accuracy"], color="grey", linestyle=":", label=f"dense accuracy {dense['accuracy']:.4f}"
-        )
-        levels.append(dense["accuracy"])
-        if max_accuracy_drop is not None:
-            limit = dense["accuracy"] - max_accuracy_drop
-            ax.axhline(limit, color="red", linestyle="--", label=f"budget: accuracy >= {limit:.4f}")
-            levels.append(limit)
-    if show_agreement:
-        ax.plot(amounts, agree, "s--", label="top-1 agreement with dense")
-        ax.axhline(1.0, color="grey", linestyle=(0, (1, 3)), label="dense agreement 1.0")
-        levels.append(1.0)
-    if min_agreement is not None:
-        ax.axhline(
-            min_agreement, color="darkred", linestyle="-.", label=f"budget: agreement >= {min_agreement}"
-        )
-        levels.append(min_agreement)
+def _quality_panel(ax, amounts, series, budgets) -> None:
+    limits, levels = dict(budgets), []
+    for i, (name, label, values, reference) in enumerate(series):
+        line = ax.plot(amounts, values, marker=MARKERS[i], linestyle=STYLES[i], label=label)[0]
+        ax.axhline(reference, color=line.get_color(), linestyle=":", label=f"dense {name} {reference:.4f}")
+        levels.append(reference)
+        if name in limits:
+            floor = reference - limits[name]
+            ax.axhline(floor, color="red", linestyle="--", label=f"budget: {name} >= {floor:.4f}")
+            levels.append(floor)
     values = [v for line in ax.get_lines() for v in line.get_ydata()] + levels
     low, high = min(values), max(values)
     pad = max(0.02, 0.08 * (high - low))  # room above the top reference line
     ax.set_ylim(low - pad, high + pad)
-    ax.set_ylabel("accuracy" if "accuracy" in dense else "top-1 agreement")
+    ax.set_ylabel(", ".join(name for name, *_ in series))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
 

@@ -1,8 +1,9 @@
 """Per-layer sensitivity: prune one Conv2d at a time and measure what it costs.
 
-The model, the data and the dense outputs are loaded once (a sweep ``Tuner``); every
-probe only restores the dense weights, prunes, and runs one forward pass over the data.
-The drop is the accuracy drop with labels, else 1 - top-1 agreement with the dense model.
+The model, the data and the dense outputs are loaded once (a ``Tuner``); every probe only
+restores the dense weights, prunes, and evaluates the pruned model on the data. The drop is
+that of one metric (``SensitivityConfig``): a classifier's accuracy drop with labels, else
+1 - top-1 agreement with the dense model; a detector's mAP50 drop; or the budget's metric.
 With a budget, ``build_recipe`` turns the drops into per-layer amounts and verifies the
 combined recipe on the data, so the recipe's reported drop is measured, never estimated.
 """
@@ -16,8 +17,6 @@ import numpy as np
 
 from secateurs import files, threads
 from secateurs.errors import UsageError
-from secateurs.evaluation import metrics
-from secateurs.evaluation.judge import torch_scores
 from secateurs.model.conv_targets import find_conv_weights
 from secateurs.model.recipe import write_recipe
 from secateurs.progress import SILENT, Progress
@@ -25,7 +24,8 @@ from secateurs.report import html
 from secateurs.report.tuning import plots_page, sensitivity_blocks
 from secateurs.tuning.config import SensitivityConfig
 from secateurs.tuning.plots import png_figure
-from secateurs.tuning.sweep import Tuner, auto_amount
+from secateurs.tuning.sweep import auto_amount
+from secateurs.tuning.tuner import Tuner, drop_of
 
 SCHEMA = "secateurs.sensitivity/1"
 RECIPE_STEP = 0.05  # recipe amounts lie on this grid (plus the swept amounts)
@@ -34,36 +34,44 @@ RECIPE_STEP = 0.05  # recipe amounts lie on this grid (plus the swept amounts)
 class Probe:
     """A Tuner's model, data and dense outputs, pruned by per-layer amounts on demand.
 
-    ``metric`` is "accuracy" (needs labels) or "agreement"; None takes accuracy when the
-    data has labels.
+    ``metric`` is the drop measured: "accuracy" or "agreement" (1 - top-1 agreement) on a
+    classifier, or a --max-drop metric name; None takes the data's default (a classifier's
+    accuracy with labels, else agreement; a detector's mAP50).
     """
 
-    def __init__(self, tuner, metric: str | None = None) -> None:
+    def __init__(self, tuner: Tuner, metric: str | None = None) -> None:
         self.tuner = tuner
         chosen, _ = find_conv_weights(tuner.model, tuner.exclude)
         if not chosen:
             raise UsageError(f"{tuner.info.spec}: no Conv2d layers to probe")
-        if metric == "accuracy" and not tuner.labelled:
-            raise UsageError(f"--max-accuracy-drop needs labelled data; {tuner.data.source} has no labels")
+        if metric is None:
+            metric = "mAP50" if tuner.task == "detect" else "accuracy" if tuner.labelled else "agreement"
+        tuner.check_budgets([(metric, 0.0)])
         self.layers = [c.layer for c in chosen]
         self.numel = [int(c.weight.numel()) for c in chosen]
-        self.labelled = tuner.labelled if metric is None else metric == "accuracy"
-        self.metric = "accuracy drop" if self.labelled else "1 - top-1 agreement"
+        self.key = metric
+        self.labelled = tuner.labelled and metric != "agreement"
+        self.metric = describe(metric, tuner.task, tuner.labelled)
         self.evaluations = 0
 
     def measure(self, layer_amounts: dict[str, float]) -> tuple[float, float]:
         """(drop, sparsity over the conv weights) with these amounts and 0 elsewhere."""
         t = self.tuner
-        records = t.prune_layers(layer_amounts)
-        result = metrics.compare(t.dense_scores, torch_scores(t.model, t.data.inputs), t.data.labels)
+        row = t.judge(0.0, t.prune_layers(layer_amounts))
         self.evaluations += 1
-        sparsity = sum(r.zeros_after for r in records) / sum(r.numel for r in records)
-        if self.labelled:
-            return -float(result["delta"]["accuracy"]), sparsity
-        agree = result["agreement"].get("top1_agreement")
-        if agree is None:
+        drop = drop_of(row, self.key)
+        if drop is None:
             raise UsageError(f"{t.data.source}: sensitivity needs [N, classes] outputs to compare top-1")
-        return 1.0 - agree, sparsity
+        return drop, row["sparsity"]
+
+
+def describe(metric: str, task: str | None, labelled: bool) -> str:
+    """How a Probe's drop reads in the report: "accuracy drop", "mAP50 drop", ..."""
+    if metric == "agreement":
+        return "1 - top-1 agreement"
+    if task == "detect" and not labelled:
+        return f"{metric} drop (1 - {metric} against the dense model's detections)"
+    return f"{'macro ' if task != 'detect' and metric != 'accuracy' else ''}{metric} drop"
 
 
 def sensitivity(probe: Probe, amounts, advance=None) -> list[list[float]]:
@@ -114,12 +122,10 @@ def build_recipe(probe: Probe, drops, amounts, budget: float, advance=None) -> d
 
 def uniform_within(probe: Probe, budget: float) -> dict:
     """The largest single amount (0.01 grid, bisection) within the same budget."""
-    kwargs = {"max_accuracy_drop": budget} if probe.labelled else {"min_agreement": 1.0 - budget}
-    amount, probes = auto_amount(probe.tuner, resolution=0.01, **kwargs)
+    amount, probes = auto_amount(probe.tuner, [(probe.key, budget)], resolution=0.01)
     row = probe.tuner.evaluate(amount)
-    drop = -row["deltas"]["accuracy"] if probe.labelled else 1.0 - row["metrics"]["top1_agreement"]
     probe.evaluations += len(probes)
-    return {"amount": amount, "drop": drop, "sparsity": row["sparsity"]}
+    return {"amount": amount, "drop": drop_of(row, probe.key), "sparsity": row["sparsity"]}
 
 
 def run_sensitivity(cfg: SensitivityConfig, directory: Path, progress: Progress = SILENT) -> dict:
@@ -155,8 +161,7 @@ def run_sensitivity(cfg: SensitivityConfig, directory: Path, progress: Progress 
         with progress.steps(len(probe.layers), "recipe") as advance:
             recipe = build_recipe(probe, drops, amounts, budget, advance)
         uniform = uniform_within(probe, budget)
-        option = cfg.budget_options()[0]
-        data.update(budget=budget, budget_option=f"{option[0]} {option[1]:g}", recipe=recipe, uniform=uniform)
+        data.update(budget=budget, budget_option=cfg.budget_options()[0], recipe=recipe, uniform=uniform)
         meta = {"model": cfg.model, "data": data["data"], "metric": probe.metric, "budget": budget}
         meta.update(measured_drop=recipe["drop"], sparsity=recipe["sparsity"], uniform=uniform)
         write_recipe(directory / "recipe.json", recipe["layers"], default=0.0, **meta)

@@ -1,0 +1,246 @@
+"""The model, the data and the dense outputs, loaded once and judged at any amount.
+
+Every tuning search (sweep, sensitivity, `run --auto`) asks one question many times: how much
+worse is the model pruned like this? A ``Tuner`` loads the model and the evaluation data once,
+keeps the dense weights and the dense model's outputs (classification: scores; detection: boxes
+after NMS, and their labelled metrics), and per probe only restores the weights, prunes, and
+runs the pruned PyTorch model. Each probe becomes one row (``summarize``), and budgets judge
+rows by the drop of one metric each (``drop_of``, ``within_budget``), the same drops the gates
+of `run` judge (``evaluation.judge.gates``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from secateurs.config import DROP_METRICS, RunConfig, check_amount, eval_task
+from secateurs.errors import UsageError
+from secateurs.evaluation import detect, detection_metrics, judge, metrics
+from secateurs.evaluation.data import load_eval_data
+from secateurs.evaluation.detection_data import load_detection_data
+from secateurs.exporters.common.opsets import DEFAULT_OPSET
+from secateurs.model.conv_targets import find_conv_weights
+from secateurs.model.load import load_model
+from secateurs.model.prune import prove_weights_used, prune_model
+from secateurs.tuning.graph_reuse import GraphReuse
+
+LABEL_METRICS = ("accuracy", "macro_precision", "macro_recall")
+AGREEMENT_METRICS = ("top1_agreement", "top5_agreement", "cosine", "snr_db")
+DETECT_METRICS = DROP_METRICS["detect"]
+CLASSIFY_KEYS = {"precision": "macro_precision", "recall": "macro_recall"}  # --max-drop name -> row key
+
+
+class Tuner:
+    """The dense model, its outputs and the data, loaded once and shared by every probe.
+
+    Without ``eval_spec`` there is no data: ``evaluate`` gives sparsity only (a size curve).
+    ``task`` is None (from the data, as `run` decides), "classify" or "detect";
+    ``box_format`` the detector output layout (None: from the output's shape).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        eval_spec: str | None = None,
+        weights: Path | None = None,
+        input_shape: tuple[int, ...] | None = None,
+        trust: bool = False,
+        scope: str = "layer",
+        exclude: str | None = None,
+        exporter: str = "auto",
+        seed: int = 0,
+        opset: int = DEFAULT_OPSET,
+        task: str | None = None,
+        box_format: str | None = None,
+    ) -> None:
+        self.model, self.info = load_model(model, weights, input_shape, trust)
+        targets, _ = find_conv_weights(self.model, exclude)
+        prove_weights_used(self.model, {t.layer: t.weight for t in targets}, self.info.input_shape)
+        self.task = eval_task(eval_spec, task) if eval_spec else None
+        self.box_format = box_format
+        self.scope, self.exclude, self.exporter, self.opset = scope, exclude, exporter, opset
+        self._dense_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.data, self.dense_outputs, self._dense_detect = None, None, None
+        if self.task == "detect":
+            shape = self.info.input_shape
+            if len(shape) != 4 or shape[1] != 3:
+                raise UsageError(
+                    f"--task detect needs a model taking 3-channel images (N,3,H,W), not {shape}"
+                )
+            self.data = load_detection_data(eval_spec, (shape[2], shape[3]), seed=seed)
+            self.dense_outputs = detect.torch_detections(self.model, self.data, box_format)
+        elif eval_spec:
+            self.data = load_eval_data(eval_spec, self.info.input_shape, seed)
+            self.dense_outputs = judge.torch_scores(self.model, self.data.inputs)
+        self._pruned_as = None  # (amount, scope, exclude) the model currently holds
+        self._records: list = []
+        self._results: dict[tuple, dict] = {}
+        self.graph = GraphReuse()  # model.onnx exported once, rendered per amount
+
+    @classmethod
+    def from_config(cls, cfg) -> Tuner:
+        """A Tuner for a SweepConfig, SensitivityConfig or RunConfig (whose fields it shares)."""
+        return cls(
+            cfg.model,
+            cfg.eval,
+            cfg.weights,
+            cfg.input_shape,
+            cfg.trust_model_code,
+            getattr(cfg, "scope", "layer"),
+            cfg.exclude,
+            getattr(cfg, "exporter", "auto"),
+            cfg.seed,
+            getattr(cfg, "opset", DEFAULT_OPSET),
+            cfg.task,
+            cfg.box_format,
+        )
+
+    @property
+    def labelled(self) -> bool:
+        if self.data is None:
+            return False
+        return (self.data.boxes if self.task == "detect" else self.data.labels) is not None
+
+    def dense_metrics(self) -> dict:
+        """Label metrics of the dense model (empty without labels)."""
+        if not self.labelled:
+            return {}
+        if self.task == "detect":
+            return {k: self._dense_detection_metrics()[k] for k in DETECT_METRICS}
+        n = max(self.dense_outputs.shape[1], int(self.data.labels.max()) + 1)
+        d = metrics.classification(self.dense_outputs, self.data.labels, n)
+        return {k: d[k] for k in LABEL_METRICS}
+
+    def prune(self, amount: float, scope: str | None = None, exclude: str | None = None) -> list:
+        """Put the dense weights back, then prune them to ``amount``; no-op if already there."""
+        key = (amount, scope or self.scope, exclude if exclude is not None else self.exclude)
+        if key != self._pruned_as:
+            self._restore_dense()
+            self._records, _ = prune_model(self.model, amount, key[1], key[2])
+            self._pruned_as = key
+        return self._records
+
+    def prune_layers(self, layer_amounts: dict[str, float]) -> list:
+        """Put the dense weights back, then prune only the listed layers, each to its amount."""
+        self._restore_dense()
+        records, _ = prune_model(self.model, 0.0, "layer", self.exclude, layer_amounts=layer_amounts)
+        return records
+
+    def judge(self, amount: float, records: list) -> dict:
+        """The row (``summarize``) of the model as it is now, pruned as ``records`` say."""
+        if self.data is None:
+            return summarize(amount, records, {})
+        if self.task == "detect":
+            found = detect.torch_detections(self.model, self.data, self.box_format)
+            dense = self._dense_detection_metrics() if self.labelled else None
+            result = detect.score(self.data, self.dense_outputs, {"pytorch": found}, dense)["pytorch"]
+        else:
+            scores = judge.torch_scores(self.model, self.data.inputs)
+            result = metrics.compare(self.dense_outputs, scores, self.data.labels)
+        return summarize(amount, records, result)
+
+    def evaluate(self, amount: float, scope: str | None = None, exclude: str | None = None) -> dict:
+        """{amount, sparsity, metrics, deltas} of the model pruned to ``amount`` (cached)."""
+        key = (check_amount(amount), scope or self.scope, exclude if exclude is not None else self.exclude)
+        if key not in self._results:
+            self._results[key] = self.judge(amount, self.prune(*key))
+        return dict(self._results[key])
+
+    def artifact_sizes(
+        self, amount: float, scope: str | None = None, exclude: str | None = None
+    ) -> tuple[dict[str, int], str]:
+        """(bytes of every artifact file at ``amount``, how model.onnx was written: see ``export``)."""
+        with tempfile.TemporaryDirectory(prefix="secateurs-sweep-") as tmp:
+            artifacts, how = self.export(amount, Path(tmp), scope, exclude)
+            return {a.path.name: a.size for a in artifacts.values()}, how
+
+    def export(
+        self, amount: float, directory: Path, scope: str | None = None, exclude: str | None = None
+    ) -> tuple[dict, str]:
+        """Write every artifact at ``amount`` into ``directory``, the files `secateurs run`
+        writes; model.onnx is exported once per sweep and rendered per amount where that is
+        proven byte-identical (``graph_reuse``). Returns (artifacts by format, "exported" or
+        "rendered")."""
+        cfg = RunConfig(
+            model=self.info.spec, out=directory, amount=amount, exporter=self.exporter, opset=self.opset
+        )
+        info = replace(self.info, notes=[])
+        if self.graph.wants_template():
+            self._restore_dense()
+            self.graph.build(cfg, self.model, info, self.exclude)
+        records = self.prune(amount, scope, exclude)
+        return self.graph.write(cfg, self.model, info, records, directory, f"amount {amount:g}")
+
+    def check_budgets(self, budgets) -> None:
+        """UsageError for a budget (metric, drop) these data cannot judge."""
+        if budgets and self.data is None:
+            raise UsageError("a budget needs --eval DATA")
+        for metric, _ in budgets:
+            if metric == "agreement" and self.task == "detect":
+                raise UsageError(
+                    "--min-agreement judges classifiers; on a detector use --max-drop mAP50=VALUE"
+                )
+            if self.task != "detect" and metric != "agreement" and not self.labelled:
+                flag = "--max-accuracy-drop" if metric == "accuracy" else f"--max-drop {metric}"
+                raise UsageError(f"{flag} needs labelled data; {self.data.source} has no labels")
+
+    def _dense_detection_metrics(self) -> dict:
+        """The dense model's labelled detection metrics, scored once."""
+        if self._dense_detect is None:
+            gt = detect.truths(self.data)
+            found = detection_metrics.evaluate(self.dense_outputs, gt, self.data.names)
+            self._dense_detect = detect.as_dict(found)
+        return self._dense_detect
+
+    def _restore_dense(self) -> None:
+        self.model.load_state_dict(self._dense_state)
+        self._pruned_as = None  # the next prune() prunes again
+
+
+def summarize(amount: float, records: list, result: dict) -> dict:
+    """One row: the amount, the sparsity over the pruned weights, the pruned model's metrics
+    and their deltas (pruned - dense; per-class detail left out).
+
+    ``result`` is ``metrics.compare``'s (classification) or one judged model's entry of
+    ``detect.score`` (detection): labelled, the metrics are the pruned model's; label-free,
+    the agreement metrics against the dense model's detections, with delta = -(1 - agreement).
+    """
+    numel = sum(r.numel for r in records)
+    row = {
+        "amount": amount,
+        "sparsity": sum(r.zeros_after for r in records) / numel if numel else 0.0,
+        "metrics": {},
+        "deltas": {},
+    }
+    if "drop" in result:  # detection
+        scored = result["pruned"] if "pruned" in result else result["agreement"]
+        row["metrics"] = {k: scored[k] for k in DETECT_METRICS}
+        row["deltas"] = {k: -result["drop"][k] + 0.0 for k in DETECT_METRICS}
+        return row
+    row["metrics"] = {k: v for k, v in result.get("agreement", {}).items() if k in AGREEMENT_METRICS}
+    if "pruned" in result:
+        row["metrics"].update({k: result["pruned"][k] for k in LABEL_METRICS})
+        row["deltas"] = {k: result["delta"][k] for k in LABEL_METRICS}
+    return row
+
+
+def drop_of(row: dict, metric: str) -> float | None:
+    """The row's drop in ``metric`` (a budget's name: "agreement" is 1 - top-1 agreement), or
+    None where the row does not have it (no labels, outputs that are not [N, classes])."""
+    if metric == "agreement":
+        agree = row["metrics"].get("top1_agreement")
+        return None if agree is None else 1.0 - agree
+    deltas = row["deltas"]
+    key = metric if metric in deltas else CLASSIFY_KEYS.get(metric)
+    return -deltas[key] if key in deltas else None
+
+
+def within_budget(row: dict, budgets) -> bool:
+    """Whether every budget (metric, largest drop) holds for ``row``; an undefined drop fails."""
+    for metric, limit in budgets:
+        drop = drop_of(row, metric)
+        if drop is None or drop > limit + 1e-12:
+            return False
+    return True
