@@ -4,9 +4,12 @@ in PyTorch and in onnxruntime, and how long the evaluation takes against the exp
 Run as ``make bench-detect`` (``.venv/bin/python benchmarks/bench_detect.py``). Part 1 runs
 ``secateurs run builtin:detector --eval builtin:shapes --amount A --formats onnx`` as whole
 processes for each amount and reads report.json (the metrics of the pruned model in PyTorch and
-in model.onnx, the dense model's) and manifest.json (stage timings). Part 2 finds the largest
-uniform amount within a 1-point mAP50 drop by scanning amounts in steps of 0.05 in PyTorch
-(library calls, one process). Writes benchmarks/DETECT.md (``--no-write``: print only).
+in model.onnx, the dense model's) and manifest.json (stage timings). Part 2 runs
+``secateurs sensitivity builtin:detector --eval builtin:shapes --max-drop mAP50=0.01``: each
+Conv2d's mAP50 drop alone, a per-layer recipe within a 1-point mAP50 drop, and the largest
+uniform amount within the same budget (bisection, resolution 0.01); then ``secateurs run
+--recipe recipe.json --max-drop mAP50=0.01`` deploys the recipe and re-checks the budget in
+PyTorch and in onnxruntime. Writes benchmarks/DETECT.md (``--no-write``: print only).
 
 A script, not a test: it fails only when a command fails.
 """
@@ -30,54 +33,20 @@ METRICS = ("precision", "recall", "mAP50", "mAP50-95")
 BUDGET = 0.01  # mAP50, absolute
 
 
-def run(amount: float, out: Path) -> tuple[dict, dict]:
-    argv = [sys.executable, "-m", "secateurs.cli", "--no-config", "run", "builtin:detector"]
-    argv += [
-        "--eval",
-        "builtin:shapes",
-        "--amount",
-        str(amount),
-        "--formats",
-        "onnx",
-        "--out",
-        str(out),
-        "-q",
-    ]
-    subprocess.run(argv, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    report = json.loads((out / "report.json").read_text())
-    timings = json.loads((out / "manifest.json").read_text())["run"]["timings_s"]
-    return report["evaluation"], timings
+def secateurs(*args: str) -> int:
+    argv = [sys.executable, "-m", "secateurs.cli", "--no-config", *args, "-q"]
+    return subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL).returncode
 
 
-def largest_within_budget() -> tuple[float, list[tuple[float, float]]]:
-    """Scan amounts 0.05..0.95 in PyTorch; the largest whose mAP50 drop is <= BUDGET, and the scan."""
-    import torch
-
-    from secateurs.evaluation import detect
-    from secateurs.evaluation.detection_data import load_detection_data
-    from secateurs.model.load import load_model
-    from secateurs.model.prune import prune_model
-
-    def fresh():
-        model, _ = load_model("builtin:detector", None, None)
-        return model.eval()
-
-    data = load_detection_data("builtin:shapes", (128, 128))
-    dense = detect.torch_detections(fresh(), data)
-    scan, best = [], 0.0
-    for step in range(1, 20):
-        amount = round(step * 0.05, 2)
-        model = fresh()
-        with torch.no_grad():
-            prune_model(model, amount)
-        found = {"pytorch": detect.torch_detections(model, data)}
-        drop = detect.score(data, dense, found)["pytorch"]["drop"]["mAP50"]
-        scan.append((amount, drop))
-        if drop <= BUDGET:
-            best = amount
-        else:
-            break
-    return best, scan
+def run(out: Path, *args: str) -> tuple[int, dict, dict]:
+    """(exit code, report.json's evaluation, manifest.json's stage timings) of one run."""
+    code = secateurs(
+        "run", "builtin:detector", "--eval", "builtin:shapes", "--formats", "onnx", *args, "--out", str(out)
+    )
+    done = out if out.is_dir() else out.with_name(out.name + ".failed")
+    report = json.loads((done / "report.json").read_text())
+    timings = json.loads((done / "manifest.json").read_text())["run"]["timings_s"] if out.is_dir() else {}
+    return code, report["evaluation"], timings
 
 
 def main() -> None:
@@ -89,7 +58,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="secateurs-bench-detect-") as tmp:
         for amount in AMOUNTS:
             print(f"run --amount {amount} ...", flush=True)
-            ev, timings = run(amount, Path(tmp) / f"a{amount}")
+            code, ev, timings = run(Path(tmp) / f"a{amount}", "--amount", str(amount))
+            assert code == 0, f"run --amount {amount} exited {code}"
             results = ev["results"]
             dense = results["pytorch"]["dense"]
             torch_m, onnx_m = results["pytorch"]["pruned"], results["onnx"]["pruned"]
@@ -103,8 +73,31 @@ def main() -> None:
                 f"| {amount} | {timings['export']:.2f} | {timings['reference']:.2f} | {timings['evaluate']:.2f}"
                 f" | {evaluation / timings['export']:.2f} |"
             )
-    print("scanning amounts in PyTorch ...", flush=True)
-    best, scan = largest_within_budget()
+        print("sensitivity --max-drop mAP50=0.01 ...", flush=True)
+        t0 = time.perf_counter()
+        out = Path(tmp) / "sens"
+        code = secateurs(
+            "sensitivity",
+            "builtin:detector",
+            "--eval",
+            "builtin:shapes",
+            "--max-drop",
+            f"mAP50={BUDGET}",
+            "--out",
+            str(out),
+        )
+        assert code == 0, f"sensitivity exited {code}"
+        sens_seconds = time.perf_counter() - t0
+        sens = json.loads((out / "sensitivity.json").read_text())
+        print("run --recipe ...", flush=True)
+        code, ev, _ = run(
+            Path(tmp) / "recipe", "--recipe", str(out / "recipe.json"), "--max-drop", f"mAP50={BUDGET}"
+        )
+    recipe, uniform = sens["recipe"], sens["uniform"]
+    deployed = [
+        f"| {judged} | {r['pruned']['mAP50']:.4f} | {r['drop']['mAP50']:+.4f} | {r['pruned']['mAP50-95']:.4f} |"
+        for judged, r in ev["results"].items()
+    ]
     lines = [
         "# builtin:detector on builtin:shapes",
         "",
@@ -125,11 +118,23 @@ def main() -> None:
         "|---|---|---|---|---|",
         *timing_rows,
         "",
-        f"Largest uniform amount within a {BUDGET} mAP50 drop (PyTorch, steps of 0.05): **{best}**.",
+        f"Within a {BUDGET} mAP50 drop (`secateurs sensitivity --max-drop mAP50={BUDGET}`, PyTorch,"
+        f" {sens['evaluations']} evaluations of the 500 images, {sens_seconds:.0f} s):",
         "",
-        "| amount | mAP50 drop |",
-        "|---|---|",
-        *[f"| {a} | {d:+.4f} |" for a, d in scan],
+        "| | amount | sparsity of the Conv2d weights | measured mAP50 drop |",
+        "|---|---|---|---|",
+        f"| largest uniform amount (bisection, 0.01) | {uniform['amount']:g} | {uniform['sparsity']:.1%} | {uniform['drop']:+.4f} |",
+        f"| sensitivity recipe | per layer | {recipe['sparsity']:.1%} | {recipe['drop']:+.4f} |",
+        "",
+        "Per-layer amounts of the recipe: "
+        + ", ".join(f"`{name}` {a:g}" for name, a in recipe["layers"].items())
+        + ".",
+        "",
+        f"The recipe deployed (`secateurs run --recipe recipe.json --max-drop mAP50={BUDGET}`), exit {code}:",
+        "",
+        "| model | mAP50 | mAP50 drop | mAP50-95 |",
+        "|---|---|---|---|",
+        *deployed,
         "",
     ]
     text = "\n".join(lines)
