@@ -136,7 +136,7 @@ def write_reports(ctx: RunContext, status: str) -> dict:
     data = report.build(ctx, status, sizes)
     files.write_json(ctx.workdir / REPORT_JSON, data)
     files.write_text(ctx.workdir / REPORT_MD, report.render_markdown(data))
-    files.write_text(ctx.workdir / REPORT_HTML, report.render_html(data, plots_for(ctx.config)))
+    files.write_text(ctx.workdir / REPORT_HTML, report.render_html(data, plots_for(ctx.config), ctx.workdir))
     ctx.timings["report"] = time.perf_counter() - t0
     return data
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
-from secateurs import files
+from secateurs.figures import png_figure
 
 # Every series gets its own marker and line style, so equal values never hide a line.
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -40,28 +38,6 @@ def plot_sweep(
                 axes[0][0], rows, amounts, dense, agree, show_agreement, max_accuracy_drop, min_agreement
             )
         _size_panel(axes[-1][0], rows, amounts)
-
-
-@contextlib.contextmanager
-def png_figure(path: Path, *args, **kwargs):
-    """``plt.subplots(*args, **kwargs)`` as (fig, axes) to draw on; then laid out, rendered as
-    PNG and written atomically to ``path`` (files.write_bytes). Closed even when drawing fails."""
-    # on use: choosing the Agg backend is process-wide, and `run --auto` imports this module
-    # (through tuning.sweep) without plotting (matplotlib: ~1.3 s)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(*args, **kwargs)
-    try:
-        yield fig, axes
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-    finally:
-        plt.close(fig)
-    files.write_bytes(path, buf.getvalue())
 
 
 def _quality_panel(ax, rows, amounts, dense, agree, show_agreement, max_accuracy_drop, min_agreement) -> None:
