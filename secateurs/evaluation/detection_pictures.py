@@ -5,7 +5,8 @@ The images shown are those where the two models disagree most: per image, the bo
 score first), counted over both models; ties go to the earlier image. Each pair of panels is
 drawn on the original image (``DetectionData.original``), scaled to fit ``TILE`` pixels, with
 the ground truth, where there is one, as black-and-white dashes and the detections as solid
-boxes in their class's colour, labelled with the class name and score.
+boxes in their class's colour; those scoring >= ``LABEL_CONF`` (the ``LABELS`` best) carry a
+tag with the class name and score, the weaker ones are thin and untagged. PNG of 256 colours.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ INK, BACKGROUND = "#1f2328", "#ffffff"
 
 
 def disagreement(dense: Boxes, pruned: Boxes, conf: float = CONF) -> int:
-    """Boxes scoring >= ``conf`` of either model without a same-class partner at IoU >= 0.5 in
-    the other's (greedy, best score first): 0 when the two draw the same boxes."""
+    """Boxes scoring >= ``conf`` of either model without a same-class partner at IoU >= MATCH_IOU
+    in the other's (greedy, best score first): 0 when the two draw the same boxes."""
     a = dense.take(dense.scores >= conf)
     b = pruned.take(pruned.scores >= conf)
     free = np.ones(len(b), dtype=bool)

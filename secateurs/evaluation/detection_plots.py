@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from secateurs.evaluation.detection_metrics import RECALL_POINTS
+from secateurs.evaluation.detection_metrics import RECALL_POINTS, REFERENCE_CONF
 from secateurs.figures import png_figure
 
 FILENAME = "eval_pr_curves.png"
@@ -46,7 +46,9 @@ def write(path: Path, result: dict, judged: str) -> list[str]:
     rows = -(-panels // cols)
     titles = []
     if not labelled:
-        titles.append("label-free: pruned scored against the dense model's detections (>= 0.25) as labels")
+        titles.append(
+            f"label-free: pruned scored against the dense model's detections (>= {REFERENCE_CONF}) as labels"
+        )
     if len(shown) < total:
         titles.append(f"the mean over all {total} classes, and the {len(shown)} whose AP50 dropped most")
     head = 0.35 if titles else 0.0  # inches for the title line
@@ -76,7 +78,7 @@ def write(path: Path, result: dict, judged: str) -> list[str]:
         for k, name in enumerate(shown, 1):
             _panel(
                 axes[k // cols][k % cols],
-                name,
+                f"class {name}" if name.isdigit() else name,  # unnamed classes are numbers
                 dense and dense["pr_curves"].get(name),
                 pruned["pr_curves"][name],
                 dense and dense["per_class_ap"].get(name, {}).get("AP50"),

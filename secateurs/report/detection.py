@@ -101,7 +101,8 @@ def _curves_caption(ev: dict, curves: dict, judged: str) -> str:
         )
     return (
         f"Label-free: precision against recall at IoU 0.5 of pruned {judged} (dashed), scored against the dense"
-        " model's detections scoring >= 0.25 as labels; the dense model is that reference (dotted line at 1.0),"
+        f" model's detections scoring >= {_reference_conf(ev['results'])} as labels; the dense model is that"
+        " reference (dotted line at 1.0),"
         f" not a measurement. The mean over classes and {which}."
     )
 
