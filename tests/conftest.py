@@ -41,9 +41,12 @@ def pytest_collection_modifyitems(config, items):
 SHARED_RUN_GROUPS = {
     "tests/test_sparse_artifacts.py": "builtin:resnet",
     "tests/test_first_hour_gates.py::test_resnet_with_batchnorm_validates_at_amount_one": "builtin:resnet",
+    # before the module's own group: the first prefix that matches decides
+    "tests/test_report_html.py::test_html_is_written_listed_and_self_contained[detector_eval]": "detector_labelled",
     "tests/test_report_html.py": "resnet_digits",
     "tests/test_evaluation.py::test_digits_evaluation_in_the_pipeline": "resnet_digits",
     "tests/test_verify.py": "test_verify runs",
+    "tests/test_detection_pictures.py": "detector_labelled",
 }
 
 
@@ -173,3 +176,17 @@ def resnet_digits(shared_runs) -> Path:
     args = ("builtin:resnet", "--amount", "0.1", "--eval", "builtin:digits", "--max-accuracy-drop", "0.5")
     args += ("--exporter", "torchscript")
     return shared_runs.cli(*args) / "out"
+
+
+@pytest.fixture(scope="session")
+def detector_labelled(shared_runs, tmp_path_factory) -> Path:
+    """`run tests.models:pixel_detector --eval data.yaml` (three labelled images, two classes;
+    torchscript export, model.onnx only), read only: the detection pictures tests share it."""
+    from tests.models import TORCHSCRIPT
+    from tests.test_detect_eval import yolo_dataset
+
+    data = yolo_dataset(tmp_path_factory.mktemp("detector-data") / "ds")
+    return (
+        shared_runs.cli("tests.models:pixel_detector", "--eval", data, *TORCHSCRIPT, "--formats", "onnx")
+        / "out"
+    )

@@ -34,6 +34,12 @@ def resnet_eval(resnet_digits):
     return resnet_digits, json.loads((resnet_digits / "report.json").read_text())
 
 
+@pytest.fixture(scope="module")
+def detector_eval(detector_labelled):
+    """A detector judged on labelled boxes: its page embeds the PR curves and the drawn boxes."""
+    return detector_labelled, json.loads((detector_labelled / "report.json").read_text())
+
+
 def page_of(out: Path) -> str:
     """report.html as the runner wrote it."""
     return (out / "report.html").read_text()
@@ -71,7 +77,7 @@ class HtmlCells(HTMLParser):
             self._text.append(data)
 
 
-@pytest.mark.parametrize("which", ["residual", "resnet_eval"])
+@pytest.mark.parametrize("which", ["residual", "resnet_eval", "detector_eval"])
 def test_html_is_written_listed_and_self_contained(request, which):
     out, report = request.getfixturevalue(which)
     page = page_of(out)
@@ -172,10 +178,10 @@ def screenshot(page: Path, png: Path, profile: Path, height: int) -> None:
 
 
 @pytest.mark.browser  # deselected by default; `pytest --browser` runs it (see tests/conftest.py)
-@pytest.mark.parametrize("which", ["resnet_eval", "pruned_only"])
+@pytest.mark.parametrize("which", ["resnet_eval", "pruned_only", "detector_eval"])
 def test_headless_chromium_renders_the_page_inside_its_column(request, tmp_path, which):
     """The page drawn at 1280 px: its sections sit in the centred 1180 px column, and nothing
-    (a wide table, a long name) spills into the margins; the whole page fits the shot."""
+    (a wide table, a long name, a picture) spills into the margins; the whole page fits the shot."""
     from PIL import Image
 
     assert CHROMIUM.exists(), "needs /usr/bin/chromium (apt-get install chromium)"

@@ -52,6 +52,18 @@ class DetectionData:
         """Images ``start:stop`` as float32 [n, 3, H, W] RGB in [0, 1] (divided by 255)."""
         return self.images[start:stop].astype(np.float32) / np.float32(255)
 
+    def original(self, i: int) -> np.ndarray:
+        """Image ``i`` as uint8 [h, w, 3] RGB in its original pixels, where its boxes are: the
+        letterbox undone (padding cut off, resized back), so detail finer than the model
+        input is lost; the file is not read again (random:N and builtin:shapes have none)."""
+        h, w = (int(v) for v in self.original_hw[i])
+        r, (left, top) = float(self.ratios[i]), (int(p) for p in self.pads[i])
+        nh, nw = max(1, round(h * r)), max(1, round(w * r))
+        content = np.ascontiguousarray(self.images[i, :, top : top + nh, left : left + nw].transpose(1, 2, 0))
+        if (nh, nw) == (h, w):
+            return content
+        return np.asarray(Image.fromarray(content).resize((w, h), Image.Resampling.BILINEAR))
+
 
 def letterbox(
     image: np.ndarray, new_hw: tuple[int, int], color: int = 114

@@ -49,6 +49,7 @@ class RunContext:
     eval_data: Any = None  # secateurs.evaluation.data.EvalData
     dense_outputs: Any = None  # the dense model's scores on eval_data, computed before pruning
     evaluation: dict | None = None  # metrics and gates (pipeline.evaluate)
+    detections: dict | None = None  # judged name -> its detections (detection evaluation), for pictures
     timings: dict[str, float] = field(default_factory=dict)
     removed: list[Path] = field(default_factory=list)  # stale outputs a successful run deleted
     threads: int | None = None  # torch's and onnxruntime's, as secateurs.threads.apply set them

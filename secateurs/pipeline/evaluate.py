@@ -10,7 +10,7 @@ also the pruned PyTorch model: the worse one counts.
 from __future__ import annotations
 
 from secateurs.errors import UsageError
-from secateurs.evaluation import detect, metrics
+from secateurs.evaluation import detect, detection_pictures, detection_plots, metrics
 from secateurs.evaluation.data import load_eval_data
 from secateurs.evaluation.detection_data import load_detection_data
 from secateurs.evaluation.judge import gates, onnx_scores, torch_scores
@@ -75,4 +75,36 @@ def run_detect(ctx: RunContext) -> None:
         "reference": None if data.boxes is not None else detect.REFERENCE,
         "results": results,
         "gates": gates(cfg, results),
+    }
+    ctx.detections = judged
+
+
+def draw_pictures(ctx: RunContext) -> None:
+    """eval_pr_curves.png and eval_boxes.png in the run directory, for model.onnx when it was
+    judged (it ships) else the pruned PyTorch model, and what report.html needs to caption them
+    (``evaluation["pictures"]``). Part of the report (timed as it), not of the evaluation: the
+    drawing, with matplotlib's import, takes about as long as scoring a model."""
+    judged, results = ctx.detections, ctx.evaluation["results"]
+    name = "onnx" if "onnx" in judged else "pytorch"
+    classes = detection_plots.write(ctx.workdir / detection_plots.FILENAME, results[name], name)
+    chosen = detection_pictures.choose(ctx.dense_outputs, judged[name])
+    detection_pictures.write(
+        ctx.workdir / detection_pictures.FILENAME,
+        ctx.eval_data,
+        ctx.dense_outputs,
+        judged[name],
+        f"pruned {name}",
+        chosen,
+    )
+    ctx.evaluation["pictures"] = {
+        "judged": name,
+        "pr_curves": {"file": detection_plots.FILENAME, "classes": classes},
+        "boxes": {
+            "file": detection_pictures.FILENAME,
+            "conf": detection_pictures.CONF,
+            "match_iou": detection_pictures.MATCH_IOU,
+            "tag_conf": detection_pictures.LABEL_CONF,
+            "max_tags": detection_pictures.LABELS,
+            "images": [{"id": ctx.eval_data.image_ids[i], "unmatched": n} for i, n in chosen],
+        },
     }

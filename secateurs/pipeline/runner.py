@@ -102,8 +102,8 @@ def execute(
             status = "unvalidated"
         else:
             status = "passed" if passed else ("failed" if not valid else "gate-failed")
+        data = write_reports(ctx, status)  # first: it adds the evaluation's pictures, which state keeps
         state.write(ctx)
-        data = write_reports(ctx, status)
         files.write_manifest(staging, run_record(ctx))
         files.promote(staging, cfg.out if passed else failed_dir(cfg.out))
     except BaseException:
@@ -132,11 +132,13 @@ def failure_line(validation: ValidationResult) -> str:
 def write_reports(ctx: RunContext, status: str) -> dict:
     t0 = time.perf_counter()
     ctx.timings.pop("report", None)
+    if ctx.detections is not None:
+        evaluate.draw_pictures(ctx)
     sizes = ledger.build(ctx) if ctx.model is not None and ctx.artifacts else None
     data = report.build(ctx, status, sizes)
     files.write_json(ctx.workdir / REPORT_JSON, data)
     files.write_text(ctx.workdir / REPORT_MD, report.render_markdown(data))
-    files.write_text(ctx.workdir / REPORT_HTML, report.render_html(data, plots_for(ctx.config)))
+    files.write_text(ctx.workdir / REPORT_HTML, report.render_html(data, plots_for(ctx.config), ctx.workdir))
     ctx.timings["report"] = time.perf_counter() - t0
     return data
 

@@ -8,7 +8,9 @@ report pages and the `run` verdict line alike.
 
 from __future__ import annotations
 
-from secateurs.report import html, markdown, terminal
+from pathlib import Path
+
+from secateurs.report import detection, html, markdown, terminal
 from secateurs.report.data import SCHEMA, build
 from secateurs.report.recommend import Recommendation, recommended_artifact
 from secateurs.report.run import document
@@ -34,6 +36,20 @@ def render_markdown(data: dict, timings: dict[str, float] | None = None) -> str:
     return markdown.render(document(data, timings))
 
 
-def render_html(data: dict, images: dict[str, bytes] | None = None) -> str:
-    """report.html; ``images`` maps a caption to PNG bytes (the plots behind a recipe)."""
-    return html.render(document(data, images=images))
+def render_html(data: dict, images: dict[str, bytes] | None = None, directory: Path | None = None) -> str:
+    """report.html; ``images`` maps a caption to PNG bytes (the plots behind a recipe). With
+    ``directory`` (the run's), the evaluation's pictures found there are embedded too."""
+    return html.render(document(data, images=images, pictures=evaluation_pictures(data, directory)))
+
+
+def evaluation_pictures(data: dict, directory: Path | None) -> dict[str, bytes]:
+    """The PNG files report.json's evaluation names that ``directory`` holds (file name -> bytes)."""
+    ev = data.get("evaluation") or {}
+    if directory is None or ev.get("task") != "detect":
+        return {}
+    found = {}
+    for name in detection.picture_files(ev):
+        path = Path(directory) / name
+        if path.is_file():
+            found[name] = path.read_bytes()
+    return found

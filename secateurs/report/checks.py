@@ -81,11 +81,15 @@ def _verdict(check: dict) -> Cell:
     )
 
 
-def evaluation_section(ev: dict | None) -> Section:
+def evaluation_section(ev: dict | None, images: dict[str, bytes] | None = None) -> Section:
+    """``images``: the run directory's evaluation pictures (file name -> PNG bytes), HTML only."""
     if not ev:
         return Section("Task evaluation", [Paragraph(["not run (--eval DATA)"])])
     if ev.get("task") == "detect":
-        return Section("Task evaluation", [*detection.blocks(ev), *_gate_lines(ev, attach_first=False)])
+        gate_lines = _gate_lines(ev, attach_first=False)
+        return Section(
+            "Task evaluation", [*detection.blocks(ev), *gate_lines, *detection.pictures(ev, images)]
+        )
     data = f"data: {ev['data']} ({ev['samples']} samples, {'labelled' if ev['labels'] else 'label-free'})"
     blocks = [
         Paragraph([data]),

@@ -43,9 +43,13 @@ SPARSITY_LABELS = {
 
 
 def document(
-    report: dict, timings: dict[str, float] | None = None, images: dict[str, bytes] | None = None
+    report: dict,
+    timings: dict[str, float] | None = None,
+    images: dict[str, bytes] | None = None,
+    pictures: dict[str, bytes] | None = None,
 ) -> Document:
-    """``images`` (caption -> PNG bytes: sweep/sensitivity plots) only show in HTML."""
+    """``images`` (caption -> PNG bytes: sweep/sensitivity plots) and ``pictures`` (file name ->
+    PNG bytes: the evaluation's, from the run directory) only show in HTML."""
     model = report.get("model") or {}
     status = str(report.get("status", "?"))
     sections = [Section("Summary", [summary(report)])]
@@ -59,7 +63,7 @@ def document(
     if report.get("validation"):
         sections.append(validation_section(report))
     if report.get("evaluation"):
-        sections.append(evaluation_section(report["evaluation"]))
+        sections.append(evaluation_section(report["evaluation"], pictures))
     if images:
         sections.append(Section("Sweep and sensitivity", [Image(c, png) for c, png in images.items()]))
     if timings:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
-from secateurs import files
+from secateurs.figures import png_figure
 
 # Every series gets its own marker and line style, so equal values never hide a line.
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -52,28 +50,6 @@ def _quality_series(rows, dense, budgets, task) -> list[tuple[str, str, list, fl
     if all(a is not None for a in agree) and ("accuracy" not in dense or "agreement" in limits):
         series.append(("agreement", "top-1 agreement with dense", agree, 1.0))
     return series
-
-
-@contextlib.contextmanager
-def png_figure(path: Path, *args, **kwargs):
-    """``plt.subplots(*args, **kwargs)`` as (fig, axes) to draw on; then laid out, rendered as
-    PNG and written atomically to ``path`` (files.write_bytes). Closed even when drawing fails."""
-    # on use: choosing the Agg backend is process-wide, and `run --auto` imports this module
-    # (through tuning.sweep) without plotting (matplotlib: ~1.3 s)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(*args, **kwargs)
-    try:
-        yield fig, axes
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-    finally:
-        plt.close(fig)
-    files.write_bytes(path, buf.getvalue())
 
 
 def _quality_panel(ax, amounts, series, budgets) -> None:
