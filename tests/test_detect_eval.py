@@ -173,3 +173,11 @@ def test_an_unpruned_model_passes_a_zero_budget_in_onnxruntime(cli, tmp_path):
         "o",
     )
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_random_data_on_a_detection_head_asks_for_the_task(cli, tmp_path, command):
+    result = cli(command, "tests.models:yolov5_style", "--eval", "random:2", *TORCHSCRIPT, "--out", "o")
+    assert result.exit_code == 2, result.output
+    assert "a detection head's shape" in result.stderr and "--task detect" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()

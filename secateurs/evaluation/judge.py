@@ -7,6 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from secateurs.config import EVAL_RANDOM
+from secateurs.errors import UsageError
 from secateurs.model.outputs import named_outputs
 from secateurs.validators.onnxruntime_run import session
 
@@ -99,3 +101,14 @@ def torch_scores(model, inputs: np.ndarray, progress: Callable[[int], None] | No
 def onnx_scores(path, inputs: np.ndarray, provider: str = "CPUExecutionProvider") -> np.ndarray:
     run = onnx_first_output(path, provider)
     return np.concatenate([run(inputs[s : s + BATCH]) for s in range(0, len(inputs), BATCH)])
+
+
+def check_unsaid_task(spec: str, task: str | None, scores: np.ndarray) -> None:
+    """``random:N`` without --task is read as classification (outputs compared with the dense
+    model's); a first output of rank 3, the shape of a detection head ((B, N, 5 + nc) or
+    (B, 4 + nc, N)), makes that reading doubtful, so UsageError asks which was meant."""
+    if task is None and EVAL_RANDOM.match(spec) and scores.ndim == 3:
+        raise UsageError(
+            f"--eval {spec}: the model's first output is {tuple(scores.shape)}, a detection head's shape;"
+            " say what it is for: --task detect (label-free boxes) or --task classify (output agreement)"
+        )

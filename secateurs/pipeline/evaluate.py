@@ -13,7 +13,7 @@ from secateurs.errors import UsageError
 from secateurs.evaluation import detect, detection_pictures, detection_plots, metrics
 from secateurs.evaluation.data import load_eval_data
 from secateurs.evaluation.detection_data import load_detection_data
-from secateurs.evaluation.judge import gates, onnx_scores, torch_scores
+from secateurs.evaluation.judge import check_unsaid_task, gates, onnx_scores, torch_scores
 from secateurs.pipeline.context import RunContext
 
 
@@ -34,6 +34,7 @@ def run_reference(ctx: RunContext) -> None:
     if cfg.max_drop and ctx.eval_data.labels is None:
         raise UsageError(f"--max-drop needs labelled data for a classifier; {cfg.eval} has no labels")
     ctx.dense_outputs = torch_scores(ctx.model, ctx.eval_data.inputs)
+    check_unsaid_task(cfg.eval, cfg.task, ctx.dense_outputs)
 
 
 def run(ctx: RunContext) -> None:

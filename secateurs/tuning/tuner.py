@@ -74,6 +74,7 @@ class Tuner:
         elif eval_spec:
             self.data = load_eval_data(eval_spec, self.info.input_shape, seed)
             self.dense_outputs = judge.torch_scores(self.model, self.data.inputs)
+            judge.check_unsaid_task(eval_spec, task, self.dense_outputs)
         self._pruned_as = None  # (amount, scope, exclude) the model currently holds
         self._records: list = []
         self._results: dict[tuple, dict] = {}
