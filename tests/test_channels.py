@@ -3,6 +3,7 @@ graph, on tiny models with residuals, concatenations, depthwise and grouped conv
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -54,6 +55,26 @@ def test_channel_counts_after_pruning(factory, expected):
     for conv in (m for m in model.modules() if isinstance(m, torch.nn.Conv2d)):
         assert conv.weight.shape[0] == conv.out_channels
         assert conv.weight.shape[1] * conv.groups == conv.in_channels
+
+
+@pytest.mark.parametrize(("factory", "norms"), [("residual", {"stem": "bn"}), ("concat", {}), ("plain", {})])
+def test_removal_equals_silencing_the_same_channels_in_the_original(factory, norms):
+    """Never a wrong graph: a removed channel contributes nothing downstream, exactly as the same
+    channel silenced in the original (its filter and bias zeroed, and the BatchNorm after it),
+    through ReLU, residual adds and concatenations alike."""
+    model, info = load_model(f"tests.models:{factory}", None, None)
+    original = copy.deepcopy(model)
+    result = prune_channels(model, info.input_shape, 0.5)
+    assert any(r["removed"] for r in result.layers)
+    modules = dict(original.named_modules())
+    with torch.no_grad():
+        for r in result.layers:
+            for name in [r["name"], norms.get(r["name"])]:
+                if name and r["removed"]:
+                    modules[name].weight[r["removed"]] = 0
+                    modules[name].bias[r["removed"]] = 0
+        x = torch.randn(4, *info.input_shape[1:], generator=torch.Generator().manual_seed(3))
+        torch.testing.assert_close(model(x), original(x), rtol=1e-5, atol=1e-6)
 
 
 def test_l1_picks_the_lowest_filters_as_ln_structured():

@@ -140,13 +140,16 @@ def prune_channels(
         plans.append(_plan(group, out_convs, group_names, graph, amount, layer_amounts))
     if scope == "global":
         _global_amounts(plans, amount)
-    cut = 0
+    cut, removed = 0, {}
     for plan in plans:
         idxs = _select(plan, round_to)
         if not idxs:
             kept.update({n: "amount rounds to no channel" for n in plan.convs if n not in kept})
             continue
         group = graph.get_pruning_group(plan.root, plan.handler, idxs)
+        for dep, own in group:
+            if isinstance(dep.target.module, nn.Conv2d) and graph.is_out_channel_pruning_fn(dep.handler):
+                removed[by_module[dep.target.module]] = sorted(int(i) for i in own)
         if not graph.check_pruning_group(group):
             raise InputError(
                 f"layer {plan.convs[0]}: Torch-Pruning would leave a coupled layer with no channel"
@@ -155,7 +158,7 @@ def prune_channels(
         check_pruned(model, example, reference, plan.convs[0])
         cut += 1
     targets = {n: p.amount for p in plans for n in p.convs}
-    layers = _records(widths_before, _widths(model), kept, targets)
+    layers = _records(widths_before, _widths(model), kept, targets, removed)
     return ChannelResult(
         layers, [by_module[m] for m in kept_out], params_before, count_params(model), cut, notes
     )
@@ -233,7 +236,9 @@ def check_pruned(model, example, reference: list, layer: str) -> None:
             )
 
 
-def _records(before: dict, after: dict, kept: dict[str, str], targets: dict[str, float]) -> list[dict]:
+def _records(before: dict, after: dict, kept: dict, targets: dict, removed: dict) -> list[dict]:
+    """Per Conv2d/Linear: widths before and after, the group's amount, why it kept its
+    channels (or None), and which output channels went (indices into the original layer)."""
     rows = []
     for name, (kind, out_b, in_b) in before.items():
         _, out_a, in_a = after[name]
@@ -247,6 +252,7 @@ def _records(before: dict, after: dict, kept: dict[str, str], targets: dict[str,
                 "in_after": in_a,
                 "target": targets.get(name),
                 "kept": kept.get(name),
+                "removed": removed.get(name, []),
             }
         )
     return rows
