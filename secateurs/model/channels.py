@@ -101,8 +101,8 @@ def prune_channels(
 ) -> ChannelResult:
     """Remove the lowest-L1 output channels of every prunable Conv2d group, in place."""
     refuse_graph_models(model, spec)
-    chosen, excluded, notes = partition_convs(model, exclude)
-    tied = [n for n in notes if "is tied to" in n]
+    chosen, excluded, found = partition_convs(model, exclude)
+    tied = [n for n in found if "is tied to" in n]
     if tied:
         raise InputError(f"{tied[0].split(';')[0]}: tied weights cannot lose channels; --exclude one of them")
     names = {c.layer for c in chosen}
@@ -144,7 +144,8 @@ def prune_channels(
     for plan in plans:
         idxs = _select(plan, round_to)
         if not idxs:
-            kept.update({n: "amount rounds to no channel" for n in plan.convs if n not in kept})
+            why = "its channel groups do not split evenly" if plan.scores.size % plan.ch_groups else None
+            kept.update({n: why or "amount rounds to no channel" for n in plan.convs if n not in kept})
             continue
         group = graph.get_pruning_group(plan.root, plan.handler, idxs)
         for dep, own in group:
