@@ -232,3 +232,13 @@ def test_meaningless_combinations_are_refused(tmp_path, args, message):
     result = CliRunner().invoke(main, ["run", "tests.models:plain", *args, "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_the_python_api_takes_structure_and_round_to(tmp_path):
+    from secateurs import api
+
+    data = api.prune("tests.models:residual", out=tmp_path / "o", structure="channels", round_to=2)
+    assert data["config"]["round_to"] == 2
+    assert all(r["out_after"] % 2 == 0 for r in data["channels"]["layers"] if r["kept"] is None)
+    with pytest.raises(UsageError, match="auto bisects unstructured"):
+        api.run("tests.models:plain", out=tmp_path / "p", structure="channels", auto=True)
