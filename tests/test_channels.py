@@ -100,6 +100,23 @@ def test_output_layers_are_found_and_keep_their_channels():
     assert torch.equal(before[0], after[0]) and torch.equal(before[1], after[1])
 
 
+def test_a_detectors_output_convs_are_found_through_reshapes_and_concatenation():
+    """builtin:detector: two head convs whose outputs are reshaped and concatenated into the boxes."""
+    model, info = load_model("builtin:detector", None, None)
+    x = torch.randn(*info.input_shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before = model(x)
+    result = prune_channels(model, info.input_shape, 0.3)
+    assert result.output_layers == ["head.0", "head.1"]
+    assert widths(model)["head.0"] == 9 and widths(model)["head.1"] == 9
+    assert widths(model)["p4.0.0"] == 90  # 128 - round(0.3 * 128)
+    with torch.no_grad():
+        after = model(x)
+    assert [t.shape for t in torch.utils._pytree.tree_leaves(after)] == [
+        t.shape for t in torch.utils._pytree.tree_leaves(before)
+    ]
+
+
 def test_excluded_layer_is_untouched_and_so_are_the_groups_feeding_it():
     model, _ = load_model("tests.models:concat", None, None)
     fuse = model.fuse.weight.detach().clone()
