@@ -36,6 +36,8 @@ def run(
     trust_model_code: bool = False,
     amount: float | None = None,
     scope: str | None = None,
+    structure: str | None = None,
+    round_to: int | None = None,
     exclude: str | None = None,
     recipe: PathLike | None = None,
     allow_noop: bool = False,
@@ -75,6 +77,8 @@ def prune(
     trust_model_code: bool = False,
     amount: float | None = None,
     scope: str | None = None,
+    structure: str | None = None,
+    round_to: int | None = None,
     exclude: str | None = None,
     recipe: PathLike | None = None,
     allow_noop: bool = False,
@@ -210,6 +214,8 @@ def _auto_amount(cfg: RunConfig, amount: float | None) -> tuple[RunConfig, tuple
 
     if amount is not None:
         raise UsageError("auto chooses the amount itself; drop amount")
+    if cfg.structure != "unstructured":
+        raise UsageError("auto bisects unstructured amounts; with structure='channels' give amount")
     if cfg.max_accuracy_drop is None and cfg.min_agreement is None:
         raise UsageError("auto needs a budget: max_accuracy_drop and/or min_agreement")
     apply(cfg.threads)

@@ -13,6 +13,7 @@ from secateurs.errors import UsageError
 from secateurs.exporters.common.opsets import DEFAULT_OPSET, check_opset
 
 SCOPES = ("layer", "global")
+STRUCTURES = ("unstructured", "channels")  # zero single weights, or remove whole Conv2d channels
 EXPORTERS = ("auto", "dynamo", "torchscript")
 RUNTIME_ONLY = ("threads",)  # settings kept out of report.json and state.json (see to_json)
 DEFAULT_FORMATS = exporters.default_names()  # in their declared order
@@ -43,6 +44,8 @@ class RunConfig:
     input_shape: tuple[int, ...] | None = None
     amount: float = 0.3
     scope: str = "layer"
+    structure: str = "unstructured"
+    round_to: int | None = None  # --structure channels: keep channel counts multiples of this
     exclude: str | None = None
     exporter: str = "auto"
     formats: tuple[str, ...] = DEFAULT_FORMATS
@@ -74,6 +77,7 @@ class RunConfig:
             cpus.check(self.threads)
         if self.scope not in SCOPES:
             raise UsageError(f"--scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
+        check_structure(self.structure, self.round_to)
         if self.exporter not in EXPORTERS:
             raise UsageError(f"--exporter must be one of {', '.join(EXPORTERS)}, got {self.exporter!r}")
         for name, value in (("--atol", self.atol), ("--rtol", self.rtol)):
@@ -310,6 +314,18 @@ def check_budgets(eval_spec: str | None, max_accuracy_drop, min_agreement) -> No
 def check_input_shape(shape: tuple[int, ...] | None) -> None:
     if shape is not None and (not shape or any(d < 1 for d in shape)):
         raise UsageError(f"--input-shape must be positive integers, got {shape}")
+
+
+def check_structure(structure: str, round_to: int | None) -> None:
+    """--structure names a known kind; --round-to is an integer >= 1 and only rounds channel counts."""
+    if structure not in STRUCTURES:
+        raise UsageError(f"--structure must be one of {', '.join(STRUCTURES)}, got {structure!r}")
+    if round_to is None:
+        return
+    if isinstance(round_to, bool) or not isinstance(round_to, int) or round_to < 1:
+        raise UsageError(f"--round-to must be an integer >= 1, got {round_to!r}")
+    if structure != "channels":
+        raise UsageError("--round-to rounds channel counts; it needs --structure channels")
 
 
 def check_amount(amount: float) -> float:

@@ -552,3 +552,66 @@ class SlowEager(nn.Module):
 def slow_eager():
     torch.manual_seed(13)
     return _seeded(SlowEager(), (1, 3, 8, 8))
+
+
+class Separable(nn.Module):
+    """MobileNet-style: stem, depthwise 3x3 + pointwise 1x1 with BatchNorm, pooled Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+        self.dw = nn.Sequential(
+            nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False), nn.BatchNorm2d(8), nn.ReLU()
+        )
+        self.pw = nn.Sequential(nn.Conv2d(8, 16, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        self.grouped = nn.Conv2d(16, 16, 3, padding=1, groups=4)
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x):
+        x = self.grouped(self.pw(self.dw(self.stem(x))))
+        return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def separable():
+    torch.manual_seed(11)
+    return _seeded(Separable(), (1, 3, 10, 10))
+
+
+class Concat(nn.Module):
+    """Two branches concatenated on channels, a residual add, and a conv head as the output."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.left = nn.Conv2d(8, 6, 3, padding=1)
+        self.right = nn.Conv2d(8, 10, 1)
+        self.fuse = nn.Conv2d(16, 8, 1)
+        self.out = nn.Conv2d(8, 5, 1)
+
+    def forward(self, x):
+        s = torch.relu(self.stem(x))
+        y = torch.cat([torch.relu(self.left(s)), torch.relu(self.right(s))], dim=1)
+        return self.out(torch.relu(self.fuse(y)) + s)
+
+
+def concat():
+    torch.manual_seed(12)
+    return _seeded(Concat(), (1, 3, 8, 8))
+
+
+class BufferShift(nn.Module):
+    """A per-channel buffer added after a conv: a coupling Torch-Pruning's graph does not hold."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3, padding=1)
+        self.b = nn.Conv2d(8, 4, 1)
+        self.register_buffer("shift", torch.linspace(-1, 1, 8).reshape(8, 1, 1))
+
+    def forward(self, x):
+        return self.b(torch.relu(self.a(x) + self.shift))
+
+
+def buffer_shift():
+    torch.manual_seed(13)
+    return _seeded(BufferShift(), (1, 3, 6, 6))

@@ -214,3 +214,16 @@ def test_run_auto_chooses_the_amount_and_says_so(cli, tmp_path, monkeypatch):
         == 2
     )
     assert cli("run", "builtin:lenet", "--auto", "--eval", "builtin:digits").exit_code == 2
+
+
+def test_an_unpruned_model_reports_an_infinite_snr(cli, tmp_path):
+    """At amount 0 the pruned outputs equal the dense ones: SNR is infinite, stored as "inf"."""
+    args = ("run", "builtin:lenet", "--amount", "0", "--eval", "random:4", "--exporter", "torchscript")
+    result = cli(*args, "--formats", "onnx", "--out", "o", "-q")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o/report.json").read_text())
+    assert report["evaluation"]["results"]["pytorch"]["agreement"]["snr_db"] == "inf"
+    assert "| inf |" in (tmp_path / "o/report.md").read_text()
+    from secateurs.report import render_html
+
+    assert ">inf<" in render_html(report)

@@ -122,7 +122,7 @@ def test_help_without_torch(tmp_path):
 HELP_SCRIPT = """
 import sys
 
-HEAVY = {"torch", "onnx", "onnxruntime", "onnxscript", "scipy", "safetensors", "sklearn", "pycocotools", "faster_coco_eval", "matplotlib"}
+HEAVY = {"torch", "onnx", "onnxruntime", "onnxscript", "scipy", "safetensors", "sklearn", "pycocotools", "faster_coco_eval", "matplotlib", "torch_pruning"}
 loaded = lambda: sorted({m.partition(".")[0] for m in sys.modules} & HEAVY)
 from secateurs.cli import main
 

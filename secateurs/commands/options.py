@@ -15,6 +15,7 @@ from secateurs.config import (
     DEFAULT_RTOL,
     EXPORTERS,
     SCOPES,
+    STRUCTURES,
     TASKS,
     parse_shape,
 )
@@ -147,6 +148,24 @@ def prune_options(f):
         " layers use the recipe's default, else --amount (giving both is refused).",
     )(f)
     return exclude_option(f)
+
+
+def structure_options(f):
+    """--structure and --round-to (run and prune; the tuning commands zero single weights)."""
+    f = click.option(
+        "--structure",
+        type=click.Choice(STRUCTURES),
+        default="unstructured",
+        show_default=True,
+        help="unstructured: zero single weights (smaller files, same compute); channels: remove whole"
+        " Conv2d output channels, lowest L1 first, and everything coupled to them (a smaller dense model).",
+    )(f)
+    return click.option(
+        "--round-to",
+        type=int,
+        metavar="N",
+        help="With --structure channels: keep each pruned layer's channel count a multiple of N.",
+    )(f)
 
 
 def exclude_option(f):

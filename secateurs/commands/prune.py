@@ -6,17 +6,28 @@ import click
 
 from secateurs.commands import verdict
 from secateurs.commands.common import config_from, finish, progress_printer
-from secateurs.commands.options import model_options, out_option, prune_options, quiet_option, threads_option
+from secateurs.commands.options import (
+    model_options,
+    out_option,
+    prune_options,
+    quiet_option,
+    structure_options,
+    threads_option,
+)
 
 
 @click.command()
 @model_options
 @prune_options
+@structure_options
 @out_option
 @quiet_option
 @threads_option
 def prune(quiet, **opts):
     """Stage: load MODEL, prune it, and write pruned.safetensors + report.json to --out.
+
+    With --structure channels it also writes model.pt2, the smaller architecture, which the
+    later stages (export, validate) load.
 
     \b
     Example:

@@ -14,6 +14,7 @@ from secateurs.commands.options import (
     out_option,
     prune_options,
     quiet_option,
+    structure_options,
     task_options,
     threads_option,
     validate_options,
@@ -25,6 +26,7 @@ from secateurs.errors import UsageError
 @click.command()
 @model_options
 @prune_options
+@structure_options
 @export_options
 @validate_options
 @eval_options
@@ -52,6 +54,7 @@ def run(quiet, auto, junit, **opts):
     Examples:
       secateurs run builtin:resnet --amount 0.3 --out artifacts/demo
       secateurs run builtin:lenet --amount 0.5 --scope global --exporter torchscript
+      secateurs run builtin:resnet --structure channels --amount 0.3 --round-to 4
       secateurs run mypkg.models:make_net --weights net.pt --input-shape 1,3,64,64 --exclude '^stem'
       secateurs run exported.pt2 --dynamic-hw
       secateurs run builtin:detector --eval builtin:shapes --max-drop mAP50=0.01 --max-drop recall=0.02
@@ -85,6 +88,8 @@ def choose_amount(cfg: RunConfig, quiet: bool) -> tuple[RunConfig, tuple[str, ..
         raise UsageError(f"--auto chooses the amount itself; remove amount from {cfg.settings_file}")
     if source is not click.core.ParameterSource.DEFAULT:
         raise UsageError("--auto chooses the amount itself; drop --amount")
+    if cfg.structure != "unstructured":
+        raise UsageError("--auto bisects unstructured amounts; with --structure channels give --amount")
     if not drop_budgets(cfg):
         raise UsageError(
             "--auto needs a budget: --max-drop METRIC=VALUE (a detector: mAP50, mAP50-95, precision,"

@@ -55,7 +55,11 @@ def success_line(command: str, directory: Path, data: dict) -> str:
 
     status = data.get("status", "unknown")
     if status == "unvalidated":
-        if command == "prune":
+        if command == "prune" and data.get("channels"):
+            from secateurs.report.channels import params_line
+
+            middle = f"channels removed, {params_line(data['channels'])}"
+        elif command == "prune":
             zero = (data.get("sparsity") or {}).get("pruned_tensors") or {}
             middle = f"{fmt_pct(float(zero.get('sparsity', 0.0)))} of the pruned Conv2d weights are zero"
         else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from secateurs.errors import InputError
+from secateurs.errors import ExportError, InputError
 
 
 def input_signature(program) -> tuple[tuple[int, ...] | None, bool]:
@@ -107,3 +107,31 @@ def _is_counter_update(node) -> bool:
         return False
     target = getattr(node.args[0], "target", "")
     return isinstance(target, str) and target.endswith("num_batches_tracked")
+
+
+def save_program(model, input_shape: tuple[int, ...], path) -> bool:
+    """Write ``model`` as a torch.export program (.pt2: a graph and tensors, no pickle), with a
+    dynamic batch axis where the model allows one. Returns whether the batch is dynamic.
+
+    This is how a channel-pruned model travels: its smaller architecture is in the graph, so
+    ``secateurs.model.load`` (and ``torch.export.load``) read it back without the code that
+    built the original. A size-1 batch is traced at 2, as torch.export specialises size-1 dims.
+    """
+    example = torch.zeros(*input_shape)
+    if example.shape[0] == 1:
+        example = torch.zeros(2, *input_shape[1:])
+    try:
+        try:
+            dims = ({0: torch.export.Dim("batch", min=1)},)
+            program = torch.export.export(model, (example,), dynamic_shapes=dims, strict=False)
+            dynamic = True
+        except Exception:  # the model fixes its batch (view(1, -1) ...): keep the given one
+            example, dynamic = torch.zeros(*input_shape), False
+            program = torch.export.export(model, (example,), strict=False)
+        torch.export.save(program, str(path))
+    except Exception as e:  # torch.export raises many types on models it cannot capture
+        raise ExportError(
+            f"{path}: torch.export could not capture the pruned model ({type(e).__name__}:"
+            f" {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''})"
+        ) from e
+    return dynamic

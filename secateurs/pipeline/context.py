@@ -42,6 +42,7 @@ class RunContext:
     excluded: list[LayerRecord] = field(default_factory=list)  # Conv2d layers --exclude kept whole
     recipe: dict | None = None  # the --recipe that set the layers' amounts (pipeline.prune.recipe_record)
     param_counts: dict[str, int] = field(default_factory=dict)
+    channels: dict | None = None  # --structure channels: widths before/after, output layers (pipeline.prune)
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     encodings: dict[str, list] = field(default_factory=dict)  # artifact name -> [TensorEncoding]
     onnx_weights: dict[str, str] = field(default_factory=dict)  # pruned layer -> model.onnx initializer

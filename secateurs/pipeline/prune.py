@@ -1,8 +1,11 @@
-"""Stage 2, prune: every selected Conv2d weight by L1 magnitude (see ``secateurs.model.prune``)."""
+"""Stage 2, prune: every selected Conv2d weight by L1 magnitude (see ``secateurs.model.prune``),
+or, with --structure channels, whole output channels removed (``secateurs.model.channels``)."""
 
 from __future__ import annotations
 
+from secateurs.model.channels import prune_channels
 from secateurs.model.conv_targets import get_param
+from secateurs.model.program import save_program
 from secateurs.model.prune import count_params, excluded_layers, prove_weights_used, prune_model
 from secateurs.model.recipe import read_recipe
 from secateurs.pipeline.context import RunContext
@@ -15,9 +18,12 @@ def run(ctx: RunContext) -> None:
         layer_amounts, default = read_recipe(cfg.recipe)
         if default is not None:
             amount = default
-    ctx.layers, notes = prune_model(
-        ctx.model, amount, cfg.scope, cfg.exclude, cfg.allow_noop, layer_amounts=layer_amounts
-    )
+    if cfg.structure == "channels":
+        ctx.layers, notes = remove_channels(ctx, amount, layer_amounts)
+    else:
+        ctx.layers, notes = prune_model(
+            ctx.model, amount, cfg.scope, cfg.exclude, cfg.allow_noop, layer_amounts=layer_amounts
+        )
     ctx.info.notes.extend(notes)
     if layer_amounts is not None:
         ctx.recipe = recipe_record(str(cfg.recipe), layer_amounts, default, cfg.amount, ctx.layers)
@@ -40,3 +46,29 @@ def recipe_record(file: str, layers: dict, default: float | None, amount: float,
         "unlisted_amount": (amount if default is None else default) if unlisted else None,
         "unlisted_amount_from": ("--amount" if default is None else "recipe default") if unlisted else None,
     }
+
+
+PROGRAM = "model.pt2"  # the channel-pruned architecture, pickle-free (model.program.save_program)
+
+
+def remove_channels(ctx: RunContext, amount: float, layer_amounts: dict | None):
+    """Cut channels, then record each remaining Conv2d weight as the unstructured path does (with
+    nothing zeroed: the sparse formats still encode the zeros left), and write model.pt2."""
+    cfg = ctx.config
+    result = prune_channels(
+        ctx.model,
+        ctx.info.input_shape,
+        amount,
+        cfg.scope,
+        cfg.exclude,
+        layer_amounts,
+        cfg.round_to or 1,
+        ctx.info.spec,
+    )
+    layers, notes = prune_model(ctx.model, 0.0, "layer", cfg.exclude, cfg.allow_noop)
+    ctx.channels = {"structure": "channels", "round_to": cfg.round_to, "program": PROGRAM, **result.to_json()}
+    if not save_program(ctx.model, ctx.info.input_shape, ctx.workdir / PROGRAM):
+        notes.append(
+            f"{PROGRAM}: the model fixes its batch, so the program takes batch {ctx.info.input_shape[0]} only"
+        )
+    return layers, result.notes + notes

@@ -44,7 +44,7 @@ class Stage:
 STAGES: dict[str, Stage] = {
     "load": Stage(load.run, (), ("model", "info")),
     "reference": Stage(evaluate.run_reference, ("model", "info"), ("eval_data", "dense_outputs")),
-    "prune": Stage(prune.run, ("model", "info"), ("layers", "param_counts")),
+    "prune": Stage(prune.run, ("model", "info"), ("layers", "param_counts", "channels")),
     "export": Stage(export.run, ("model", "info"), ("artifacts", "encodings")),
     # `prune` writes pruned.safetensors through the export stage; timed and shown as "save",
     # so a pruned directory never reports an export that did not happen.
@@ -186,6 +186,7 @@ def restore(ctx: RunContext, source: Path) -> None:
     ctx.timings = read_timings(source)
     ctx.timings.pop("report", None)
     ctx.param_counts = dict(data["param_counts"])
+    ctx.channels = data.get("channels")
     for a in data["artifacts"]:
         ctx.artifacts[a["name"]] = Artifact(
             a["name"], ctx.workdir / a["file"], a["description"], a["accepted_by"]
@@ -199,7 +200,11 @@ def restore(ctx: RunContext, source: Path) -> None:
         raise InputError(
             f"{source}: holds no pruned weights ({data['weights'] or 'none recorded'}); run `secateurs prune` first"
         )
-    ctx.model, _ = load_model(ctx.info.spec, weights, ctx.info.input_shape, ctx.config.trust_model_code)
+    if ctx.channels:  # a smaller architecture than the spec builds: its program holds it
+        program = ctx.workdir / ctx.channels["program"]
+        ctx.model, _ = load_model(str(program), None, ctx.info.input_shape)
+    else:
+        ctx.model, _ = load_model(ctx.info.spec, weights, ctx.info.input_shape, ctx.config.trust_model_code)
 
 
 def resumed_config(directory: Path, **overrides) -> RunConfig:

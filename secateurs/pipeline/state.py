@@ -7,6 +7,8 @@ holds the settings, the model's facts, each layer's cut (and the recipe that set
 amounts), the parameter counts, the artifacts written, their encodings, the validation and
 evaluation results, and where the pruned weights are: ``pruned.safetensors`` when that artifact was written, else
 ``state/pruned.safetensors``, so a run with ``--formats onnx`` can still be validated later.
+A channel-pruned model no longer fits its factory's state_dict: ``channels.program`` names the
+model.pt2 the later stages load it from instead.
 No timings or paths outside the directory: two identical runs write identical state.
 """
 
@@ -56,6 +58,7 @@ def to_json(ctx, weights: str | None) -> dict:
         "recipe": ctx.recipe,
         "excluded": [r.to_json() for r in ctx.excluded],
         "param_counts": dict(ctx.param_counts),
+        "channels": ctx.channels,
         "weights": weights,
         "artifacts": [
             {"name": a.name, "file": a.path.name, "description": a.description, "accepted_by": a.accepted_by}

@@ -130,6 +130,6 @@ def _eval_row(judged: str, r: dict) -> list:
         Cell(fmt_num(a.get("top1_agreement"))),
         Cell(fmt_num(a.get("top5_agreement"))),
         Cell(fmt_num(a["cosine"])),
-        Cell(f"{a['snr_db']:.1f}"),
+        Cell(f"{float(a['snr_db']):.1f}"),  # float(): report.json stores an infinite SNR as "inf"
     ]
     return row

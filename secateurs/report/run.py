@@ -24,6 +24,7 @@ from secateurs.report.blocks import (
     cells,
     verdict_tone,
 )
+from secateurs.report.channels import channel_section
 from secateurs.report.checks import evaluation_section, validation_section
 from secateurs.report.formats import fmt_bytes, fmt_pct
 from secateurs.report.recommend import REASON, recommended_artifact
@@ -56,7 +57,11 @@ def document(
     if model.get("notes"):
         notes = Items([str(n) for n in model["notes"]])
         sections.append(Section("Notes from loading and pruning", [notes]))
-    sections += [Section("Per-layer sparsity", layers(report)), Section("Artifacts", [artifacts(report)])]
+    if report.get("channels"):
+        sections.append(channel_section(report))
+    else:
+        sections.append(Section("Per-layer sparsity", layers(report)))
+    sections.append(Section("Artifacts", [artifacts(report)]))
     ledger = size_section(report.get("sizes"))
     if ledger:
         sections.append(Section("Size ledger", ledger))
@@ -81,6 +86,8 @@ def summary(report: dict) -> Items:
     cfg = report["config"]
     model = report.get("model") or {}
     settings = f"model {model.get('spec', '?')}  {pruning(report)}  scope {cfg['scope']}"
+    if cfg.get("structure", "unstructured") != "unstructured":
+        settings += f"  structure {cfg['structure']}"
     if model.get("exporter"):  # resolved by the export stage; absent before it ran
         settings += f"  exporter {model['exporter']}"
     items: list = [settings]

@@ -89,7 +89,7 @@ def _quality_table(doc: dict) -> Table | None:
         row = cells(f"{r['amount']:g}", fmt_pct(r["sparsity"]))
         row += [Cell(f"{fmt_pct(m[k])} ({100 * d[k]:+.2f})") for k in label_metrics]
         row += [
-            Cell("-" if m.get(k) is None else f"{m[k]:.4f}" if k != "snr_db" else f"{m[k]:.1f} dB")
+            Cell("-" if m.get(k) is None else f"{m[k]:.4f}" if k != "snr_db" else f"{float(m[k]):.1f} dB")
             for k in other
         ]
         if budget:
