@@ -353,6 +353,16 @@ def pixel_detector():
     return _seeded(model, (1, 3, 32, 32))
 
 
+def untrained_detector():
+    """pixel_detector with class biases set as YOLOv5/YOLOv8/YOLO11 heads initialise them (far
+    negative): every score stays below 0.25, as a real detector's do with random weights."""
+    model = pixel_detector()
+    with torch.no_grad():
+        for conv in model.head:
+            conv.bias[4:].fill_(-12.0)  # objectness and classes
+    return model
+
+
 class NonTensorOutput(nn.Module):
     def __init__(self):
         super().__init__()
