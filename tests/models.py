@@ -6,6 +6,7 @@ and declares ``input_shape`` so the CLI needs no --input-shape.
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from pathlib import Path
@@ -361,6 +362,26 @@ def untrained_detector():
         for conv in model.head:
             conv.bias[4:].fill_(-12.0)  # objectness and classes
     return model
+
+
+class TwinHeads(nn.Module):
+    """Two heads, one a deepcopy of the other, on the same feature map (YOLO26's ``one2one_cv3``
+    and ``cv3`` before training): the dynamo exporter merges them into one Conv node."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.head = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False), nn.BatchNorm2d(8))
+        self.twin = copy.deepcopy(self.head)
+
+    def forward(self, x):
+        f = self.stem(x)
+        return self.head(f), {"twin": self.twin(f.detach())}
+
+
+def twin_heads():
+    torch.manual_seed(17)
+    return _seeded(TwinHeads(), (1, 3, 16, 16))
 
 
 class NonTensorOutput(nn.Module):
