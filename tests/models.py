@@ -6,6 +6,7 @@ and declares ``input_shape`` so the CLI needs no --input-shape.
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from pathlib import Path
@@ -351,6 +352,36 @@ def pixel_detector():
                 if conv.bias is not None:
                     conv.bias.zero_()
     return _seeded(model, (1, 3, 32, 32))
+
+
+def untrained_detector():
+    """pixel_detector with class biases set as YOLOv5/YOLOv8/YOLO11 heads initialise them (far
+    negative): every score stays below 0.25, as a real detector's do with random weights."""
+    model = pixel_detector()
+    with torch.no_grad():
+        for conv in model.head:
+            conv.bias[4:].fill_(-12.0)  # objectness and classes
+    return model
+
+
+class TwinHeads(nn.Module):
+    """Two heads, one a deepcopy of the other, on the same feature map (YOLO26's ``one2one_cv3``
+    and ``cv3`` before training): the dynamo exporter merges them into one Conv node."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.head = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False), nn.BatchNorm2d(8))
+        self.twin = copy.deepcopy(self.head)
+
+    def forward(self, x):
+        f = self.stem(x)
+        return self.head(f), {"twin": self.twin(f.detach())}
+
+
+def twin_heads():
+    torch.manual_seed(17)
+    return _seeded(TwinHeads(), (1, 3, 16, 16))
 
 
 class NonTensorOutput(nn.Module):

@@ -140,6 +140,57 @@ def test_a_yolov8_layout_and_a_label_free_image_folder(cli, tmp_path):
     assert set(ev["results"]["onnx"]["agreement"]) >= {"precision", "recall", "mAP50", "mAP50-95"}
 
 
+def test_an_untrained_detector_scores_zero_on_labels_and_its_gate_passes(cli, tmp_path):
+    """Randomly initialised YOLOv5/YOLOv8/YOLO11 heads score every box far below the NMS confidence
+    (benchmarks/REAL_DETECTORS.md): no detections gives zeros for dense and pruned, drop 0."""
+    data = yolo_dataset(tmp_path / "ds")
+    result = cli(
+        "run",
+        "tests.models:untrained_detector",
+        "--eval",
+        data,
+        "--max-drop",
+        "mAP50=0.01",
+        *FAST,
+        "--out",
+        "o",
+    )
+    assert result.exit_code == 0, result.output
+    ev = report_of(tmp_path / "o")["evaluation"]
+    for r in ev["results"].values():
+        for m in ("precision", "recall", "mAP50", "mAP50-95"):
+            assert r["dense"][m] == 0.0 == r["pruned"][m] and r["drop"][m] == 0.0
+    assert [g["passed"] for g in ev["gates"]] == [True, True]
+
+
+def test_label_free_data_an_untrained_detector_finds_nothing_in_stops_before_pruning(
+    cli, tmp_path, monkeypatch
+):
+    """No dense detection scoring >= 0.25 leaves label-free evaluation without a reference: refused
+    at the reference stage, before pruning, export and validation spend their time."""
+    from secateurs.pipeline import runner
+
+    def never(ctx):
+        raise AssertionError("pruning ran")
+
+    monkeypatch.setitem(runner.STAGES, "prune", runner.Stage(never, ("model", "info"), ("layers",)))
+    result = cli(
+        "run",
+        "tests.models:untrained_detector",
+        "--eval",
+        "random:3",
+        "--task",
+        "detect",
+        *FAST,
+        "--out",
+        "o",
+    )
+    assert result.exit_code == 3, result.output
+    assert "random:3: the dense model detects nothing scoring >= 0.25 in 3 images" in result.stderr
+    assert "label-free evaluation needs a model that detects (trained weights)" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_task_classify_on_a_folder_is_refused(cli, tmp_path):
     result = cli("run", "tests.models:plain", "--eval", tmp_path, "--task", "classify", "--out", "o")
     assert (

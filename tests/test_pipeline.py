@@ -93,3 +93,16 @@ def test_mask_multiplication_is_reported_as_leak(tmp_path):
     check = leaks(path, onnx.load(str(path)))
     assert not check.passed
     assert "leaked" in check.detail
+
+
+def test_identical_convs_the_exporter_merges_into_one_node_validate(tmp_path):
+    """dynamo merges a head and its untrained deepcopy on one input into one Conv node: sparsity
+    is still found for all three pruned convs (a false 'no matching initializer' before)."""
+    out = tmp_path / "out"
+    cfg = RunConfig(model="tests.models:twin_heads", out=out, amount=0.5, exporter="dynamo")
+    ctx, report = execute(cfg, ALL)
+    assert report["status"] == "passed", report["validation"]
+    model = onnx.load(str(out / "model.onnx"))
+    assert sum(n.op_type == "Conv" for n in model.graph.node) == 2  # the merge this test is about
+    survives = next(c for c in report["validation"]["checks"] if c["name"] == "sparsity survives export")
+    assert survives["passed"] and survives["detail"] == "3 pruned weights found with their zeros"

@@ -47,3 +47,12 @@ def test_lost_zeros_and_missing_shapes_are_told_apart():
 def test_each_conv_is_claimed_once():
     model = _convs({"a": EXACT, "b": EXACT})
     assert match_pruned(model, {"one": LAYER, "two": LAYER}).matches == {"one": "a", "two": "b"}
+
+
+def test_layers_with_the_same_weight_may_share_a_conv_node_the_exporter_merged():
+    """dynamo's optimizer merges identical convs on one input into one node (YOLO26's one2one
+    head at random initialisation): that node serves both layers; an equal zero set is not enough."""
+    model = _convs({"a": EXACT})
+    assert match_pruned(model, {"one": LAYER, "two": LAYER.copy()}).matches == {"one": "a", "two": "a"}
+    found = match_pruned(model, {"one": LAYER, "two": LAYER * 2})
+    assert found.matches == {"one": "a"} and found.missing == ["two"]

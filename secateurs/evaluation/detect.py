@@ -75,6 +75,18 @@ def truths(data: DetectionData) -> list[Boxes] | None:
     return [Boxes(b, c) for b, c in zip(data.boxes, data.classes)]
 
 
+def check_reference(data: DetectionData, dense: list[Boxes]) -> None:
+    """Label-free data needs dense detections to stand in for labels: refuse, naming the data, when
+    there are none, so the run stops at the reference stage rather than after export and
+    validation. Labelled data: nothing to check."""
+    if data.boxes is not None:
+        return
+    try:
+        detection_metrics.reference_boxes(dense)
+    except InputError as e:
+        raise InputError(f"{data.source}: {e}") from None
+
+
 def score(
     data: DetectionData, dense: list[Boxes], pruned: dict[str, list[Boxes]], dense_metrics: dict | None = None
 ) -> dict[str, dict]:

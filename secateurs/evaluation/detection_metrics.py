@@ -133,14 +133,28 @@ def agreement(
 
     Raises InputError when the dense model detects nothing at that confidence.
     """
-    reference = [Boxes(d.xyxy, d.classes).take(d.scores >= reference_conf) for d in dense]
-    if not any(len(r) for r in reference):
-        raise InputError(
-            f"the dense model detects nothing scoring >= {reference_conf} in {len(dense)} images:"
-            " no reference to agree with"
-        )
+    reference = reference_boxes(dense, reference_conf)
     m = evaluate(pruned, reference, names, max_det, pr_conf=reference_conf)
     return dataclasses.replace(m, thresholds={**m.thresholds, "reference_conf": reference_conf})
+
+
+def reference_boxes(dense: Sequence[Boxes], reference_conf: float = REFERENCE_CONF) -> list[Boxes]:
+    """The label-free stand-in for ground truth: ``dense``'s detections scoring >= ``reference_conf``.
+
+    Raises InputError when there are none in any image. Untrained detectors land here: the
+    YOLOv5/YOLOv8/YOLO11 heads initialise their class biases so that every score starts far below
+    0.25 (benchmarks/REAL_DETECTORS.md), so randomly initialised weights have no reference.
+    """
+    reference = [Boxes(d.xyxy, d.classes).take(d.scores >= reference_conf) for d in dense]
+    if not any(len(r) for r in reference):
+        best = max((float(d.scores.max()) for d in dense if len(d)), default=None)
+        top = f" (its best score is {best:.4g})" if best is not None else " (no detection at all)"
+        raise InputError(
+            f"the dense model detects nothing scoring >= {reference_conf} in {len(dense)} images{top}:"
+            " no reference to agree with; label-free evaluation needs a model that detects"
+            " (trained weights), or give labelled data"
+        )
+    return reference
 
 
 def drops(dense: DetectionMetrics, pruned: DetectionMetrics) -> dict:

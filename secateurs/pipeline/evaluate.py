@@ -27,6 +27,7 @@ def run_reference(ctx: RunContext) -> None:
             raise UsageError(f"--task detect needs a model taking 3-channel images (N,3,H,W), not {shape}")
         ctx.eval_data = load_detection_data(cfg.eval, (shape[2], shape[3]), seed=cfg.seed)
         ctx.dense_outputs = detect.torch_detections(ctx.model, ctx.eval_data, cfg.box_format)
+        detect.check_reference(ctx.eval_data, ctx.dense_outputs)
         return
     ctx.eval_data = load_eval_data(cfg.eval, ctx.info.input_shape, cfg.seed)
     if cfg.max_accuracy_drop is not None and ctx.eval_data.labels is None:

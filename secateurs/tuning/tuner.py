@@ -71,6 +71,7 @@ class Tuner:
                 )
             self.data = load_detection_data(eval_spec, (shape[2], shape[3]), seed=seed)
             self.dense_outputs = detect.torch_detections(self.model, self.data, box_format)
+            detect.check_reference(self.data, self.dense_outputs)
         elif eval_spec:
             self.data = load_eval_data(eval_spec, self.info.input_shape, seed)
             self.dense_outputs = judge.torch_scores(self.model, self.data.inputs)

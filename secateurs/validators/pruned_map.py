@@ -9,8 +9,11 @@ survived export.
 The unit matched is a Conv node's weight input, followed through ``Identity`` nodes to
 its initializer: the torchscript exporter stores equal initializers once and feeds the
 other convs through an Identity (at ``--amount 1``, every all-zero weight of one shape
-after BatchNorm folding), so several layers may rightly share one initializer, while each
-Conv node still stands for one layer only.
+after BatchNorm folding), so several layers may rightly share one initializer. Each Conv node
+stands for one layer, except where layers hold the same weight bit for bit: the dynamo
+exporter's optimizer merges identical convs on the same input into one node (common
+subexpression elimination; a randomly initialised YOLO26 head's ``one2one_cv3`` is a deepcopy
+of its ``cv3``), and that node then serves each of them.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ def match_pruned(model, pruned: dict[str, np.ndarray], params: dict[str, str] | 
 
     nodes = [(i, w) for i, w in enumerate(conv_weight_initializers(model)) if w is not None]
     unclaimed = {i for i, _ in nodes}
+    claimed: dict[int, np.ndarray] = {}  # node -> the weight of the layer that claimed it
     result = PrunedMatch()
     for name, weight in pruned.items():
         zeros = weight == 0
@@ -94,8 +98,22 @@ def match_pruned(model, pruned: dict[str, np.ndarray], params: dict[str, str] | 
             if match is None and not np.any(zeros & ~zeros_there):
                 match = (i, w)
         if match is None:
+            match = _merged(nodes, claimed, weight)
+        if match is None:
             (result.lossy if same_shape else result.missing).append(name)
             continue
-        unclaimed.discard(match[0])
+        if match[0] is not None:  # None: matched by parameter name alone, no Conv node
+            unclaimed.discard(match[0])
+            claimed.setdefault(match[0], weight)
         result.matches[name] = match[1]
     return result
+
+
+def _merged(nodes, claimed: dict[int, np.ndarray], weight: np.ndarray):
+    """A Conv node already claimed by a layer whose weight equals ``weight`` bit for bit (two
+    identical convs the exporter merged into one node; see the module docstring), or None."""
+    for i, w in nodes:
+        other = claimed.get(i)
+        if other is not None and other.shape == weight.shape and np.array_equal(other, weight):
+            return i, w
+    return None
