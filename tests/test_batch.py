@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -174,3 +175,22 @@ def test_help_of_the_executor_commands_imports_no_ray():
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "NO-RAY" and "--executor [local|ray]" in proc.stdout
+
+
+def test_temp_directories_of_dead_processes_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
+    """A sweep probe killed mid-task leaves secateurs-sweep-<pid>-*; the retry removes it."""
+    from secateurs import files
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    gone = tmp_path / f"secateurs-sweep-{int(dead.stdout)}-abc"
+    mine = Path(tempfile.mkdtemp(prefix=files.pid_tagged_temp("secateurs-sweep-")))
+    gone.mkdir()
+    (gone / "model.onnx").write_bytes(b"x")
+    files.clean_stale_temp("secateurs-sweep-")
+    assert not gone.exists() and mine.is_dir() and mine.parent == tmp_path

@@ -29,7 +29,7 @@ from secateurs.report import html, markdown
 from secateurs.report.tuning import plots_page, sweep_blocks
 from secateurs.tuning.config import SweepConfig
 from secateurs.tuning.plots import plot_sweep
-from secateurs.tuning.tuner import Tuner, within_budget
+from secateurs.tuning.tuner import SIZES_TEMP, Tuner, within_budget
 
 SCHEMA = "secateurs.sweep/1"
 
@@ -80,6 +80,7 @@ def _probe(tuner: Tuner, item: tuple) -> tuple[dict, list[str]]:
     """One amount on a task's copy of the Tuner: (row, the notes it added)."""
     amount, sizes, task_threads = item
     threads.apply(task_threads)
+    files.clean_stale_temp(SIZES_TEMP)  # what a killed earlier attempt left on this node
     before = len(tuner.graph.notes)
     row = sweep(tuner, [amount], sizes)[0]
     return row, tuner.graph.notes[before:]
