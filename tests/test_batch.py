@@ -194,3 +194,18 @@ def test_temp_directories_of_dead_processes_are_removed_and_live_ones_kept(tmp_p
     (gone / "model.onnx").write_bytes(b"x")
     files.clean_stale_temp("secateurs-sweep-")
     assert not gone.exists() and mine.is_dir() and mine.parent == tmp_path
+
+
+def test_a_job_with_auto_chooses_its_amount_and_auto_with_an_amount_is_refused(tmp_path, monkeypatch):
+    budget = 'eval = "builtin:digits"\nmax-accuracy-drop = 0.01\nauto = true'
+    path = jobs_file(tmp_path, job("builtin:lenet", "out/auto", budget))
+    result = batch(tmp_path, monkeypatch, path, "--quiet")
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "batch.json").read_text())["jobs"][0]
+    assert record["status"] == "passed" and 0 < record["amount"] <= 1 and record["amount"] != 0.3
+    notes = json.loads((tmp_path / "out/auto/report.json").read_text())["model"]["notes"]
+    assert any("--auto chose amount" in n for n in notes)
+
+    path.write_text(path.read_text().replace("auto = true", "auto = true\namount = 0.5"))
+    refused = batch(tmp_path, monkeypatch, path)
+    assert refused.exit_code == 2 and "[[jobs]] #1: auto chooses the amount itself" in refused.output
