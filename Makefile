@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install export test verify-runtime lint format bench bench-detect bench-size train clean
+.PHONY: install export test verify-runtime lint format bench bench-detect bench-ray bench-size train clean
 
 install: $(STAMP)
 
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[export,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[export,dev,ray]"
 	touch $(STAMP)
 
 export: $(STAMP)
@@ -59,6 +59,10 @@ bench: $(STAMP)
 
 bench-detect: $(STAMP)
 	$(BIN)/python benchmarks/bench_detect.py
+
+# --executor ray against local (sensitivity on builtin:resnet; a batch on a 2-node loopback cluster)
+bench-ray: $(STAMP)
+	$(BIN)/python benchmarks/bench_ray.py
 
 bench-size: $(STAMP)
 	$(BIN)/python benchmarks/bench_size.py
