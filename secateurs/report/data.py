@@ -65,6 +65,7 @@ def build(ctx: RunContext, status: str, sizes: dict | None) -> dict:
             "encodings": {k: [r.to_dict() for r in v] for k, v in ctx.encodings.items()},
             "validation": ctx.validation.to_json() if ctx.validation is not None else None,
             "evaluation": ctx.evaluation,
+            "cost": ctx.cost,
             "versions": versions(),
             "performance_note": PERFORMANCE_NOTE,
         }
