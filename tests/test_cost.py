@@ -182,3 +182,25 @@ def test_the_large_batch_is_capped_by_input_size():
 def test_latency_runs_must_be_a_count(tmp_path):
     with pytest.raises(UsageError, match="--latency-runs"):
         RunConfig(model="builtin:lenet", out=tmp_path, latency_runs=-1)
+
+
+def test_the_latency_tile_times_the_recommended_file_or_its_twin():
+    from secateurs.report.cost import latency_stat
+
+    def t(ms):
+        return {"median_ms": ms, "p10_ms": ms, "p90_ms": ms, "runs": 30}
+
+    lat = {
+        "batches": [1, 32],
+        "denominator": "dense original",
+        "same_bytes_as": {"model.sparse.onnx": "model.onnx"},
+        "artifacts": {
+            "dense original": {"32": t(8.0)},
+            "model.onnx": {"32": t(4.0)},
+            "b.onnx": {"32": t(2.0)},
+        },
+    }
+    assert latency_stat(lat, "b.onnx").footnote == "b.onnx, median"
+    assert latency_stat(lat, "model.sparse.onnx").footnote == "model.onnx, median"
+    assert latency_stat(lat, "weights.npz").footnote == "model.onnx, median"  # not timed: model.onnx's
+    assert latency_stat(None) is None

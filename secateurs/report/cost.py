@@ -33,30 +33,30 @@ def compute_stat(report: dict) -> Stat | None:
     ratio = cost.get("macs_ratio")
     dense, pruned = cost["dense_original"]["macs"], cost["pruned"]["macs"]
     value = f"{ratio:.2f}x fewer than dense" if ratio is not None else "none counted"
-    if report["config"].get("structure", "unstructured") == "unstructured":
-        value += " (zeros save bytes, not time)"
+    if report["config"].get("structure", "unstructured") == "unstructured" and ratio == 1.0:
+        value = "1.00x, as dense: zeros save bytes, not time"
     return Stat(
         "compute (MACs)", value, f"{_count(pruned)} / {_count(dense)}", "per sample, on the ONNX graphs"
     )
 
 
-def latency_stat(latency: dict | None) -> Stat | None:
-    """model.onnx's speed-up over the dense original at the largest batch measured."""
+def latency_stat(latency: dict | None, file: str = "model.onnx") -> Stat | None:
+    """``file``'s (the recommended artifact's) speed-up over the dense original at the largest
+    batch measured; model.onnx's when ``file`` was not timed."""
     if not latency:
         return None
     batch = str(max(latency["batches"]))
+    file = (latency.get("same_bytes_as") or {}).get(file, file)
+    if batch not in latency["artifacts"].get(file, {}):
+        file = "model.onnx"
     dense = latency["artifacts"].get(latency.get("denominator", ""), {}).get(batch)
-    ours = latency["artifacts"].get("model.onnx", {}).get(batch)
+    ours = latency["artifacts"].get(file, {}).get(batch)
     if not dense or not ours:
         return None
     speedup = dense["median_ms"] / ours["median_ms"]
     detail = f"{ours['median_ms']:.2f} ms vs {dense['median_ms']:.2f} ms"
-    return Stat(
-        f"onnxruntime latency, batch {batch}",
-        f"{speedup:.2f}x faster than dense",
-        detail,
-        "model.onnx, median",
-    )
+    label = f"onnxruntime latency, batch {batch}"
+    return Stat(label, f"{speedup:.2f}x faster than dense", detail, f"{file}, median")
 
 
 def cost_section(report: dict, latency: dict | None = None) -> Section | None:

@@ -109,7 +109,8 @@ def summary(report: dict, latency: dict | None = None) -> Items:
     if best is not None:
         ratio = f", {best.ratio:.3f}x model.onnx" if best.ratio is not None else ""
         items.append(Stat("recommended artifact", best.file, fmt_bytes(best.size) + ratio, REASON))
-    items += [s for s in (compute_stat(report), latency_stat(latency)) if s is not None]
+    timed = latency_stat(latency, best.file) if best is not None else latency_stat(latency)
+    items += [s for s in (compute_stat(report), timed) if s is not None]
     v = report.get("validation")
     if v is None:
         items.append(Verdict("validation", "not run"))
