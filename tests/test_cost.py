@@ -149,14 +149,24 @@ def test_the_summary_shows_compute_and_latency_only_where_it_is_not_hashed(share
         assert ELSEWHERE.split(":")[0] in page.replace("&#x27;", "'")
 
 
-def test_latency_runs_zero_skips_timing_and_keeps_the_counts(tmp_path):
+@pytest.mark.parametrize("structure", ["unstructured", "channels"])
+def test_latency_runs_zero_skips_timing_and_keeps_the_counts(tmp_path, structure):
     from secateurs.pipeline.runner import execute, run_stages
 
-    cfg = RunConfig(model="tests.models:plain", out=tmp_path / "o", latency_runs=0, formats=("onnx",))
+    out = tmp_path / "o"
+    cfg = RunConfig(
+        model="tests.models:plain", out=out, latency_runs=0, formats=("onnx",), structure=structure
+    )
     _, report = execute(cfg, run_stages(cfg))
-    assert report["cost"]["macs_ratio"] == 1.0
-    assert "latency" not in json.loads((tmp_path / "o" / "manifest.json").read_text())["run"]
+    cost = report["cost"]
+    assert "latency" not in json.loads((out / "manifest.json").read_text())["run"]
     assert "latency_runs" not in report["config"]  # run-time only, as --threads
+    if structure == "unstructured":  # no dense export: model.onnx's graph stands for it
+        assert cost["macs_ratio"] == 1.0 and cost["params_ratio"] == 1.0
+        assert cost["dense_original"]["nonzero_macs"] is None and "model.onnx's graph" in cost["counted_on"]
+    else:
+        assert cost["macs_ratio"] > 1.0 and cost["dense_original"]["nonzero_macs"] is not None
+    assert "unknown" in render_markdown(report) or structure == "channels"
 
 
 def test_latency_measures_files_interleaved(tmp_path):

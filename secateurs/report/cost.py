@@ -71,8 +71,8 @@ def cost_section(report: dict, latency: dict | None = None) -> Section | None:
         cells("MACs", f"{before['macs']:,}", f"{after['macs']:,}", _x(cost["macs_ratio"])),
         cells(
             "nonzero-weight MACs (information)",
-            f"{before['nonzero_macs']:,}",
-            f"{after['nonzero_macs']:,}",
+            _n(before["nonzero_macs"]),
+            _n(after["nonzero_macs"]),
             _x(_div(before["nonzero_macs"], after["nonzero_macs"])),
         ),
     ]
@@ -80,9 +80,8 @@ def cost_section(report: dict, latency: dict | None = None) -> Section | None:
     zero = ", ".join(after.get("zero_counted") or ()) or "none"
     notes = [
         f"Counted on the ONNX graphs at input {shape}: Conv, ConvTranspose, Gemm and MatMul"
-        f" multiply-accumulates; other operators count 0 ({zero}). Denominator: {cost['denominator']},"
-        " the model as loaded, exported the same way as model.onnx. parameters: elements of the"
-        " floating-point initializers.",
+        f" multiply-accumulates; other operators count 0 ({zero}). Denominator: {cost['denominator']};"
+        f" counted on {cost['counted_on']}. parameters: elements of the floating-point initializers.",
         cost["note"],
     ]
     if after.get("unshaped"):
@@ -124,8 +123,12 @@ def _x(ratio: float | None) -> str:
     return "" if ratio is None else f"{ratio:.2f}x"
 
 
-def _div(a: int, b: int) -> float | None:
-    return a / b if b else None
+def _div(a: int | None, b: int | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _n(n: int | None) -> str:
+    return "unknown" if n is None else f"{n:,}"
 
 
 def _count(n: int) -> str:
