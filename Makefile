@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install export test verify-runtime lint format bench bench-detect bench-ray bench-size train clean
+.PHONY: install export test verify-runtime lint format bench bench-detect bench-ray bench-size bench-channels train clean
 
 install: $(STAMP)
 
@@ -68,6 +68,10 @@ bench-size: $(STAMP)
 	$(BIN)/python benchmarks/bench_size.py
 	$(BIN)/python benchmarks/bench_builtin_sizes.py
 	$(BIN)/python benchmarks/bench_compressors.py
+
+# Parameters, MACs and onnxruntime latency, dense against pruned (benchmarks/CHANNELS.md).
+bench-channels: $(STAMP)
+	$(BIN)/python benchmarks/bench_channels.py
 
 # Retrain the builtin demo models (deterministic; the shipped weights came from this).
 train: $(STAMP)

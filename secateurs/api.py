@@ -54,6 +54,7 @@ def run(
     min_agreement: float | None = None,
     auto: bool = False,
     threads: int | None = None,
+    latency_runs: int | None = None,
     progress: Progress = None,
 ) -> dict:
     """`secateurs run`: load, prune, export, validate (and evaluate with ``eval``), report.
