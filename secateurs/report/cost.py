@@ -56,7 +56,8 @@ def latency_stat(latency: dict | None, file: str = "model.onnx") -> Stat | None:
     speedup = dense["median_ms"] / ours["median_ms"]
     detail = f"{ours['median_ms']:.2f} ms vs {dense['median_ms']:.2f} ms"
     label = f"onnxruntime latency, batch {batch}"
-    return Stat(label, f"{speedup:.2f}x faster than dense", detail, f"{file}, median")
+    said = f"{speedup:.2f}x faster than dense" if speedup >= 1 else f"{1 / speedup:.2f}x slower than dense"
+    return Stat(label, said, detail, f"{file}, median")
 
 
 def cost_section(report: dict, latency: dict | None = None) -> Section | None:
