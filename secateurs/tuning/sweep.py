@@ -6,6 +6,11 @@ runs the pruned model: a sweep of ten amounts costs one load and eleven evaluati
 Artifact sizes are those of the files the real exporters (``pipeline.export``) write in a
 temp directory, with model.onnx exported twice per sweep rather than per amount and
 rendered for the other amounts where proven byte-identical (``tuning.graph_reuse``).
+
+With ``--structure channels`` every amount is a new architecture: each is exported afresh
+(model.pt2 included), and each row also carries ``params`` and ``macs`` (per sample, Conv2d
+and Linear), what channels buy. Latency is not measured here: a row may gain a ``latency``
+key from a stage that times the exported model.
 """
 
 from __future__ import annotations
@@ -89,6 +94,8 @@ def document(cfg: SweepConfig, tuner: Tuner, rows: list[dict], timings: dict) ->
         "model": tuner.info.spec,
         "input_shape": list(tuner.info.input_shape),
         "scope": cfg.scope,
+        "structure": cfg.structure,
+        "round_to": cfg.round_to,
         "exclude": cfg.exclude,
         "exporter": resolve_exporter(cfg.exporter, tuner.info.source),
         "opset": cfg.opset,
@@ -96,6 +103,7 @@ def document(cfg: SweepConfig, tuner: Tuner, rows: list[dict], timings: dict) ->
         if data is None
         else {"data": data.source, "samples": data.n, "labels": tuner.labelled, "task": tuner.task},
         "dense": tuner.dense_metrics(),
+        "dense_cost": tuner.dense_cost() if cfg.structure == "channels" else None,
         "budget": {
             "max_accuracy_drop": cfg.max_accuracy_drop,
             "min_agreement": cfg.min_agreement,
