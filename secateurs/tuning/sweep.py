@@ -74,12 +74,15 @@ def run_sweep(cfg: SweepConfig, directory: Path, progress: Progress = SILENT) ->
     files.write_json(directory / "sweep.json", doc)
     files.write_text(directory / "sweep.md", markdown.body(blocks) + "\n")
     png = directory / "sweep.png"
-    plot_sweep(rows, png, doc["dense"], cfg.budgets, tuner.task)
+    plot_sweep(rows, png, doc["dense"], cfg.budgets, tuner.task, doc["dense_cost"])
     what = "mAP50 and mAP50-95" if tuner.task == "detect" else "quality"
     page = plots_page(
         f"secateurs sweep: {cfg.model}",
         blocks,
-        {f"sweep.png: {what} and artifact sizes against the amount": png.read_bytes()},
+        {
+            f"sweep.png: {what}{', parameters and MACs' if doc['dense_cost'] else ''} and artifact sizes"
+            " against the amount": png.read_bytes()
+        },
     )
     files.write_text(directory / "report.html", html.render(page))
     return doc
