@@ -174,3 +174,17 @@ def test_a_trace_torch_pruning_cannot_finish_names_the_op_and_its_layer(monkeypa
     assert "cannot trace the model for channel pruning at a reshape after layer " in message
     assert "ZeroDivisionError" in message and "\n" not in message
     assert message.split("after layer ")[1].split(" ")[0] in {"stem", "branch"}
+
+
+@pytest.mark.parametrize("command", ["sweep", "sensitivity"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--round-to", "4"], "--round-to rounds channel counts; it needs --structure channels"),
+        (["--structure", "channels", "--round-to", "0"], "--round-to must be an integer >= 1"),
+    ],
+)
+def test_the_tuning_commands_check_structure_options_as_run_does(cli, tmp_path, command, args, message):
+    result = cli(command, "builtin:lenet", "--eval", "random:4", *args, "--out", "o")
+    assert result.exit_code == 2 and message in result.stderr
+    assert not (tmp_path / "o").exists()
