@@ -188,3 +188,37 @@ def test_the_tuning_commands_check_structure_options_as_run_does(cli, tmp_path, 
     result = cli(command, "builtin:lenet", "--eval", "random:4", *args, "--out", "o")
     assert result.exit_code == 2 and message in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+class _C2f(torch.nn.Module):
+    """YOLOv8's C2f in small: a conv's output chunked in two, one half through a conv, and all
+    three concatenated: Torch-Pruning 1.6 maps the chunked conv's channels out of range."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 8, 1)
+        self.cv1 = torch.nn.Conv2d(8, 8, 1)
+        self.m = torch.nn.Conv2d(4, 4, 3, padding=1)
+        self.cv2 = torch.nn.Conv2d(12, 8, 1)
+        self.head = torch.nn.Conv2d(8, 5, 1)
+
+    def forward(self, x):
+        y = list(self.cv1(self.stem(x)).chunk(2, 1))
+        y.append(self.m(y[-1]))
+        return self.head(self.cv2(torch.cat(y, 1)))
+
+
+def test_a_chunk_torch_pruning_maps_out_of_range_is_refused_naming_the_layer():
+    """ultralytics YOLOv8n crashed with an IndexError (exit 1) in scoring; now exit 3 naming
+    the layer, before anything is cut, and --exclude of that layer lets the rest be cut."""
+    from secateurs.errors import InputError
+    from secateurs.model.channels import prune_channels
+
+    torch.manual_seed(0)
+    model = _C2f().eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(InputError, match=r"^layer cv1: Torch-Pruning maps its output channels out of range"):
+        prune_channels(model, (1, 3, 8, 8), 0.5)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # nothing cut
+    result = prune_channels(model, (1, 3, 8, 8), 0.5, exclude="^cv1$")
+    assert result.params_after < result.params_before

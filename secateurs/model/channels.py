@@ -203,7 +203,13 @@ def _plan(group, out_convs, names, graph, amount, layer_amounts) -> _Plan:
     root = group[0].dep.target.module
     n = root.out_channels
     scores, sizes = np.zeros(n), np.zeros(n)
-    for m, idxs, roots in out_convs:
+    for (m, idxs, roots), name in zip(out_convs, names):
+        if max(idxs, default=0) >= m.out_channels or max(roots, default=0) >= n:
+            raise InputError(
+                f"layer {name}: Torch-Pruning maps its output channels out of range (a split or chunk"
+                f" of its channels it cannot follow, as in YOLOv8's C2f); --exclude '^{re.escape(name)}$'"
+                " or use --structure unstructured"
+            )
         w = m.weight.detach().float()
         l1 = w.abs().sum(dim=(1, 2, 3)).cpu().numpy()
         if not np.isfinite(l1).all():
