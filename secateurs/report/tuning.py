@@ -60,7 +60,7 @@ def sweep_blocks(doc: dict) -> list[Block]:
         blocks.append(_cost_table(doc))
     sizes = sorted({f for r in rows for f in r.get("sizes", {})})
     if sizes:
-        columns = [Column("amount", "number"), Column("sparsity", "percent")]
+        columns = [Column("amount", "number"), Column(_sparsity(doc), "percent")]
         columns += [Column(f, "number") for f in sizes]
         body = [
             cells(f"{r['amount']:g}", fmt_pct(r["sparsity"]))
@@ -76,11 +76,16 @@ def sweep_blocks(doc: dict) -> list[Block]:
     return blocks
 
 
+def _sparsity(doc: dict) -> str:
+    """The sparsity column's name: with channels it is the share of conv weights removed."""
+    return "conv weights removed" if doc.get("structure") == "channels" else "sparsity"
+
+
 def _cost_table(doc: dict) -> Table:
     """Channels: what each amount leaves of the dense model's parameters and MACs (per
     sample, Conv2d and Linear layers), the compute that channel pruning removes."""
     dense = doc.get("dense_cost") or {}
-    columns = [Column("amount", "number"), Column("conv weights removed", "percent")]
+    columns = [Column("amount", "number"), Column(_sparsity(doc), "percent")]
     columns += [Column("parameters", "number"), Column("of dense", "percent")]
     columns += [Column("MACs (M)", "number"), Column("of dense", "percent")]
     body = []
@@ -104,7 +109,7 @@ def _quality_table(doc: dict) -> Table | None:
     if not label_metrics and not other:
         return None
     budget = any("within_budget" in r for r in rows)
-    columns = [Column("amount", "number"), Column("sparsity", "percent")]
+    columns = [Column("amount", "number"), Column(_sparsity(doc), "percent")]
     columns += [Column(HEADERS[m], "number") for m in label_metrics]
     columns += [Column(f"{m} vs dense boxes" if m in DETECT else HEADERS[m], "number") for m in other]
     columns += [Column("budget", "verdict")] if budget else []
