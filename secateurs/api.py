@@ -215,8 +215,6 @@ def _auto_amount(cfg: RunConfig, amount: float | None) -> tuple[RunConfig, tuple
 
     if amount is not None:
         raise UsageError("auto chooses the amount itself; drop amount")
-    if cfg.structure != "unstructured":
-        raise UsageError("auto bisects unstructured amounts; with structure='channels' give amount")
     if cfg.max_accuracy_drop is None and cfg.min_agreement is None:
         raise UsageError("auto needs a budget: max_accuracy_drop and/or min_agreement")
     apply(cfg.threads)

@@ -242,7 +242,6 @@ def test_split_stages_resume_from_the_program(tmp_path):
     [
         (["--round-to", "4"], "--round-to rounds channel counts; it needs --structure channels"),
         (["--structure", "channels", "--round-to", "0"], "--round-to must be an integer >= 1"),
-        (["--structure", "channels", "--auto", "--eval", "random:8", "--min-agreement", "0.9"], "--auto"),
     ],
 )
 def test_meaningless_combinations_are_refused(tmp_path, args, message):
@@ -257,5 +256,3 @@ def test_the_python_api_takes_structure_and_round_to(tmp_path):
     data = api.prune("tests.models:residual", out=tmp_path / "o", structure="channels", round_to=2)
     assert data["config"]["round_to"] == 2
     assert all(r["out_after"] % 2 == 0 for r in data["channels"]["layers"] if r["kept"] is None)
-    with pytest.raises(UsageError, match="auto bisects unstructured"):
-        api.run("tests.models:plain", out=tmp_path / "p", structure="channels", auto=True)

@@ -151,7 +151,7 @@ def prune_options(f):
 
 
 def structure_options(f):
-    """--structure and --round-to (run and prune; the tuning commands zero single weights)."""
+    """--structure and --round-to (run, prune, sweep, sensitivity)."""
     f = click.option(
         "--structure",
         type=click.Choice(STRUCTURES),

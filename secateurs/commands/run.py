@@ -97,8 +97,6 @@ def choose_amount(cfg: RunConfig, quiet: bool) -> tuple[RunConfig, tuple[str, ..
         raise UsageError(f"--auto chooses the amount itself; remove amount from {cfg.settings_file}")
     if source is not click.core.ParameterSource.DEFAULT:
         raise UsageError("--auto chooses the amount itself; drop --amount")
-    if cfg.structure != "unstructured":
-        raise UsageError("--auto bisects unstructured amounts; with --structure channels give --amount")
     if not drop_budgets(cfg):
         raise UsageError(
             "--auto needs a budget: --max-drop METRIC=VALUE (a detector: mAP50, mAP50-95, precision,"

@@ -14,6 +14,7 @@ from secateurs.commands.options import (
     executor_options,
     model_options,
     quiet_option,
+    structure_options,
     task_options,
     threads_option,
 )
@@ -40,6 +41,7 @@ def refuse_budget(value: float | None) -> None:
     help="Amounts to try per layer, in (0, 1].",
 )
 @exclude_option
+@structure_options
 @eval_options(
     eval_help="Required: the data to measure each layer's drop on, as `run --eval` takes it (classifiers:"
     " builtin:digits, random:N, a .npz; detectors: builtin:shapes, a data.yaml, a COCO .json, a folder"

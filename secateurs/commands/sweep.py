@@ -16,6 +16,7 @@ from secateurs.commands.options import (
     model_options,
     opset_option,
     quiet_option,
+    structure_options,
     task_options,
     threads_option,
 )
@@ -34,6 +35,7 @@ from secateurs.tuning.config import SWEEP_AMOUNTS
 )
 @click.option("--scope", type=click.Choice(SCOPES), default="layer", show_default=True)
 @exclude_option
+@structure_options
 @eval_options(
     eval_help="Measure every amount on --eval DATA, as `run --eval` takes it (classifiers: builtin:digits,"
     " random:N, a .npz; detectors: builtin:shapes, a data.yaml, a COCO .json, a folder of images with"

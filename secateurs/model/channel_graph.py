@@ -53,9 +53,11 @@ def trace(model, example) -> tuple[tp.DependencyGraph, set, list[str]]:
         try:
             graph = tp.DependencyGraph().build_dependency(model, example, output_transform=keep, verbose=True)
         except Exception as e:  # Torch-Pruning raises many types on graphs it cannot trace
+            where = _failed_at(e)
             raise InputError(
-                f"Torch-Pruning cannot trace the model for channel pruning ({type(e).__name__}:"
-                f" {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''})"
+                f"Torch-Pruning cannot trace the model for channel pruning{where} ({type(e).__name__}:"
+                f" {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}); use --structure"
+                " unstructured"
             ) from e
     unknown = sorted(
         {
@@ -66,6 +68,31 @@ def trace(model, example) -> tuple[tp.DependencyGraph, set, list[str]]:
     )
     notes = [f"Torch-Pruning treated unknown ops as element-wise: {', '.join(unknown)}"] if unknown else []
     return graph, {t.grad_fn for t in outputs if t.grad_fn is not None}, notes
+
+
+def _failed_at(error: Exception) -> str:
+    """The text " at the <op> after layer NAME" where Torch-Pruning failed on one graph node (its index
+    mapping of a reshape, concat or split: a channel shuffle's view), else ""."""
+    tb, node, graph = error.__traceback__, None, None
+    while tb is not None:
+        local = tb.tb_frame.f_locals
+        if tb.tb_frame.f_code.co_name.startswith("update_") and "node" in local and "graph" in local:
+            node, graph = local["node"], local["graph"]
+        tb = tb.tb_next
+    names = getattr(graph, "_module2name", None)
+    if node is None or not names:
+        return ""
+    op = getattr(node.type, "name", "op").lower()
+    seen, queue = set(), list(node.inputs)
+    while queue:  # breadth first: the nearest named module upstream, whose channels meet the op
+        n = queue.pop(0)
+        if n in seen:
+            continue
+        seen.add(n)
+        if isinstance(n.module, torch.nn.Module) and n.module in names:
+            return f" at a {op} after layer {names[n.module]}"
+        queue.extend(n.inputs)
+    return f" at a {op}"
 
 
 def name_of(graph, node) -> str:

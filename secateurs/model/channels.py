@@ -120,24 +120,12 @@ def prune_channels(
     excluded_mods = {m for n, m in model.named_modules() if n in {layer for layer, _ in excluded}}
     kept: dict[str, str] = {by_module[m]: "output layer" for m in kept_out}
     kept.update({by_module[m]: "excluded" for m in excluded_mods})
-    plans = []
-    ignored = [m for m in kept_out if isinstance(m, nn.Conv2d)] + list(excluded_mods)
-    for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=[nn.Conv2d]):
-        convs = [(d.target.module, idxs, root) for (d, idxs), root in zip(group, _roots(group))]
-        out_convs = [
-            (m, i, r)
-            for (m, i, r), (d, _) in zip(convs, group)
-            if isinstance(m, nn.Conv2d) and graph.is_out_channel_pruning_fn(d.handler)
-        ]
-        group_names = [by_module[m] for m, _, _ in out_convs]
-        touches_excluded = [by_module[m] for m, _, _ in convs if m in excluded_mods]
-        why = channel_graph.uncuttable(graph, group, outputs)
-        if touches_excluded:
-            why = f"feeds excluded layer {touches_excluded[0]}"
-        if why:
-            kept.update({n: why for n in group_names if n not in kept})
-            continue
-        plans.append(_plan(group, out_convs, group_names, graph, amount, layer_amounts))
+    plans = [
+        _plan(group, out_convs, group_names, graph, amount, layer_amounts)
+        for group, out_convs, group_names in _cuttable_groups(
+            graph, outputs, kept_out, excluded_mods, by_module, kept
+        )
+    ]
     if scope == "global":
         _global_amounts(plans, amount)
     cut, removed = 0, {}
@@ -165,6 +153,48 @@ def prune_channels(
     )
 
 
+def _cuttable_groups(graph, outputs, kept_out, excluded_mods, by_module, kept) -> list:
+    """(group, its out-channel convs as (module, idxs, root idxs), their names) per coupled
+    group that may be cut; ``kept`` gets why the others' convs keep their channels."""
+    found = []
+    ignored = [m for m in kept_out if isinstance(m, nn.Conv2d)] + list(excluded_mods)
+    for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=[nn.Conv2d]):
+        convs = [(d.target.module, idxs, root) for (d, idxs), root in zip(group, _roots(group))]
+        out_convs = [
+            (m, i, r)
+            for (m, i, r), (d, _) in zip(convs, group)
+            if isinstance(m, nn.Conv2d) and graph.is_out_channel_pruning_fn(d.handler)
+        ]
+        group_names = [by_module[m] for m, _, _ in out_convs]
+        touches_excluded = [by_module[m] for m, _, _ in convs if m in excluded_mods]
+        why = channel_graph.uncuttable(graph, group, outputs)
+        if touches_excluded:
+            why = f"feeds excluded layer {touches_excluded[0]}"
+        if why:
+            kept.update({n: why for n in group_names if n not in kept})
+            continue
+        found.append((group, out_convs, group_names))
+    return found
+
+
+def channel_groups(model, input_shape: tuple[int, ...], exclude: str | None = None) -> list[list[str]]:
+    """The Conv2d layers of each coupled group ``prune_channels`` may cut, in module order: the
+    layers that lose the same output channels (a recipe's amount for a group is the smallest
+    it gives these layers, so tuning gives them one amount). The model is left as it was."""
+    refuse_graph_models(model, "model")
+    _, excluded, _ = partition_convs(model, exclude)
+    example = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))
+    graph, out_fns, _ = channel_graph.trace(model, example)
+    outputs = set(channel_graph.output_nodes(graph, out_fns))
+    kept_out = channel_graph.output_layers(graph, out_fns)
+    by_module = {m: n for n, m in model.named_modules()}
+    excluded_mods = {m for n, m in model.named_modules() if n in {layer for layer, _ in excluded}}
+    found = _cuttable_groups(graph, outputs, kept_out, excluded_mods, by_module, {})
+    order = {name: i for i, name in enumerate(by_module.values())}
+    groups = [sorted(set(names), key=order.__getitem__) for _, _, names in found if names]
+    return sorted(groups, key=lambda g: order[g[0]])
+
+
 def _roots(group) -> list:
     return [getattr(item, "root_idxs", item.idxs) for item in group]
 
@@ -173,7 +203,13 @@ def _plan(group, out_convs, names, graph, amount, layer_amounts) -> _Plan:
     root = group[0].dep.target.module
     n = root.out_channels
     scores, sizes = np.zeros(n), np.zeros(n)
-    for m, idxs, roots in out_convs:
+    for (m, idxs, roots), name in zip(out_convs, names):
+        if max(idxs, default=0) >= m.out_channels or max(roots, default=0) >= n:
+            raise InputError(
+                f"layer {name}: Torch-Pruning maps its output channels out of range (a split or chunk"
+                f" of its channels it cannot follow, as in YOLOv8's C2f); --exclude '^{re.escape(name)}$'"
+                " or use --structure unstructured"
+            )
         w = m.weight.detach().float()
         l1 = w.abs().sum(dim=(1, 2, 3)).cpu().numpy()
         if not np.isfinite(l1).all():

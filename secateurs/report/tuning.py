@@ -33,8 +33,13 @@ def sweep_blocks(doc: dict) -> list[Block]:
     """What was swept, then the quality table (metrics with their delta against dense, in
     points) and the size table (KiB of every artifact), each narrow enough for a page."""
     rows = doc["rows"]
+    channels = doc.get("structure") == "channels"
+    cut = (
+        " (channels removed" + (f", counts rounded to {doc['round_to']}" if doc.get("round_to") else "") + ")"
+    )
     context = [
-        f"{doc['model']}, {len(rows)} amounts, {doc['scope']} scope, sizes from the {doc['exporter']} exporter"
+        f"{doc['model']}, {len(rows)} amounts, {doc['scope']} scope{cut if channels else ''},"
+        f" sizes from the {doc['exporter']} exporter"
     ]
     if doc.get("eval"):
         e = doc["eval"]
@@ -51,9 +56,11 @@ def sweep_blocks(doc: dict) -> list[Block]:
     quality = _quality_table(doc)
     if quality is not None:
         blocks.append(quality)
+    if channels:
+        blocks.append(_cost_table(doc))
     sizes = sorted({f for r in rows for f in r.get("sizes", {})})
     if sizes:
-        columns = [Column("amount", "number"), Column("sparsity", "percent")]
+        columns = [Column("amount", "number"), Column(_sparsity(doc), "percent")]
         columns += [Column(f, "number") for f in sizes]
         body = [
             cells(f"{r['amount']:g}", fmt_pct(r["sparsity"]))
@@ -69,6 +76,29 @@ def sweep_blocks(doc: dict) -> list[Block]:
     return blocks
 
 
+def _sparsity(doc: dict) -> str:
+    """The sparsity column's name: with channels it is the share of conv weights removed."""
+    return "conv weights removed" if doc.get("structure") == "channels" else "sparsity"
+
+
+def _cost_table(doc: dict) -> Table:
+    """Channels: what each amount leaves of the dense model's parameters and MACs (per
+    sample, Conv2d and Linear layers), the compute that channel pruning removes."""
+    dense = doc.get("dense_cost") or {}
+    columns = [Column("amount", "number"), Column(_sparsity(doc), "percent")]
+    columns += [Column("parameters", "number"), Column("of dense", "percent")]
+    columns += [Column("MACs (M)", "number"), Column("of dense", "percent")]
+    body = []
+    for r in doc["rows"]:
+        row = cells(f"{r['amount']:g}", fmt_pct(r["sparsity"]))
+        for key, scale, fmt in (("params", 1, "{:,}"), ("macs", 1e6, "{:,.2f}")):
+            value, full = r.get(key), dense.get(key)
+            row.append(Cell("-" if value is None else fmt.format(value / scale if scale != 1 else value)))
+            row.append(Cell(fmt_pct(value / full) if value is not None and full else "-"))
+        body.append(row)
+    return Table(columns, body)
+
+
 def _quality_table(doc: dict) -> Table | None:
     """Amount, sparsity, each metric (label metrics with their delta in points), the budget."""
     rows = doc["rows"]
@@ -79,7 +109,7 @@ def _quality_table(doc: dict) -> Table | None:
     if not label_metrics and not other:
         return None
     budget = any("within_budget" in r for r in rows)
-    columns = [Column("amount", "number"), Column("sparsity", "percent")]
+    columns = [Column("amount", "number"), Column(_sparsity(doc), "percent")]
     columns += [Column(HEADERS[m], "number") for m in label_metrics]
     columns += [Column(f"{m} vs dense boxes" if m in DETECT else HEADERS[m], "number") for m in other]
     columns += [Column("budget", "verdict")] if budget else []
@@ -128,11 +158,18 @@ def sensitivity_blocks(data: dict) -> list[Block]:
         u = data["uniform"]
         lines = [
             f"budget {data.get('budget_option', data['budget'])} (a drop of at most {_points(data['budget'])}):",
-            f"recipe (recipe.json): sparsity {recipe['sparsity']:.1%}, measured drop {recipe['drop'] * 100:.2f} points",
-            f"uniform: amount {u['amount']:g}, sparsity {u['sparsity']:.1%}, drop {u['drop'] * 100:.2f} points",
+            f"recipe (recipe.json): sparsity {recipe['sparsity']:.1%}, measured drop {recipe['drop'] * 100:.2f} points"
+            + _params(recipe),
+            f"uniform: amount {u['amount']:g}, sparsity {u['sparsity']:.1%}, drop {u['drop'] * 100:.2f} points"
+            + _params(u),
         ]
         blocks.append(Paragraph(lines))
     return blocks
+
+
+def _params(found: dict) -> str:
+    """ ", N parameters" where channels were cut (the model's parameters after), else ""."""
+    return f", {found['params']:,} parameters" if "params" in found else ""
 
 
 def plots_page(title: str, blocks: list[Block], images: dict[str, bytes]) -> Document:

@@ -21,6 +21,7 @@ from secateurs.config import (
     check_exclude,
     check_fraction,
     check_input_shape,
+    check_structure,
     check_task_options,
     drop_budgets,
     parse_max_drop,
@@ -59,6 +60,8 @@ class TuningConfig:
     box_format: str | None = None
     seed: int = 0
     threads: int | None = None  # torch and onnxruntime threads; None: the usable CPUs (secateurs.cpus)
+    structure: str = "unstructured"  # or "channels": remove whole Conv2d output channels, as `run`
+    round_to: int | None = None  # --structure channels: keep channel counts multiples of this
 
     def __post_init__(self) -> None:
         if not self.amounts:
@@ -73,6 +76,7 @@ class TuningConfig:
         if self.threads is not None:
             cpus.check(self.threads)
         check_exclude(self.exclude)
+        check_structure(self.structure, self.round_to)
         if self.eval is not None:
             check_eval_spec(self.eval)
             check_eval_file(self.eval)  # loaded at once: no later stage to defer this to

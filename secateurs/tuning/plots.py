@@ -11,7 +11,14 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 STYLES = ("-", "--", "-.", ":")
 
 
-def plot_sweep(rows: list[dict], path: Path, dense: dict, budgets=(), task: str | None = None) -> None:
+def plot_sweep(
+    rows: list[dict],
+    path: Path,
+    dense: dict,
+    budgets=(),
+    task: str | None = None,
+    dense_cost: dict | None = None,
+) -> None:
     """Quality over amount (when the sweep had data) above artifact sizes over amount.
 
     The quality panel draws what the data can judge: a classifier's accuracy (labelled data)
@@ -19,16 +26,30 @@ def plot_sweep(rows: list[dict], path: Path, dense: dict, budgets=(), task: str 
     model's detections). Each comes with its dense reference and the budgets on it
     (``budgets``: (metric, largest drop)) as labelled horizontal lines. The size panel draws
     each artifact as KiB with its own marker and line style. Legends sit outside the axes, so
-    they never cover a series. Written atomically (files.write_bytes).
+    they never cover a series. With ``dense_cost`` (channels: {params, macs}) a middle panel
+    draws the parameters and MACs left, in % of dense. Written atomically (files.write_bytes).
     """
     amounts = [r["amount"] for r in rows]
     series = _quality_series(rows, dense, budgets, task)
-    with png_figure(
-        path, 2 if series else 1, 1, figsize=(9, 7 if series else 4), sharex=True, squeeze=False
-    ) as (fig, axes):
+    cost = dense_cost if dense_cost and all("params" in r for r in rows) else None
+    panels = 1 + bool(series) + bool(cost)
+    with png_figure(path, panels, 1, figsize=(9, 3.5 * panels), sharex=True, squeeze=False) as (fig, axes):
         if series:
             _quality_panel(axes[0][0], amounts, series, budgets)
-        _size_panel(axes[-1][0], rows, amounts)
+        if cost:
+            _cost_panel(axes[-2][0], rows, amounts, cost)
+        _size_panel(axes[-1][0], rows, amounts, "channels" if cost else "weights")
+
+
+def _cost_panel(ax, rows, amounts, dense_cost: dict) -> None:
+    """Channels: parameters and MACs left, as a percentage of the dense model's."""
+    for i, (key, label) in enumerate((("params", "parameters"), ("macs", "MACs per sample"))):
+        if dense_cost.get(key) and all(key in r for r in rows):
+            left = [100 * r[key] / dense_cost[key] for r in rows]
+            ax.plot(amounts, left, marker=MARKERS[i], linestyle=STYLES[i], label=label)
+    ax.set_ylabel("% of dense")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def _quality_series(rows, dense, budgets, task) -> list[tuple[str, str, list, float]]:
@@ -71,7 +92,7 @@ def _quality_panel(ax, amounts, series, budgets) -> None:
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
-def _size_panel(ax, rows, amounts) -> None:
+def _size_panel(ax, rows, amounts, what: str = "weights") -> None:
     names = sorted({f for r in rows for f in r.get("sizes", {})})
     for i, name in enumerate(names):
         kib = [r["sizes"].get(name, float("nan")) / 1024 for r in rows]
@@ -83,7 +104,11 @@ def _size_panel(ax, rows, amounts) -> None:
             markersize=7 - i % 3,
             label=name,
         )
-    ax.set_xlabel("amount (fraction of each Conv2d weight pruned)")
+    ax.set_xlabel(
+        "amount (fraction of each Conv2d group's output channels removed)"
+        if what == "channels"
+        else "amount (fraction of each Conv2d weight pruned)"
+    )
     ax.set_ylabel("artifact size (KiB)")
     ax.grid(True, alpha=0.3)
     if names:

@@ -10,6 +10,11 @@ combined recipe on the data, so the recipe's reported drop is measured, never es
 On an executor other than ``local`` (``--executor ray``) the layer x amount table runs as
 one task per cell, the Probe shared once. The recipe search stays in this process, one
 measurement after another: each step depends on every choice before it.
+With ``--structure channels`` a probe cuts channels (``Tuner``), and the unit probed is a
+coupled group (``channels.channel_groups``: convs whose outputs are added lose the same
+channels, and a group's amount is the smallest it gives its convs, so probing one member
+alone would cut nothing). A group is named by its first conv; the recipe lists every member
+with the group's amount, which `run --recipe --structure channels` reads as it is.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 from secateurs import files, threads
 from secateurs.errors import UsageError
 from secateurs.executors import Executor, unwrap
+from secateurs.model.channels import channel_groups
 from secateurs.model.conv_targets import find_conv_weights
 from secateurs.model.recipe import write_recipe
 from secateurs.progress import SILENT, Progress
@@ -49,11 +55,18 @@ class Probe:
         chosen, _ = find_conv_weights(tuner.model, tuner.exclude)
         if not chosen:
             raise UsageError(f"{tuner.info.spec}: no Conv2d layers to probe")
+        numel = {c.layer: int(c.weight.numel()) for c in chosen}
+        groups = [[c.layer] for c in chosen]
+        if tuner.structure == "channels":
+            groups = channel_groups(tuner.dense_model, tuner.info.input_shape, tuner.exclude)
+            if not groups:
+                raise UsageError(f"{tuner.info.spec}: no Conv2d channels may be cut (every group is kept)")
         if metric is None:
             metric = "mAP50" if tuner.task == "detect" else "accuracy" if tuner.labelled else "agreement"
         tuner.check_budgets([(metric, 0.0)])
-        self.layers = [c.layer for c in chosen]
-        self.numel = [int(c.weight.numel()) for c in chosen]
+        self.layers = [g[0] for g in groups]
+        self.members = {g[0]: g for g in groups}  # channels: the convs cut with each group
+        self.numel = [sum(numel.get(n, 0) for n in g) for g in groups]
         self.key = metric
         self.labelled = tuner.labelled and metric != "agreement"
         self.metric = describe(metric, tuner.task, tuner.labelled)
@@ -62,12 +75,17 @@ class Probe:
     def measure(self, layer_amounts: dict[str, float]) -> tuple[float, float]:
         """(drop, sparsity over the conv weights) with these amounts and 0 elsewhere."""
         t = self.tuner
-        row = t.judge(0.0, t.prune_layers(layer_amounts))
+        row = t.judge(0.0, t.prune_layers(self.expand(layer_amounts)))
         self.evaluations += 1
         drop = drop_of(row, self.key)
         if drop is None:
             raise UsageError(f"{t.data.source}: sensitivity needs [N, classes] outputs to compare top-1")
         return drop, row["sparsity"]
+
+    def expand(self, layer_amounts: dict[str, float]) -> dict[str, float]:
+        """Each probed unit's amount given to every conv of its group (one conv per unit
+        unless channels)."""
+        return {m: a for name, a in layer_amounts.items() for m in self.members.get(name, [name])}
 
 
 def describe(metric: str, task: str | None, labelled: bool) -> str:
@@ -139,7 +157,10 @@ def build_recipe(probe: Probe, drops, amounts, budget: float, advance=None) -> d
     drop, sparsity = probe.measure(chosen)  # verify the whole recipe once more
     if drop > budget + 1e-12:  # a forward pass is deterministic; this guards the contract
         raise RuntimeError(f"recipe drop {drop} exceeds budget {budget} after search (last {state[0]})")
-    return {"layers": chosen, "drop": drop, "sparsity": sparsity}
+    found = {"layers": chosen, "drop": drop, "sparsity": sparsity}
+    if getattr(probe.tuner, "channels", None) is not None:  # the model as the recipe cut it
+        found["params"] = probe.tuner.channels.params_after
+    return found
 
 
 def uniform_within(probe: Probe, budget: float) -> dict:
@@ -147,7 +168,8 @@ def uniform_within(probe: Probe, budget: float) -> dict:
     amount, probes = auto_amount(probe.tuner, [(probe.key, budget)], resolution=0.01)
     row = probe.tuner.evaluate(amount)
     probe.evaluations += len(probes)
-    return {"amount": amount, "drop": drop_of(row, probe.key), "sparsity": row["sparsity"]}
+    found = {"amount": amount, "drop": drop_of(row, probe.key), "sparsity": row["sparsity"]}
+    return found | ({"params": row["params"]} if "params" in row else {})
 
 
 def run_sensitivity(
@@ -182,6 +204,9 @@ def run_sensitivity(
         "drop": drops,
         "sweep_seconds": round(time.perf_counter() - t0, 3),
     }
+    if cfg.structure == "channels":
+        data["structure"] = {"structure": "channels", "round_to": cfg.round_to}
+        data["groups"] = {name: members for name, members in probe.members.items() if len(members) > 1}
     if budget is not None:
         with progress.steps(len(probe.layers), "recipe") as advance:
             recipe = build_recipe(probe, drops, amounts, budget, advance)
@@ -189,7 +214,9 @@ def run_sensitivity(
         data.update(budget=budget, budget_option=cfg.budget_options()[0], recipe=recipe, uniform=uniform)
         meta = {"model": cfg.model, "data": data["data"], "metric": probe.metric, "budget": budget}
         meta.update(measured_drop=recipe["drop"], sparsity=recipe["sparsity"], uniform=uniform)
-        write_recipe(directory / "recipe.json", recipe["layers"], default=0.0, **meta)
+        if cfg.structure == "channels":
+            meta.update(structure="channels", round_to=cfg.round_to)
+        write_recipe(directory / "recipe.json", probe.expand(recipe["layers"]), default=0.0, **meta)
     data["evaluations"] = probe.evaluations
     data["seconds"] = round(time.perf_counter() - t0, 3)
     files.write_json(directory / "sensitivity.json", data)

@@ -11,6 +11,10 @@ On an executor other than ``local`` (``--executor ray``) the driver runs the fir
 until the template is settled (built or refused), then shares the Tuner once and runs every
 other amount as a task on its own copy: each renders its model.onnx from the same template,
 so the rows, sizes and notes are those of the local loop.
+With ``--structure channels`` every amount is a new architecture: each is exported afresh
+(model.pt2 included), and each row also carries ``params`` and ``macs`` (per sample, Conv2d
+and Linear), what channels buy. Latency is not measured here: a row may gain a ``latency``
+key from a stage that times the exported model.
 """
 
 from __future__ import annotations
@@ -113,12 +117,15 @@ def run_sweep(
     files.write_json(directory / "sweep.json", doc)
     files.write_text(directory / "sweep.md", markdown.body(blocks) + "\n")
     png = directory / "sweep.png"
-    plot_sweep(rows, png, doc["dense"], cfg.budgets, tuner.task)
+    plot_sweep(rows, png, doc["dense"], cfg.budgets, tuner.task, doc["dense_cost"])
     what = "mAP50 and mAP50-95" if tuner.task == "detect" else "quality"
     page = plots_page(
         f"secateurs sweep: {cfg.model}",
         blocks,
-        {f"sweep.png: {what} and artifact sizes against the amount": png.read_bytes()},
+        {
+            f"sweep.png: {what}{', parameters and MACs' if doc['dense_cost'] else ''} and artifact sizes"
+            " against the amount": png.read_bytes()
+        },
     )
     files.write_text(directory / "report.html", html.render(page))
     return doc
@@ -133,6 +140,8 @@ def document(cfg: SweepConfig, tuner: Tuner, rows: list[dict], timings: dict) ->
         "model": tuner.info.spec,
         "input_shape": list(tuner.info.input_shape),
         "scope": cfg.scope,
+        "structure": cfg.structure,
+        "round_to": cfg.round_to,
         "exclude": cfg.exclude,
         "exporter": resolve_exporter(cfg.exporter, tuner.info.source),
         "opset": cfg.opset,
@@ -140,6 +149,7 @@ def document(cfg: SweepConfig, tuner: Tuner, rows: list[dict], timings: dict) ->
         if data is None
         else {"data": data.source, "samples": data.n, "labels": tuner.labelled, "task": tuner.task},
         "dense": tuner.dense_metrics(),
+        "dense_cost": tuner.dense_cost() if cfg.structure == "channels" else None,
         "budget": {
             "max_accuracy_drop": cfg.max_accuracy_drop,
             "min_agreement": cfg.min_agreement,

@@ -4,13 +4,17 @@ Every tuning search (sweep, sensitivity, `run --auto`) asks one question many ti
 worse is the model pruned like this? A ``Tuner`` loads the model and the evaluation data once,
 keeps the dense weights and the dense model's outputs (classification: scores; detection: boxes
 after NMS, and their labelled metrics), and per probe only restores the weights, prunes, and
-runs the pruned PyTorch model. Each probe becomes one row (``summarize``), and budgets judge
+runs the pruned PyTorch model. With ``structure="channels"`` a probe changes the architecture,
+so restoring means a fresh deep copy of the dense model (kept once), whose channels are then
+cut (``model.channels``); the layer names stay, so per-layer probes and recipes work alike,
+and each row also carries the pruned model's parameters and MACs (``macs``). Each probe becomes one row (``summarize``), and budgets judge
 rows by the drop of one metric each (``drop_of``, ``within_budget``), the same drops the gates
 of `run` judge (``evaluation.judge.gates``).
 """
 
 from __future__ import annotations
 
+import copy
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -22,10 +26,14 @@ from secateurs.evaluation import detect, detection_metrics, judge, metrics
 from secateurs.evaluation.data import load_eval_data
 from secateurs.evaluation.detection_data import load_detection_data
 from secateurs.exporters.common.opsets import DEFAULT_OPSET
+from secateurs.model.channels import count_params, prune_channels, refuse_graph_models
 from secateurs.model.conv_targets import find_conv_weights
 from secateurs.model.load import load_model
+from secateurs.model.program import save_program
 from secateurs.model.prune import prove_weights_used, prune_model
-from secateurs.tuning.graph_reuse import GraphReuse
+from secateurs.pipeline.export import export_artifacts
+from secateurs.pipeline.prune import PROGRAM
+from secateurs.tuning.graph_reuse import EXPORTED, GraphReuse
 
 LABEL_METRICS = ("accuracy", "macro_precision", "macro_recall")
 AGREEMENT_METRICS = ("top1_agreement", "top5_agreement", "cosine", "snr_db")
@@ -56,14 +64,22 @@ class Tuner:
         opset: int = DEFAULT_OPSET,
         task: str | None = None,
         box_format: str | None = None,
+        structure: str = "unstructured",
+        round_to: int | None = None,
     ) -> None:
         self.model, self.info = load_model(model, weights, input_shape, trust)
+        self.structure, self.round_to = structure, round_to or 1
+        if structure == "channels":
+            refuse_graph_models(self.model, self.info.spec)
         targets, _ = find_conv_weights(self.model, exclude)
         prove_weights_used(self.model, {t.layer: t.weight for t in targets}, self.info.input_shape)
         self.task = eval_task(eval_spec, task) if eval_spec else None
         self.box_format = box_format
         self.scope, self.exclude, self.exporter, self.opset = scope, exclude, exporter, opset
         self._dense_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.dense_model = self.model  # channels: never pruned itself; each probe cuts a deep copy
+        self._dense_numel = {t.layer: int(t.weight.numel()) for t in targets}
+        self.channels = None  # channels: the last probe's ChannelResult
         self.data, self.dense_outputs, self._dense_detect = None, None, None
         if self.task == "detect":
             shape = self.info.input_shape
@@ -99,6 +115,8 @@ class Tuner:
             getattr(cfg, "opset", DEFAULT_OPSET),
             cfg.task,
             cfg.box_format,
+            getattr(cfg, "structure", "unstructured"),
+            getattr(cfg, "round_to", None),
         )
 
     @property
@@ -122,20 +140,41 @@ class Tuner:
         key = (amount, scope or self.scope, exclude if exclude is not None else self.exclude)
         if key != self._pruned_as:
             self._restore_dense()
-            self._records, _ = prune_model(self.model, amount, key[1], key[2])
+            if self.structure == "channels":
+                self._records = self._cut_channels(amount, key[1], key[2])
+            else:
+                self._records, _ = prune_model(self.model, amount, key[1], key[2])
             self._pruned_as = key
         return self._records
 
     def prune_layers(self, layer_amounts: dict[str, float]) -> list:
         """Put the dense weights back, then prune only the listed layers, each to its amount."""
         self._restore_dense()
+        if self.structure == "channels":
+            return self._cut_channels(0.0, "layer", self.exclude, layer_amounts)
         records, _ = prune_model(self.model, 0.0, "layer", self.exclude, layer_amounts=layer_amounts)
+        return records
+
+    def _cut_channels(self, amount: float, scope: str, exclude: str | None, layer_amounts=None) -> list:
+        """Cut channels of the fresh copy in ``self.model``; the records are those `run` keeps
+        (every remaining Conv2d weight, nothing zeroed)."""
+        self.channels = prune_channels(
+            self.model,
+            self.info.input_shape,
+            amount,
+            scope,
+            exclude,
+            layer_amounts,
+            self.round_to,
+            self.info.spec,
+        )
+        records, _ = prune_model(self.model, 0.0, "layer", exclude, allow_noop=True)
         return records
 
     def judge(self, amount: float, records: list) -> dict:
         """The row (``summarize``) of the model as it is now, pruned as ``records`` say."""
         if self.data is None:
-            return summarize(amount, records, {})
+            return self._with_channels(summarize(amount, records, {}), records)
         if self.task == "detect":
             found = detect.torch_detections(self.model, self.data, self.box_format)
             dense = self._dense_detection_metrics() if self.labelled else None
@@ -143,7 +182,26 @@ class Tuner:
         else:
             scores = judge.torch_scores(self.model, self.data.inputs)
             result = metrics.compare(self.dense_outputs, scores, self.data.labels)
-        return summarize(amount, records, result)
+        return self._with_channels(summarize(amount, records, result), records)
+
+    def _with_channels(self, row: dict, records: list) -> dict:
+        """Channels: the row's sparsity is the share of the dense prunable Conv2d weights
+        removed, and it carries the pruned model's parameters and MACs (per sample)."""
+        if self.structure != "channels":
+            return row
+        dense = sum(self._dense_numel.get(r.name, 0) for r in records)
+        left = sum(r.numel for r in records if r.name in self._dense_numel)
+        row["sparsity"] = 1.0 - left / dense if dense else 0.0
+        row["params"] = count_params(self.model)
+        row["macs"] = macs(self.model, self.info.input_shape)
+        return row
+
+    def dense_cost(self) -> dict:
+        """{params, macs} of the dense model (MACs per sample, Conv2d and Linear only)."""
+        return {
+            "params": count_params(self.dense_model),
+            "macs": macs(self.dense_model, self.info.input_shape),
+        }
 
     def evaluate(self, amount: float, scope: str | None = None, exclude: str | None = None) -> dict:
         """{amount, sparsity, metrics, deltas} of the model pruned to ``amount`` (cached)."""
@@ -171,6 +229,12 @@ class Tuner:
             model=self.info.spec, out=directory, amount=amount, exporter=self.exporter, opset=self.opset
         )
         info = replace(self.info, notes=[])
+        if self.structure == "channels":  # a new architecture per amount: no template to render
+            cfg = replace(cfg, structure="channels", round_to=self.round_to)
+            records = self.prune(amount, scope, exclude)
+            artifacts = export_artifacts(cfg, self.model, info, records, directory)
+            save_program(self.model, self.info.input_shape, directory / PROGRAM)
+            return artifacts | {PROGRAM: _File(directory / PROGRAM)}, EXPORTED
         if self.graph.wants_template():
             self._restore_dense()
             self.graph.build(cfg, self.model, info, self.exclude)
@@ -199,8 +263,43 @@ class Tuner:
         return self._dense_detect
 
     def _restore_dense(self) -> None:
-        self.model.load_state_dict(self._dense_state)
+        if self.structure == "channels":
+            self.model = copy.deepcopy(self.dense_model)
+        else:
+            self.model.load_state_dict(self._dense_state)
         self._pruned_as = None  # the next prune() prunes again
+
+
+class _File:
+    """An artifact-like entry (path, size) for a file written beside the exporters' (model.pt2)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.size = path, path.stat().st_size
+
+
+def macs(model, input_shape: tuple[int, ...]) -> int:
+    """Multiply-accumulates of one sample through the model's Conv2d and Linear layers (the
+    rest is small beside them), counted by forward hooks on one forward pass of zeros."""
+    import torch
+    import torch.nn as nn
+
+    total = [0]
+
+    def count(module, inputs, output):
+        if isinstance(module, nn.Conv2d):
+            per_out = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+            total[0] += output.numel() * per_out
+        else:
+            total[0] += output.numel() * module.in_features
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(*input_shape))
+    finally:
+        for h in hooks:
+            h.remove()
+    return total[0] // max(1, input_shape[0])
 
 
 def summarize(amount: float, records: list, result: dict) -> dict:
