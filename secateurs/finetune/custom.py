@@ -30,7 +30,7 @@ def run_function(spec: str, model: nn.Module) -> tuple[nn.Module, list[str]]:
     if got != shapes:
         missing = sorted(set(shapes) - set(got))
         extra = sorted(set(got) - set(shapes))
-        changed = sorted(n for n in set(shapes) & set(got) if shapes[n] != got[n])
+        changed = [n for n in shapes if n in got and shapes[n] != got[n]]  # in the model's order
         what = (
             f"parameter {changed[0]} is {list(got[changed[0]])}, was {list(shapes[changed[0]])}"
             if changed
