@@ -208,3 +208,12 @@ def test_finetune_data_without_labels_is_refused(tmp_path):
     )
     assert result.exit_code == 3
     assert "has no 'labels' array" in result.output
+
+
+def test_the_python_api_fine_tunes_too(tmp_path, data):
+    from secateurs import api
+
+    report = api.prune(
+        "tests.models:conv_linear", out=tmp_path / "o", amount=0.5, finetune=1, finetune_data=data["train"]
+    )
+    assert report["finetune"]["epochs"] == 1 and report["finetune"]["masked_layers"] == 2
