@@ -121,8 +121,7 @@ class RunConfig:
         if stages & {"reference", "evaluate"} and self.eval:
             check_eval_file(self.eval)
         if "finetune" in stages and self.finetune and not finetune_data(self).startswith("builtin:"):
-            if not Path(finetune_data(self)).is_file():
-                raise UsageError(f"--finetune-data {finetune_data(self)}: file not found")
+            check_labelled_npz(finetune_data(self))
         if "export" in stages:
             check_formats(self.formats, present)
             dense = exporters.DENSE_ONNX
@@ -373,6 +372,25 @@ def finetune_data(cfg) -> str:
         " --finetune-data DATA (a .npz with 'inputs' and 'labels', builtin:digits or builtin:shapes,"
         " whose train splits are used), or train it yourself with --finetune-fn module:function"
     )
+
+
+def check_labelled_npz(path: str) -> None:
+    """--finetune-data exists and holds a ``labels`` array (read from the zip's listing, before
+    the model loads); its contents are checked when it is read."""
+    import zipfile
+
+    if not Path(path).is_file():
+        raise UsageError(f"--finetune-data {path}: file not found")
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = {n.removesuffix(".npy") for n in z.namelist()}
+    except (OSError, zipfile.BadZipFile):
+        return  # not a zip: reading it says why (exit 3)
+    if "labels" not in names:
+        raise UsageError(
+            f"--finetune-data {path}: has no 'labels' array (found: {', '.join(sorted(names)) or 'none'});"
+            " fine-tuning needs labelled inputs"
+        )
 
 
 def check_finetune(cfg) -> None:

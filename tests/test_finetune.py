@@ -194,20 +194,12 @@ def test_finetune_without_usable_training_data_is_refused_before_the_model_loads
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_finetune_data_without_labels_is_refused(tmp_path):
+def test_finetune_data_without_labels_is_refused_before_the_model_loads(tmp_path):
     train = labelled(tmp_path / "t.npz", labels=False)
-    result = cli(
-        "prune",
-        "tests.models:conv_linear",
-        "--finetune",
-        "1",
-        "--finetune-data",
-        train,
-        "--out",
-        str(tmp_path / "o"),
-    )
-    assert result.exit_code == 3
-    assert "has no 'labels' array" in result.output
+    args = ["--finetune", "1", "--finetune-data", train, "--out", str(tmp_path / "o")]
+    result = cli("prune", "tests.models:raises", *args)
+    assert result.exit_code == 2, result.output
+    assert "has no 'labels' array (found: inputs)" in result.output
 
 
 def test_the_python_api_fine_tunes_too(tmp_path, data):
