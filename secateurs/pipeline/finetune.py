@@ -23,7 +23,7 @@ from secateurs.finetune.custom import run_function
 from secateurs.finetune.loop import CLASSIFY_BATCH, DETECT_BATCH, apply_masks, finetune, masks_of
 from secateurs.model.conv_targets import get_param
 from secateurs.model.program import save_program
-from secateurs.model.prune import count_params, prove_weights_used
+from secateurs.model.prune import count_params, excluded_layers, prove_weights_used
 from secateurs.pipeline.context import RunContext
 from secateurs.pipeline.prune import PROGRAM
 from secateurs.progress import SILENT
@@ -71,6 +71,7 @@ def run(ctx: RunContext) -> None:
     prove_weights_used(
         ctx.model, {r.name: get_param(ctx.model, r.param) for r in ctx.layers}, ctx.info.input_shape
     )
+    ctx.excluded = excluded_layers(ctx.model, cfg.exclude)  # trained too: their zeros recounted
     ctx.param_counts = count_params(ctx.model, ctx.layers)
     if ctx.channels:  # the later stages (and a resumed one) load the architecture with its weights from it
         save_program(ctx.model, ctx.info.input_shape, ctx.workdir / PROGRAM)
