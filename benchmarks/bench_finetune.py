@@ -121,7 +121,8 @@ def main() -> None:
             " drawn train images per epoch); the metric is on the held-out split (360 digits, 500 shapes"
             ' images). "pruned, no fine-tuning" is the channel-pruned PyTorch model before training;'
             ' "drop" is dense minus model.onnx after fine-tuning.',
-            "Times are the finetune stage's wall clock on a shared machine, under load from other jobs:"
+            "Times are the finetune stage's wall clock (training, plus scoring the held-out data before and"
+            " after) on a shared machine, under load from other jobs:"
             " read them as an order of magnitude, not a benchmark of the hardware.",
             "",
             table(rows),
