@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install export test verify-runtime lint format bench bench-detect bench-size bench-finetune train clean
+.PHONY: install export test verify-runtime lint format bench bench-detect bench-ray bench-size bench-channels bench-finetune train clean
 
 install: $(STAMP)
 
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[export,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[export,dev,ray]"
 	touch $(STAMP)
 
 export: $(STAMP)
@@ -63,10 +63,18 @@ bench-detect: $(STAMP)
 bench-finetune: $(STAMP)
 	$(BIN)/python benchmarks/bench_finetune.py
 
+# --executor ray against local (sensitivity on builtin:resnet; a batch on a 2-node loopback cluster)
+bench-ray: $(STAMP)
+	$(BIN)/python benchmarks/bench_ray.py
+
 bench-size: $(STAMP)
 	$(BIN)/python benchmarks/bench_size.py
 	$(BIN)/python benchmarks/bench_builtin_sizes.py
 	$(BIN)/python benchmarks/bench_compressors.py
+
+# Parameters, MACs and onnxruntime latency, dense against pruned (benchmarks/CHANNELS.md).
+bench-channels: $(STAMP)
+	$(BIN)/python benchmarks/bench_channels.py
 
 # Retrain the builtin demo models (deterministic; the shipped weights came from this).
 train: $(STAMP)

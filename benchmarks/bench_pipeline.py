@@ -113,7 +113,9 @@ def floor_round(model: Model, tmp: Path) -> dict:
 def run_round(model: Model, tmp: Path) -> dict:
     out = tmp / "out"
     times = tmp / "times.json"
-    argv = ["--no-config", "run", model.spec, "--amount", AMOUNT, "--out", str(out)]
+    # --latency-runs 0: the floor times no latency, so neither does the run it is compared with
+    # (the cost stage still counts parameters and MACs); latency is benchmarked in bench_channels.py
+    argv = ["--no-config", "run", model.spec, "--amount", AMOUNT, "--latency-runs", "0", "--out", str(out)]
     result = measure(
         [sys.executable, "-m", "benchmarks.timed_run", str(times), *argv], tmp.parent / f"{tmp.name}.log"
     )

@@ -58,6 +58,7 @@ def run(
     finetune_lr: float | None = None,
     finetune_fn: str | None = None,
     threads: int | None = None,
+    latency_runs: int | None = None,
     progress: Progress = None,
 ) -> dict:
     """`secateurs run`: load, prune, export, validate (and evaluate with ``eval``), report.

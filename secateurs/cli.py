@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from secateurs import __version__
+from secateurs.batch.command import batch
 from secateurs.commands.export import export
 from secateurs.commands.prune import prune
 from secateurs.commands.report import report_command
@@ -48,6 +49,7 @@ COMMAND_EXIT_CODES = {
     "sweep": (0, 2, 3, 4, 5),
     "sensitivity": (0, 2, 3, 5),
     "verify": (0, 1, 2, 3, 5),
+    "batch": (0, 1, 2, 3, 4, 5, 6),
 }
 
 
@@ -148,6 +150,7 @@ def _register_commands() -> None:
         sweep,
         sensitivity,
         verify,
+        batch,
     ):
         command.epilog = exit_code_help(COMMAND_EXIT_CODES[command.name])
         main.add_command(command)

@@ -15,7 +15,7 @@ from secateurs.exporters.common.opsets import DEFAULT_OPSET, check_opset
 SCOPES = ("layer", "global")
 STRUCTURES = ("unstructured", "channels")  # zero single weights, or remove whole Conv2d channels
 EXPORTERS = ("auto", "dynamo", "torchscript")
-RUNTIME_ONLY = ("threads",)  # settings kept out of report.json and state.json (see to_json)
+RUNTIME_ONLY = ("threads", "latency_runs")  # settings kept out of report.json and state.json (see to_json)
 DEFAULT_FORMATS = exporters.default_names()  # in their declared order
 
 # ORT vs PyTorch on float32 CNN outputs differs by ~1e-6; BatchNorm folding and
@@ -79,6 +79,7 @@ class RunConfig:
     recipe: Path | None = None  # per-layer amounts (secateurs.recipe/1), layer scope only
     opset: int = DEFAULT_OPSET  # ai.onnx opset of model.onnx (and the formats derived from it)
     threads: int | None = None  # torch and onnxruntime threads; None: the usable CPUs (secateurs.cpus)
+    latency_runs: int = 30  # timed onnxruntime runs per artifact and batch in the cost stage; 0: none
     settings_file: str | None = None  # secateurs.toml or pyproject.toml used, relative to the cwd
     settings_from_file: tuple[str, ...] = ()  # the fields above whose value came from it
 
@@ -87,6 +88,12 @@ class RunConfig:
         check_opset(self.opset, self.exporter)
         if self.threads is not None:
             cpus.check(self.threads)
+        if (
+            isinstance(self.latency_runs, bool)
+            or not isinstance(self.latency_runs, int)
+            or self.latency_runs < 0
+        ):
+            raise UsageError(f"--latency-runs must be an integer >= 0, got {self.latency_runs!r}")
         if self.scope not in SCOPES:
             raise UsageError(f"--scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
         check_structure(self.structure, self.round_to)

@@ -75,6 +75,23 @@ def clean_stale_staging(out: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+def pid_tagged_temp(prefix: str) -> str:
+    """A temp-directory prefix that names this process, ``<prefix><pid>-``, so that
+    ``clean_stale_temp`` can tell a directory a killed process left from a live one's."""
+    return f"{prefix}{os.getpid()}-"
+
+
+def clean_stale_temp(prefix: str) -> None:
+    """Remove the system temp directories ``pid_tagged_temp(prefix)`` named whose process is
+    gone (a Ray worker killed mid-task leaves its temp directory; the retry removes it)."""
+    import tempfile
+
+    for stale in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        pid = stale.name[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)) and stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

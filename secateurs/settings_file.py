@@ -61,7 +61,7 @@ def load(path: Path, cwd: Path) -> Settings:
         if table is None:
             raise UsageError(f"{name}: has no [tool.secateurs] table")
         return Settings(path, name, "tool.secateurs.", table, cwd.resolve())
-    return Settings(path, name, "", _parse(path, name), cwd.resolve())
+    return Settings(path, name, "", parse_toml(path, name), cwd.resolve())
 
 
 def shown(path: Path, cwd: Path) -> str:
@@ -80,7 +80,8 @@ def default_map(settings: Settings, commands: dict[str, click.Command], invoked:
     options = {name: _settable(cmd) for name, cmd in commands.items()}
     known = sorted(set().union(*options.values()))
     scalars = {k: v for k, v in settings.table.items() if not isinstance(v, dict)}
-    top, tables = _keys(settings, "", scalars, set(known), None), {}
+    only = next(iter(commands)) if len(commands) == 1 else None  # a jobs file: `run`'s keys only
+    top, tables = _keys(settings, "", scalars, set(known), only), {}
     for key, value in settings.table.items():
         if isinstance(value, dict):
             if key not in commands:
@@ -181,7 +182,8 @@ def _check(settings: Settings, cmd: click.Command, params: dict, values: dict, c
             raise UsageError(f"{settings.shown}: {dotted}: {e.message}") from None
 
 
-def _parse(path: Path, name: str) -> dict:
+def parse_toml(path: Path, name: str) -> dict:
+    """The TOML file ``path`` as a dict; unreadable or invalid TOML is a UsageError naming ``name``."""
     toml = _tomllib(name)
     try:
         text = path.read_text(encoding="utf-8")
@@ -200,7 +202,7 @@ def _pyproject_table(path: Path, name: str) -> dict | None:
             return None
     except OSError:
         return None
-    tool = _parse(path, name).get("tool", {})
+    tool = parse_toml(path, name).get("tool", {})
     table = tool.get("secateurs") if isinstance(tool, dict) else None
     if table is not None and not isinstance(table, dict):
         raise UsageError(f"{name}: tool.secateurs must be a table")

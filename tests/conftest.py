@@ -19,6 +19,11 @@ def pytest_configure(config):
         "markers",
         "browser: renders report.html in headless chromium; deselected unless --browser is given",
     )
+    config.addinivalue_line(
+        "markers",
+        "ray: starts a local Ray instance (slow: about 10 s, and a worker per task); runs in `make test`,"
+        " `-m 'not ray'` leaves them out",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -47,6 +52,7 @@ SHARED_RUN_GROUPS = {
     "tests/test_evaluation.py::test_digits_evaluation_in_the_pipeline": "resnet_digits",
     "tests/test_verify.py": "test_verify runs",
     "tests/test_detection_pictures.py": "detector_labelled",
+    "tests/test_ray.py": "one local Ray instance",
 }
 
 

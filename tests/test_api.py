@@ -45,7 +45,7 @@ def test_run_returns_report_json_and_takes_cli_names(tmp_path):
     assert data["config"]["amount"] == 0.5 and data["config"]["opset"] == 17
     assert data["config"]["formats"] == ["onnx", "spz"]
     assert {a["file"] for a in data["artifacts"]} == {"model.onnx", "model.onnx.spz"}
-    assert lines[0] == "[1/5] load"
+    assert lines[0] == "[1/6] load"
 
 
 def test_a_failure_raises_the_typed_error_and_writes_nothing(tmp_path):

@@ -232,3 +232,23 @@ def test_random_data_on_a_detection_head_asks_for_the_task(cli, tmp_path, comman
     assert result.exit_code == 2, result.output
     assert "a detection head's shape" in result.stderr and "--task detect" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("metric", ["precision", "recall", "mAP50", "mAP50-95"])
+def test_each_detection_gate_passes_at_its_budget_and_fails_above_it(metric):
+    """judge.gates on detection results: a drop equal to the budget passes, a larger one fails,
+    on each judged model separately (the worse one decides the run)."""
+    from types import SimpleNamespace
+
+    from secateurs.evaluation.judge import gates, gates_passed
+
+    cfg = SimpleNamespace(max_drop=((metric, 0.02),), max_accuracy_drop=None, min_agreement=None)
+    others = {m: 0.0 for m in ("precision", "recall", "mAP50", "mAP50-95") if m != metric}
+    results = {"pytorch": {"drop": {**others, metric: 0.02}}, "onnx": {"drop": {**others, metric: 0.0201}}}
+    checks = gates(cfg, results)
+    assert [(g["judged"], g["metric"], g["passed"]) for g in checks] == [
+        ("pytorch", f"{metric} drop", True),
+        ("onnx", f"{metric} drop", False),
+    ]
+    assert "exceeds the budget 0.02" in checks[1]["detail"]
+    assert not gates_passed({"gates": checks})

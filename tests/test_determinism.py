@@ -37,7 +37,7 @@ def test_two_runs_are_byte_identical(tmp_path, exporter):
         execute(cfg, run_stages(cfg))
     assert_identical(*outs)
     runs = [json.loads((out / "manifest.json").read_text())["run"] for out in outs]
-    assert all(set(r) == {"created_at", "timings_s", "threads", "usable_cpus"} for r in runs)
+    assert all(set(r) == {"created_at", "timings_s", "threads", "usable_cpus", "latency"} for r in runs)
     listed = {e["path"] for e in hashed_part(outs[0])["files"]}
     assert {"model.onnx", "model.onnx.spz", "weights.npz", "reference.npz", "report.json"} <= listed
 

@@ -75,7 +75,7 @@ def finish(ctx_obj, data: dict, quiet: bool) -> None:
     from secateurs import report
 
     if not quiet:
-        click.echo(report.render_terminal(data, ctx_obj.timings, color=color_stdout()))
+        click.echo(report.render_terminal(data, ctx_obj.timings, color_stdout(), ctx_obj.latency))
     verdict.removed(ctx_obj.removed)
     command = click.get_current_context().info_name
     click.echo(verdict.success_line(command, ctx_obj.config.out, data))

@@ -377,3 +377,22 @@ junit_option = click.option(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Also write every check (and accuracy gate) as JUnit XML to FILE, whether they pass or fail.",
 )
+
+
+def executor_options(f):
+    """--executor local|ray and --ray-address (secateurs.executors; Ray is imported only when chosen)."""
+    f = click.option(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="With --executor ray: the cluster to connect to, e.g. 10.0.0.1:6379"
+        " [default: $RAY_ADDRESS, else a local Ray instance started for this command].",
+    )(f)
+    return click.option(
+        "--executor",
+        type=click.Choice(("local", "ray")),
+        default="local",
+        show_default=True,
+        help="Where the work runs: `local`, one item after another in this process, or `ray`, each"
+        " item a Ray task of --threads threads (default 1 there) with the model and data shared"
+        " through Ray's object store; needs the extra: pip install 'secateurs[ray]'.",
+    )(f)

@@ -22,5 +22,6 @@ def report_command(directory):
 
     verdict.start_clock()
     data, run_block = rewrite(directory)
-    click.echo(report_stage.render_terminal(data, run_block.get("timings_s"), color=color_stdout()))
+    timings, latency = run_block.get("timings_s"), run_block.get("latency")
+    click.echo(report_stage.render_terminal(data, timings, color_stdout(), latency))
     click.echo(verdict.success_line("report", directory, data))

@@ -11,6 +11,7 @@ from secateurs.commands.options import (
     AmountList,
     eval_options,
     exclude_option,
+    executor_options,
     model_options,
     quiet_option,
     task_options,
@@ -59,6 +60,7 @@ def refuse_budget(value: float | None) -> None:
     help="Output directory [default: artifacts/<model>-sensitivity].",
 )
 @threads_option
+@executor_options
 @quiet_option
 def sensitivity(quiet, budget, **opts):
     """Prune one Conv2d layer at a time at each amount and measure the drop on --eval DATA.

@@ -11,6 +11,7 @@ from secateurs.commands.options import (
     AmountList,
     eval_options,
     exclude_option,
+    executor_options,
     exporter_option,
     model_options,
     opset_option,
@@ -49,6 +50,7 @@ from secateurs.tuning.config import SWEEP_AMOUNTS
     "--out", type=click.Path(path_type=Path), help="Output directory [default: artifacts/<model>-sweep]."
 )
 @threads_option
+@executor_options
 @quiet_option
 def sweep(quiet, **opts):
     """Prune at each amount and tabulate sparsity, artifact sizes and every metric's delta

@@ -59,6 +59,7 @@ def forget_stale(ctx: RunContext, exporting: set[str]) -> None:
     """New artifacts void earlier verdicts; a new model.onnx voids the files derived from it."""
     ctx.validation = None
     ctx.evaluation = None
+    ctx.cost = None
     if exporters.DENSE_ONNX not in exporting:
         return
     for name in [n for n in ctx.artifacts if n not in exporting]:

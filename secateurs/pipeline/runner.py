@@ -25,7 +25,7 @@ from secateurs.evaluation.judge import gates_passed
 from secateurs.exporters.common.records import TensorEncoding
 from secateurs.model.load import load_model
 from secateurs.model.records import LayerRecord, ModelInfo
-from secateurs.pipeline import evaluate, export, finetune, load, prune, state, validate
+from secateurs.pipeline import cost, evaluate, export, finetune, load, prune, state, validate
 from secateurs.pipeline.context import Artifact, RunContext
 from secateurs.progress import Progress
 from secateurs.report import failures, ledger
@@ -53,12 +53,13 @@ STAGES: dict[str, Stage] = {
     "save": Stage(export.run, ("model", "info"), ("artifacts", "encodings")),
     "validate": Stage(validate.run, ("model", "info"), ("validation",)),
     "evaluate": Stage(evaluate.run, ("model",), ("evaluation",)),
+    "cost": Stage(cost.run, ("info",), ("cost", "latency")),
 }
 
 
 def run_stages(cfg: RunConfig) -> list[str]:
     """Every stage of `secateurs run`; the evaluation stages only with --eval."""
-    stages = ["load", "reference", "prune", "finetune", "export", "validate", "evaluate"]
+    stages = ["load", "reference", "prune", "finetune", "export", "validate", "cost", "evaluate"]
     stages = stages if cfg.finetune or cfg.finetune_fn else [s for s in stages if s != "finetune"]
     return stages if cfg.eval else [s for s in stages if s not in ("reference", "evaluate")]
 
@@ -151,12 +152,15 @@ def write_reports(ctx: RunContext, status: str) -> dict:
 def run_record(ctx: RunContext) -> dict:
     """manifest.json's ``run`` block: when, how long and on how many threads, kept out of
     every hashed file (the thread count changes no artifact byte)."""
-    return {
+    record = {
         "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "timings_s": {k: round(v, 4) for k, v in ctx.timings.items()},
         "threads": ctx.threads,
         "usable_cpus": cpus.usable(),
     }
+    if ctx.latency is not None:  # measured by the cost stage; it varies run to run (pipeline.cost)
+        record["latency"] = ctx.latency
+    return record
 
 
 def plots_for(cfg: RunConfig) -> dict[str, bytes]:
@@ -201,6 +205,7 @@ def restore(ctx: RunContext, source: Path) -> None:
     if data["validation"]:
         ctx.validation = ValidationResult.from_json(data["validation"])
     ctx.evaluation = data["evaluation"]
+    ctx.cost = data.get("cost")
     weights = ctx.workdir / (data["weights"] or "")
     if not data["weights"] or not weights.is_file():
         raise InputError(

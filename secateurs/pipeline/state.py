@@ -68,6 +68,7 @@ def to_json(ctx, weights: str | None) -> dict:
         "validation": ctx.validation.to_json() if ctx.validation is not None else None,
         "evaluation": ctx.evaluation,
         "finetune": ctx.finetune,
+        "cost": ctx.cost,
     }
 
 

@@ -26,9 +26,12 @@ __all__ = [
 ]
 
 
-def render_terminal(data: dict, timings: dict[str, float] | None = None, color: bool = False) -> str:
-    """The summary `run` and the stage commands print; ``color`` paints PASS/FAIL (a TTY only)."""
-    return terminal.render(document(data, timings), color)
+def render_terminal(
+    data: dict, timings: dict[str, float] | None = None, color: bool = False, latency: dict | None = None
+) -> str:
+    """The summary `run` and the stage commands print; ``color`` paints PASS/FAIL (a TTY only);
+    ``latency``: manifest.json's run.latency (the cost stage's), which no hashed file holds."""
+    return terminal.render(document(data, timings, latency=latency), color)
 
 
 def render_markdown(data: dict, timings: dict[str, float] | None = None) -> str:

@@ -22,6 +22,10 @@ PERFORMANCE_NOTE = (
     "Unstructured sparsity cuts disk and download size, not onnxruntime memory or latency:"
     " onnxruntime densifies sparse weights at load and runs them dense."
 )
+CHANNELS_NOTE = (
+    "Channel pruning removes whole filters: model.onnx is a smaller dense model, with fewer"
+    " parameters and multiply-adds in any runtime; the measured latency is in manifest.json."
+)
 
 
 def build(ctx: RunContext, status: str, sizes: dict | None) -> dict:
@@ -66,8 +70,9 @@ def build(ctx: RunContext, status: str, sizes: dict | None) -> dict:
             "encodings": {k: [r.to_dict() for r in v] for k, v in ctx.encodings.items()},
             "validation": ctx.validation.to_json() if ctx.validation is not None else None,
             "evaluation": ctx.evaluation,
+            "cost": ctx.cost,
             "versions": versions(),
-            "performance_note": PERFORMANCE_NOTE,
+            "performance_note": CHANNELS_NOTE if ctx.config.structure == "channels" else PERFORMANCE_NOTE,
         }
     )
 

@@ -26,6 +26,7 @@ from secateurs.report.blocks import (
 )
 from secateurs.report.channels import channel_section
 from secateurs.report.checks import evaluation_section, validation_section
+from secateurs.report.cost import compute_stat, cost_section, latency_stat
 from secateurs.report.finetune import finetune_section
 from secateurs.report.formats import fmt_bytes, fmt_pct
 from secateurs.report.recommend import REASON, recommended_artifact
@@ -49,12 +50,14 @@ def document(
     timings: dict[str, float] | None = None,
     images: dict[str, bytes] | None = None,
     pictures: dict[str, bytes] | None = None,
+    latency: dict | None = None,
 ) -> Document:
     """``images`` (caption -> PNG bytes: sweep/sensitivity plots) and ``pictures`` (file name ->
-    PNG bytes: the evaluation's, from the run directory) only show in HTML."""
+    PNG bytes: the evaluation's, from the run directory) only show in HTML. ``latency``
+    (manifest.json's run.latency) is passed in like ``timings``: it varies run to run."""
     model = report.get("model") or {}
     status = str(report.get("status", "?"))
-    sections = [Section("Summary", [summary(report)])]
+    sections = [Section("Summary", [summary(report, latency)])]
     if model.get("notes"):
         notes = Items([str(n) for n in model["notes"]])
         sections.append(Section("Notes from loading and pruning", [notes]))
@@ -68,6 +71,9 @@ def document(
     ledger = size_section(report.get("sizes"))
     if ledger:
         sections.append(Section("Size ledger", ledger))
+    cost = cost_section(report, latency)
+    if cost:
+        sections.append(cost)
     if report.get("validation"):
         sections.append(validation_section(report))
     if report.get("evaluation"):
@@ -85,7 +91,7 @@ def document(
     return Document(f"secateurs report: {model.get('spec', '?')}", sections, status=status, status_tone=tone)
 
 
-def summary(report: dict) -> Items:
+def summary(report: dict, latency: dict | None = None) -> Items:
     cfg = report["config"]
     model = report.get("model") or {}
     settings = f"model {model.get('spec', '?')}  {pruning(report)}  scope {cfg['scope']}"
@@ -106,6 +112,8 @@ def summary(report: dict) -> Items:
     if best is not None:
         ratio = f", {best.ratio:.3f}x model.onnx" if best.ratio is not None else ""
         items.append(Stat("recommended artifact", best.file, fmt_bytes(best.size) + ratio, REASON))
+    timed = latency_stat(latency, best.file) if best is not None else latency_stat(latency)
+    items += [s for s in (compute_stat(report), timed) if s is not None]
     v = report.get("validation")
     if v is None:
         items.append(Verdict("validation", "not run"))

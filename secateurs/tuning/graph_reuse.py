@@ -67,7 +67,7 @@ class GraphReuse:
             try:
                 data = self.template.render({r.name: get_param(model, r.param) for r in records})
             except Unreproducible as e:
-                self._note(f"{label}: model.onnx exported afresh: {e}")
+                self.note(f"{label}: model.onnx exported afresh: {e}")
             else:
                 (directory / exporters.get(DENSE_ONNX).filename).write_bytes(data)
                 rest = replace(cfg, formats=tuple(f for f in cfg.formats if f != DENSE_ONNX))
@@ -82,8 +82,8 @@ class GraphReuse:
 
     def _refuse(self, why: str) -> None:
         self.refused = why
-        self._note(f"model.onnx exported afresh at every amount: {why}")
+        self.note(f"model.onnx exported afresh at every amount: {why}")
 
-    def _note(self, note: str) -> None:
+    def note(self, note: str) -> None:
         if note not in self.notes:
             self.notes.append(note)

@@ -6,6 +6,10 @@ that of one metric (``SensitivityConfig``): a classifier's accuracy drop with la
 1 - top-1 agreement with the dense model; a detector's mAP50 drop; or the budget's metric.
 With a budget, ``build_recipe`` turns the drops into per-layer amounts and verifies the
 combined recipe on the data, so the recipe's reported drop is measured, never estimated.
+
+On an executor other than ``local`` (``--executor ray``) the layer x amount table runs as
+one task per cell, the Probe shared once. The recipe search stays in this process, one
+measurement after another: each step depends on every choice before it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 
 from secateurs import files, threads
 from secateurs.errors import UsageError
+from secateurs.executors import Executor, unwrap
 from secateurs.model.conv_targets import find_conv_weights
 from secateurs.model.recipe import write_recipe
 from secateurs.progress import SILENT, Progress
@@ -74,8 +79,18 @@ def describe(metric: str, task: str | None, labelled: bool) -> str:
     return f"{'macro ' if task != 'detect' and metric != 'accuracy' else ''}{metric} drop"
 
 
-def sensitivity(probe: Probe, amounts, advance=None) -> list[list[float]]:
-    """drop[layer][amount], each layer pruned alone; ``advance(detail)`` after each probe."""
+def sensitivity(
+    probe: Probe, amounts, advance=None, executor: Executor | None = None, task_threads: int = 1
+) -> list[list[float]]:
+    """drop[layer][amount], each layer pruned alone; ``advance(detail)`` after each probe.
+    A non-local ``executor`` measures each cell as a task of ``task_threads`` threads."""
+    if executor is not None and executor.name != "local":
+        cells = [(layer, a, task_threads) for layer in probe.layers for a in amounts]
+        done = (lambda i, _r: advance(f"{cells[i][0]} @ {cells[i][1]:g}")) if advance else None
+        drops = unwrap(executor.map(_cell, cells, executor.share(probe), task_threads, done))
+        probe.evaluations += len(cells)
+        n = len(amounts)
+        return [drops[i : i + n] for i in range(0, len(drops), n)]
     rows = []
     for layer in probe.layers:
         row = []
@@ -85,6 +100,13 @@ def sensitivity(probe: Probe, amounts, advance=None) -> list[list[float]]:
                 advance(f"{layer} @ {a:g}")
         rows.append(row)
     return rows
+
+
+def _cell(probe: Probe, cell: tuple) -> float:
+    """One layer pruned alone at one amount, on a task's copy of the Probe: its drop."""
+    layer, amount, task_threads = cell
+    threads.apply(task_threads)
+    return round(probe.measure({layer: amount})[0], 10) + 0.0  # no -0.0
 
 
 def build_recipe(probe: Probe, drops, amounts, budget: float, advance=None) -> dict:
@@ -128,7 +150,9 @@ def uniform_within(probe: Probe, budget: float) -> dict:
     return {"amount": amount, "drop": drop_of(row, probe.key), "sparsity": row["sparsity"]}
 
 
-def run_sensitivity(cfg: SensitivityConfig, directory: Path, progress: Progress = SILENT) -> dict:
+def run_sensitivity(
+    cfg: SensitivityConfig, directory: Path, progress: Progress = SILENT, executor: Executor | None = None
+) -> dict:
     """`secateurs sensitivity`: the drop of every layer pruned alone at every amount, written
     as sensitivity.json, sensitivity.png and report.html into ``directory`` (a staging
     directory: the caller promotes it); with a budget also recipe.json (per-layer amounts
@@ -136,15 +160,16 @@ def run_sensitivity(cfg: SensitivityConfig, directory: Path, progress: Progress 
     budget. Returns sensitivity.json's content (schema ``secateurs.sensitivity/1``).
 
     Raises UsageError for a model without Conv2d to probe or data that cannot judge the
-    budget, and every load error of ``run``.
+    budget, and every load error of ``run``. ``executor`` (default local) runs the table's
+    cells; ``cfg.threads`` is then each task's, and the recipe search runs here.
     """
     t0 = time.perf_counter()
-    threads.apply(cfg.threads)
+    threads.apply(cfg.threads if executor is None or executor.name == "local" else None)
     progress.line(f"loading {cfg.model}")
     probe = Probe(Tuner.from_config(cfg), cfg.metric)
     amounts, budget = cfg.amounts, cfg.budget
     with progress.steps(len(probe.layers) * len(amounts), "sensitivity") as advance:
-        drops = sensitivity(probe, amounts, advance)
+        drops = sensitivity(probe, amounts, advance, executor, cfg.threads or 1)
     data = {
         "schema": SCHEMA,
         "model": cfg.model,

@@ -6,6 +6,11 @@ runs the pruned model: a sweep of ten amounts costs one load and eleven evaluati
 Artifact sizes are those of the files the real exporters (``pipeline.export``) write in a
 temp directory, with model.onnx exported twice per sweep rather than per amount and
 rendered for the other amounts where proven byte-identical (``tuning.graph_reuse``).
+
+On an executor other than ``local`` (``--executor ray``) the driver runs the first amounts
+until the template is settled (built or refused), then shares the Tuner once and runs every
+other amount as a task on its own copy: each renders its model.onnx from the same template,
+so the rows, sizes and notes are those of the local loop.
 """
 
 from __future__ import annotations
@@ -17,21 +22,33 @@ from pathlib import Path
 from secateurs import files, threads
 from secateurs.config import RunConfig, drop_budgets
 from secateurs.errors import UsageError
+from secateurs.executors import Executor, unwrap
 from secateurs.exporters.onnx_model_torch import resolve_exporter
 from secateurs.progress import SILENT, Progress
 from secateurs.report import html, markdown
 from secateurs.report.tuning import plots_page, sweep_blocks
 from secateurs.tuning.config import SweepConfig
 from secateurs.tuning.plots import plot_sweep
-from secateurs.tuning.tuner import Tuner, within_budget
+from secateurs.tuning.tuner import SIZES_TEMP, Tuner, within_budget
 
 SCHEMA = "secateurs.sweep/1"
 
 
-def sweep(tuner: Tuner, amounts, sizes: bool = True, advance=None) -> list[dict]:
+def sweep(
+    tuner: Tuner,
+    amounts,
+    sizes: bool = True,
+    advance=None,
+    executor: Executor | None = None,
+    task_threads: int = 1,
+) -> list[dict]:
     """One row per amount: sparsity, metrics with deltas, and (``sizes``) artifact bytes.
 
-    ``advance(detail)`` is called after each amount (``Progress.steps``)."""
+    ``advance(detail)`` is called after each amount (``Progress.steps``). With a non-local
+    ``executor``, the amounts after the template is settled run as tasks of ``task_threads``
+    threads each; the rows are the same (but for ``seconds``)."""
+    if executor is not None and executor.name != "local":
+        return _sweep_on(executor, tuner, list(amounts), sizes, advance, task_threads)
     rows = []
     for amount in amounts:
         t0 = time.perf_counter()
@@ -45,21 +62,48 @@ def sweep(tuner: Tuner, amounts, sizes: bool = True, advance=None) -> list[dict]
     return rows
 
 
-def run_sweep(cfg: SweepConfig, directory: Path, progress: Progress = SILENT) -> dict:
+def _sweep_on(executor: Executor, tuner: Tuner, amounts, sizes: bool, advance, task_threads: int) -> list:
+    rows = []
+    while amounts and sizes and tuner.graph.template is None and tuner.graph.refused is None:
+        rows += sweep(tuner, amounts[:1], sizes, advance)  # until model.onnx's template is settled
+        amounts = amounts[1:]
+    done = (lambda i, _r: advance(f"amount {amounts[i]:g}")) if advance else None
+    items = [(a, sizes, task_threads) for a in amounts]
+    for row, notes in unwrap(executor.map(_probe, items, executor.share(tuner), task_threads, done)):
+        rows.append(row)
+        for note in notes:  # the local loop's notes, in the same order
+            tuner.graph.note(note)
+    return rows
+
+
+def _probe(tuner: Tuner, item: tuple) -> tuple[dict, list[str]]:
+    """One amount on a task's copy of the Tuner: (row, the notes it added)."""
+    amount, sizes, task_threads = item
+    threads.apply(task_threads)
+    files.clean_stale_temp(SIZES_TEMP)  # what a killed earlier attempt left on this node
+    before = len(tuner.graph.notes)
+    row = sweep(tuner, [amount], sizes)[0]
+    return row, tuner.graph.notes[before:]
+
+
+def run_sweep(
+    cfg: SweepConfig, directory: Path, progress: Progress = SILENT, executor: Executor | None = None
+) -> dict:
     """`secateurs sweep`: prune at every amount, write sweep.json, sweep.md, sweep.png and
     report.html into ``directory`` (a staging directory: the caller promotes it), and
     return sweep.json's content (schema ``secateurs.sweep/1``).
 
     Raises UsageError for a budget the data cannot judge, and every load error of ``run``.
+    ``executor`` (default local) runs the amounts; ``cfg.threads`` is then each task's.
     """
     t0 = time.perf_counter()
-    threads.apply(cfg.threads)
+    threads.apply(cfg.threads if executor is None or executor.name == "local" else None)
     progress.line(f"loading {cfg.model}")
     tuner = Tuner.from_config(cfg)
     tuner.check_budgets(cfg.budgets)
     t_load = time.perf_counter() - t0
     with progress.steps(len(cfg.amounts), "sweep") as advance:
-        rows = sweep(tuner, cfg.amounts, advance=advance)
+        rows = sweep(tuner, cfg.amounts, advance=advance, executor=executor, task_threads=cfg.threads or 1)
     if cfg.has_budget:
         for r in rows:
             r["within_budget"] = within_budget(r, cfg.budgets)

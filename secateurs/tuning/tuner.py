@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from secateurs import files
 from secateurs.config import DROP_METRICS, RunConfig, check_amount, eval_task
 from secateurs.errors import UsageError
 from secateurs.evaluation import detect, detection_metrics, judge, metrics
@@ -29,6 +30,7 @@ from secateurs.tuning.graph_reuse import GraphReuse
 LABEL_METRICS = ("accuracy", "macro_precision", "macro_recall")
 AGREEMENT_METRICS = ("top1_agreement", "top5_agreement", "cosine", "snr_db")
 DETECT_METRICS = DROP_METRICS["detect"]
+SIZES_TEMP = "secateurs-sweep-"  # artifact_sizes' temp directories: secateurs-sweep-<pid>-*
 CLASSIFY_KEYS = {"precision": "macro_precision", "recall": "macro_recall"}  # --max-drop name -> row key
 
 
@@ -154,7 +156,7 @@ class Tuner:
         self, amount: float, scope: str | None = None, exclude: str | None = None
     ) -> tuple[dict[str, int], str]:
         """(bytes of every artifact file at ``amount``, how model.onnx was written: see ``export``)."""
-        with tempfile.TemporaryDirectory(prefix="secateurs-sweep-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=files.pid_tagged_temp(SIZES_TEMP)) as tmp:
             artifacts, how = self.export(amount, Path(tmp), scope, exclude)
             return {a.path.name: a.size for a in artifacts.values()}, how
 

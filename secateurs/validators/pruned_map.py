@@ -111,7 +111,11 @@ def match_pruned(model, pruned: dict[str, np.ndarray], params: dict[str, str] | 
 
 def _merged(nodes, claimed: dict[int, np.ndarray], weight: np.ndarray):
     """A Conv node already claimed by a layer whose weight equals ``weight`` bit for bit (two
-    identical convs the exporter merged into one node; see the module docstring), or None."""
+    identical convs the exporter merged into one node; see the module docstring), or None.
+    Never for an all-zero weight: every all-zero layer of a shape is "identical", so sharing
+    would let a layer lost in export pass at ``--amount 1``."""
+    if not np.any(weight):
+        return None
     for i, w in nodes:
         other = claimed.get(i)
         if other is not None and other.shape == weight.shape and np.array_equal(other, weight):
