@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install export test verify-runtime lint format bench bench-detect bench-ray bench-size bench-channels train clean
+.PHONY: install export test verify-runtime lint format bench bench-detect bench-ray bench-size bench-channels bench-finetune train clean
 
 install: $(STAMP)
 
@@ -59,6 +59,9 @@ bench: $(STAMP)
 
 bench-detect: $(STAMP)
 	$(BIN)/python benchmarks/bench_detect.py
+
+bench-finetune: $(STAMP)
+	$(BIN)/python benchmarks/bench_finetune.py
 
 # --executor ray against local (sensitivity on builtin:resnet; a batch on a 2-node loopback cluster)
 bench-ray: $(STAMP)

@@ -53,18 +53,25 @@ def run(
     max_accuracy_drop: float | None = None,
     min_agreement: float | None = None,
     auto: bool = False,
+    finetune: int | None = None,
+    finetune_data: str | None = None,
+    finetune_lr: float | None = None,
+    finetune_fn: str | None = None,
     threads: int | None = None,
     latency_runs: int | None = None,
     progress: Progress = None,
 ) -> dict:
     """`secateurs run`: load, prune, export, validate (and evaluate with ``eval``), report.
-    Options left at None take the CLI's defaults; ``auto`` chooses ``amount`` as ``--auto``."""
+    Options left at None take the CLI's defaults; ``auto`` chooses ``amount`` as ``--auto``
+    (and refuses ``finetune``, as the CLI does)."""
     settings = {k: v for k, v in locals().items() if k not in ("model", "out", "auto", "progress")}
     from secateurs.pipeline.runner import execute, run_stages
 
     cfg = _config(model, out, settings)
     notes: tuple[str, ...] = ()
     if auto:
+        if finetune or finetune_fn:
+            raise UsageError("auto bisects amounts without fine-tuning; with finetune give amount")
         cfg, notes = _auto_amount(cfg, amount)
     return execute(cfg, run_stages(cfg), progress=progress or _silent, notes=notes)[1]
 
@@ -83,15 +90,20 @@ def prune(
     exclude: str | None = None,
     recipe: PathLike | None = None,
     allow_noop: bool = False,
+    finetune: int | None = None,
+    finetune_data: str | None = None,
+    finetune_lr: float | None = None,
+    finetune_fn: str | None = None,
     threads: int | None = None,
     progress: Progress = None,
 ) -> dict:
-    """`secateurs prune`: load and prune, writing pruned.safetensors and the stage state."""
+    """`secateurs prune`: load and prune (and fine-tune), writing pruned.safetensors and the stage state."""
     settings = {k: v for k, v in locals().items() if k not in ("model", "out", "progress")}
     from secateurs.pipeline.runner import execute
 
     cfg = _config(model, out, {**settings, "formats": ("safetensors",)})
-    return execute(cfg, ["load", "prune", "export"], progress=progress or _silent)[1]
+    tuned = ["finetune"] if finetune or finetune_fn else []
+    return execute(cfg, ["load", "prune", *tuned, "export"], progress=progress or _silent)[1]
 
 
 def export(

@@ -23,7 +23,15 @@ DEFAULT_FORMATS = exporters.default_names()  # in their declared order
 DEFAULT_ATOL = 1e-4
 DEFAULT_RTOL = 1e-3
 
-ALL_STAGES = ("load", "reference", "prune", "export", "validate", "evaluate")  # pipeline.runner's names
+ALL_STAGES = (
+    "load",
+    "reference",
+    "prune",
+    "finetune",
+    "export",
+    "validate",
+    "evaluate",
+)  # pipeline.runner's names
 EVAL_BUILTINS = ("builtin:digits", "builtin:shapes")
 TASKS = ("classify", "detect")
 BOX_FORMATS = ("yolov5", "yolov8")  # detector output layouts (secateurs.evaluation.boxes)
@@ -63,6 +71,10 @@ class RunConfig:
     max_accuracy_drop: float | None = None  # absolute, e.g. 0.01 = one point
     min_agreement: float | None = None  # top-1 agreement with the dense model
     seed: int = 0
+    finetune: int | None = None  # recovery fine-tuning epochs after pruning (secateurs.finetune)
+    finetune_data: str | None = None  # its labelled training data; None: the --eval builtin's train split
+    finetune_lr: float = 1e-3
+    finetune_fn: str | None = None  # module:function that trains the pruned model itself
     provider: str = "CPUExecutionProvider"  # onnxruntime execution provider for validation
     recipe: Path | None = None  # per-layer amounts (secateurs.recipe/1), layer scope only
     opset: int = DEFAULT_OPSET  # ai.onnx opset of model.onnx (and the formats derived from it)
@@ -99,6 +111,7 @@ class RunConfig:
         if self.eval is not None:
             check_eval_spec(self.eval)
         check_task_options(self)
+        check_finetune(self)
 
     def task_of_eval(self) -> str | None:
         """The evaluation's task: --task, else what the --eval data shows (``eval_task``)."""
@@ -114,6 +127,8 @@ class RunConfig:
             raise UsageError(f"--recipe {self.recipe}: file not found")
         if stages & {"reference", "evaluate"} and self.eval:
             check_eval_file(self.eval)
+        if "finetune" in stages and self.finetune and not finetune_data(self).startswith("builtin:"):
+            check_labelled_npz(finetune_data(self))
         if "export" in stages:
             check_formats(self.formats, present)
             dense = exporters.DENSE_ONNX
@@ -346,3 +361,81 @@ def parse_shape(text: str) -> tuple[int, ...]:
     if not all(p.isdigit() for p in parts) or any(int(p) < 1 for p in parts):
         raise UsageError(f"--input-shape must be positive integers like 1,3,224,224, got {text!r}")
     return tuple(int(p) for p in parts)
+
+
+FINETUNE_BUILTINS = {"builtin:digits": "classify", "builtin:shapes": "detect"}  # their train splits
+FUNCTION_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")  # as model.factory's FACTORY_RE
+
+
+def finetune_data(cfg) -> str:
+    """What --finetune trains on: --finetune-data, else the train split of a builtin --eval
+    (builtin:digits, builtin:shapes). A user's --eval data is held out: never the default."""
+    if cfg.finetune_data:
+        return cfg.finetune_data
+    if cfg.eval in FINETUNE_BUILTINS:
+        return cfg.eval
+    raise UsageError(
+        "--finetune needs labelled training data apart from the held-out --eval data: give"
+        " --finetune-data DATA (a .npz with 'inputs' and 'labels', builtin:digits or builtin:shapes,"
+        " whose train splits are used), or train it yourself with --finetune-fn module:function"
+    )
+
+
+def check_labelled_npz(path: str) -> None:
+    """--finetune-data exists and holds a ``labels`` array (read from the zip's listing, before
+    the model loads); its contents are checked when it is read."""
+    import zipfile
+
+    if not Path(path).is_file():
+        raise UsageError(f"--finetune-data {path}: file not found")
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = {n.removesuffix(".npy") for n in z.namelist()}
+    except (OSError, zipfile.BadZipFile):
+        return  # not a zip: reading it says why (exit 3)
+    if "labels" not in names:
+        raise UsageError(
+            f"--finetune-data {path}: has no 'labels' array (found: {', '.join(sorted(names)) or 'none'});"
+            " fine-tuning needs labelled inputs"
+        )
+
+
+def check_finetune(cfg) -> None:
+    """--finetune EPOCHS with data it can train on (checked before any model loads), or
+    --finetune-fn module:function; not both, and --finetune-data/--finetune-lr only with --finetune."""
+    if cfg.finetune_fn is not None:
+        if cfg.finetune is not None:
+            raise UsageError("give --finetune EPOCHS (secateurs' loop) or --finetune-fn (yours), not both")
+        if not FUNCTION_SPEC.match(cfg.finetune_fn):
+            raise UsageError(
+                f"--finetune-fn {cfg.finetune_fn!r}: write module:function, e.g. mytrain:recover"
+            )
+    if cfg.finetune is None:
+        if cfg.finetune_data is not None:
+            raise UsageError("--finetune-data needs --finetune EPOCHS")
+        return
+    if isinstance(cfg.finetune, bool) or not isinstance(cfg.finetune, int) or cfg.finetune < 1:
+        raise UsageError(f"--finetune must be a whole number of epochs >= 1, got {cfg.finetune!r}")
+    if not (
+        isinstance(cfg.finetune_lr, (int, float)) and math.isfinite(cfg.finetune_lr) and cfg.finetune_lr > 0
+    ):
+        raise UsageError(f"--finetune-lr must be a finite number > 0, got {cfg.finetune_lr!r}")
+    data = finetune_data(cfg)
+    if data.startswith(("builtin:", "random:")) and data not in FINETUNE_BUILTINS:
+        raise UsageError(f"--finetune-data {data}: use {', '.join(FINETUNE_BUILTINS)} or a .npz")
+    if not data.startswith("builtin:") and Path(data).suffix.lower() != ".npz":
+        raise UsageError(
+            f"--finetune-data {data}: fine-tuning reads a .npz with 'inputs' and 'labels' (classifiers),"
+            f" or {', '.join(FINETUNE_BUILTINS)}; for other data or losses use --finetune-fn"
+        )
+    task = FINETUNE_BUILTINS.get(data, "classify")
+    if cfg.eval and not EVAL_RANDOM.match(cfg.eval):
+        if not data.startswith("builtin:") and Path(data).resolve() == Path(cfg.eval).resolve():
+            raise UsageError(
+                f"--finetune-data {data} is the --eval data: training on it would grade the model on"
+                " what it learned; give separate training data"
+            )
+        if cfg.task_of_eval() != task:
+            raise UsageError(
+                f"--finetune-data {data} is {task} data but --eval {cfg.eval} is {cfg.task_of_eval()}"
+            )

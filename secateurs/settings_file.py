@@ -21,7 +21,7 @@ SETTINGS_TOML = "secateurs.toml"
 PYPROJECT = "pyproject.toml"
 COMMA_LISTS = ("formats", "input-shape", "amounts")  # a TOML list is joined with ","
 COMMAND_LINE_ONLY = ("trust-model-code",)  # a file in a cloned repo must not grant it
-SPEC_OR_PATH = ("model", "eval")  # a path when it has no ':' (builtin:NAME, pkg.mod:factory)
+SPEC_OR_PATH = ("model", "eval", "finetune-data")  # a path when it has no ':' (builtin:NAME, pkg.mod:factory)
 
 
 @dataclass(frozen=True)

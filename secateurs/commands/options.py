@@ -168,6 +168,31 @@ def structure_options(f):
     )(f)
 
 
+def finetune_options(f):
+    """--finetune EPOCHS (with --finetune-data, --finetune-lr) or --finetune-fn (run and prune)."""
+    f = click.option(
+        "--finetune",
+        type=click.IntRange(min=1),
+        metavar="EPOCHS",
+        help="Recovery fine-tuning after pruning, before export: EPOCHS of Adam (cosine LR, seeded,"
+        " deterministic) on labelled training data; unstructured zeros stay zeros.",
+    )(f)
+    f = click.option(
+        "--finetune-data",
+        metavar="DATA",
+        help="Training data for --finetune: a .npz with 'inputs' and 'labels', or builtin:digits /"
+        " builtin:shapes (their train splits) [default: the train split of a builtin --eval; a user's"
+        " --eval data is held out and never trained on].",
+    )(f)
+    f = click.option("--finetune-lr", type=float, help="Learning rate of --finetune [default: 0.001].")(f)
+    return click.option(
+        "--finetune-fn",
+        metavar="MODULE:FUNCTION",
+        help="Your own fine-tuning: FUNCTION(model) gets the pruned torch.nn.Module and returns it"
+        " trained (same parameters); unstructured zeros it revives are zeroed again and counted.",
+    )(f)
+
+
 def exclude_option(f):
     # multiple=True only to catch a repeated flag (click keeps the last one silently): one_exclude
     return click.option(

@@ -7,6 +7,7 @@ import click
 from secateurs.commands import verdict
 from secateurs.commands.common import config_from, finish, progress_printer
 from secateurs.commands.options import (
+    finetune_options,
     model_options,
     out_option,
     prune_options,
@@ -20,6 +21,7 @@ from secateurs.commands.options import (
 @model_options
 @prune_options
 @structure_options
+@finetune_options
 @out_option
 @quiet_option
 @threads_option
@@ -34,7 +36,11 @@ def prune(quiet, **opts):
       secateurs prune builtin:resnet --amount 0.5 --out work/
     """
     verdict.start_clock()
-    stages = ["load", "prune", "save"]
+    stages = (
+        ["load", "prune", "finetune", "save"]
+        if opts.get("finetune") or opts.get("finetune_fn")
+        else ["load", "prune", "save"]
+    )
     cfg = config_from(opts, tuple(stages), formats="safetensors")  # checked before torch is imported
 
     from secateurs.pipeline.runner import execute

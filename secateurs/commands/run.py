@@ -9,6 +9,7 @@ from secateurs.commands.common import config_from, execute_concluded, finish, pr
 from secateurs.commands.options import (
     eval_options,
     export_options,
+    finetune_options,
     junit_option,
     model_options,
     out_option,
@@ -27,6 +28,7 @@ from secateurs.errors import UsageError
 @model_options
 @prune_options
 @structure_options
+@finetune_options
 @export_options
 @validate_options
 @eval_options
@@ -97,6 +99,8 @@ def choose_amount(cfg: RunConfig, quiet: bool) -> tuple[RunConfig, tuple[str, ..
         raise UsageError(f"--auto chooses the amount itself; remove amount from {cfg.settings_file}")
     if source is not click.core.ParameterSource.DEFAULT:
         raise UsageError("--auto chooses the amount itself; drop --amount")
+    if cfg.finetune or cfg.finetune_fn:
+        raise UsageError("--auto bisects amounts without fine-tuning; with --finetune give --amount")
     if not drop_budgets(cfg):
         raise UsageError(
             "--auto needs a budget: --max-drop METRIC=VALUE (a detector: mAP50, mAP50-95, precision,"

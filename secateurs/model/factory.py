@@ -18,6 +18,18 @@ FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 def call_factory(spec: str):
     """What ``module:attr`` returns when called (not yet checked to be an nn.Module)."""
+    factory = import_callable(spec)
+    with cwd_on_path():
+        try:
+            model = factory()
+        except Exception as e:  # user code: any failure is an input problem
+            raise InputError(f"{spec}: factory raised {type(e).__name__}: {e}") from e
+    return model
+
+
+def import_callable(spec: str):
+    """The callable ``module:attr`` names (a model factory, a --finetune-fn), imported as
+    ``python -m`` would; InputError when it cannot be imported or is not callable."""
     module_name, attr = spec.split(":", 1)
     with cwd_on_path():
         try:
@@ -32,11 +44,7 @@ def call_factory(spec: str):
                 raise InputError(f"{spec}: module {module_name!r} has no attribute {attr!r}") from None
         if not callable(obj):
             raise InputError(f"{spec}: {attr!r} is not callable")
-        try:
-            model = obj()
-        except Exception as e:  # user code: any failure is an input problem
-            raise InputError(f"{spec}: factory raised {type(e).__name__}: {e}") from e
-    return model
+    return obj
 
 
 @contextlib.contextmanager

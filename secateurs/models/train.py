@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import torch
 from safetensors.torch import save_file
@@ -36,6 +37,41 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor)
     return correct
 
 
+def fit(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    seed: int = 0,
+    after_step: Callable[[float], None] | None = None,
+    after_epoch: Callable[[int], None] | None = None,
+) -> None:
+    """Adam with a cosine learning rate per step, cross-entropy on shuffled batches of (x, y).
+    ``after_step(loss)`` runs after each optimizer step (fine-tuning re-applies its masks
+    there), ``after_epoch(epoch)`` after each epoch; neither changes the numbers."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    steps = epochs * -(-len(x) // batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    gen = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(len(x), generator=gen)
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            if after_step is not None:
+                after_step(float(loss.detach()))
+        if after_epoch is not None:
+            after_epoch(epoch)
+
+
 def train(name: str) -> dict[str, str]:
     """Train one builtin from scratch, save its weights, and return the metadata written."""
     if name == "detector":
@@ -49,22 +85,8 @@ def train(name: str) -> dict[str, str]:
     x_train, y_train = digits.load_split("train")
     x_test, y_test = digits.load_split("test")
     model = BUILTINS[name].factory()
-    opt = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
-    steps = epochs * -(-len(x_train) // batch_size)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    gen = torch.Generator().manual_seed(SEED)
-
     started = time.perf_counter()
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(x_train), generator=gen)
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            loss = torch.nn.functional.cross_entropy(model(x_train[batch]), y_train[batch])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+    fit(model, x_train, y_train, epochs, batch_size, settings["lr"], settings["weight_decay"], SEED)
     seconds = time.perf_counter() - started
 
     correct = evaluate(model, x_test, y_test)

@@ -85,9 +85,12 @@ def fit(
     batch_size: int,
     lr: float,
     seed: int = 0,
+    after_step: Callable[[float], None] | None = None,
+    after_epoch: Callable[[int], None] | None = None,
 ) -> None:
     """Adam with a cosine learning rate per step; epoch e trains on ``epoch_data(e)`` (images
-    float32 (n, 3, H, W), boxes and classes per image), the same n every epoch."""
+    float32 (n, 3, H, W), boxes and classes per image), the same n every epoch.
+    ``after_step(loss)`` and ``after_epoch(epoch)`` as in ``models.train.fit``."""
     first = epoch_data(0)
     n = len(first[0])
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
@@ -106,6 +109,10 @@ def fit(
             value.backward()
             opt.step()
             sched.step()
+            if after_step is not None:
+                after_step(float(value.detach()))
+        if after_epoch is not None:
+            after_epoch(epoch)
 
 
 SEED = 0

@@ -50,6 +50,8 @@ class RunContext:
     eval_data: Any = None  # secateurs.evaluation.data.EvalData
     dense_outputs: Any = None  # the dense model's scores on eval_data, computed before pruning
     evaluation: dict | None = None  # metrics and gates (pipeline.evaluate)
+    finetune: dict | None = None  # recovery fine-tuning: data, epochs, losses, metric before/after
+    progress: Any = None  # secateurs.progress.Progress for stages with a bar (finetune); None: silent
     cost: dict | None = None  # parameters and MACs, pruned against the dense original (pipeline.cost)
     latency: dict | None = None  # onnxruntime latency (pipeline.cost): manifest.json's run block, not hashed
     detections: dict | None = None  # judged name -> its detections (detection evaluation), for pictures

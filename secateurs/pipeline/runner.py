@@ -25,8 +25,9 @@ from secateurs.evaluation.judge import gates_passed
 from secateurs.exporters.common.records import TensorEncoding
 from secateurs.model.load import load_model
 from secateurs.model.records import LayerRecord, ModelInfo
-from secateurs.pipeline import cost, evaluate, export, load, prune, state, validate
+from secateurs.pipeline import cost, evaluate, export, finetune, load, prune, state, validate
 from secateurs.pipeline.context import Artifact, RunContext
+from secateurs.progress import Progress
 from secateurs.report import failures, ledger
 from secateurs.report.stored import REPORT_HTML, REPORT_JSON, REPORT_MD, read_timings
 from secateurs.validators.results import ValidationResult
@@ -45,6 +46,7 @@ STAGES: dict[str, Stage] = {
     "load": Stage(load.run, (), ("model", "info")),
     "reference": Stage(evaluate.run_reference, ("model", "info"), ("eval_data", "dense_outputs")),
     "prune": Stage(prune.run, ("model", "info"), ("layers", "param_counts", "channels")),
+    "finetune": Stage(finetune.run, ("model", "info"), ("layers", "param_counts", "finetune")),
     "export": Stage(export.run, ("model", "info"), ("artifacts", "encodings")),
     # `prune` writes pruned.safetensors through the export stage; timed and shown as "save",
     # so a pruned directory never reports an export that did not happen.
@@ -57,7 +59,8 @@ STAGES: dict[str, Stage] = {
 
 def run_stages(cfg: RunConfig) -> list[str]:
     """Every stage of `secateurs run`; the evaluation stages only with --eval."""
-    stages = ["load", "reference", "prune", "export", "validate", "cost", "evaluate"]
+    stages = ["load", "reference", "prune", "finetune", "export", "validate", "cost", "evaluate"]
+    stages = stages if cfg.finetune or cfg.finetune_fn else [s for s in stages if s != "finetune"]
     return stages if cfg.eval else [s for s in stages if s not in ("reference", "evaluate")]
 
 
@@ -82,6 +85,8 @@ def execute(
     staging = files.make_staging(cfg.out)
     try:
         ctx = RunContext(cfg, staging, threads=used)
+        bar = getattr(progress, "__self__", None)  # progress_printer's Progress, for stages with a bar
+        ctx.progress = bar if isinstance(bar, Progress) else None
         if resume is not None:
             restore(ctx, resume)
         for i, name in enumerate(stages, 1):
@@ -191,6 +196,7 @@ def restore(ctx: RunContext, source: Path) -> None:
     ctx.timings.pop("report", None)
     ctx.param_counts = dict(data["param_counts"])
     ctx.channels = data.get("channels")
+    ctx.finetune = data.get("finetune")
     for a in data["artifacts"]:
         ctx.artifacts[a["name"]] = Artifact(
             a["name"], ctx.workdir / a["file"], a["description"], a["accepted_by"]

@@ -67,6 +67,7 @@ def to_json(ctx, weights: str | None) -> dict:
         "encodings": {k: [r.to_dict() for r in v] for k, v in ctx.encodings.items()},
         "validation": ctx.validation.to_json() if ctx.validation is not None else None,
         "evaluation": ctx.evaluation,
+        "finetune": ctx.finetune,
         "cost": ctx.cost,
     }
 

@@ -53,11 +53,18 @@ def channel_section(report: dict) -> Section:
             " torch.export.load reads it",
         ]
     )
+    tuned = (
+        "Recovery fine-tuning ran (below)."
+        if report.get("finetune")
+        else (
+            "No fine-tuning has run (--finetune EPOCHS), so accuracy can drop more than with"
+            " unstructured pruning at the same amount."
+        )
+    )
     note = Paragraph(
         [
             "Removed channels make model.onnx a smaller dense model: fewer parameters and less"
-            " compute. No fine-tuning has run, so accuracy can drop more than with unstructured"
-            " pruning at the same amount."
+            f" compute. {tuned}"
         ],
         role="note",
     )

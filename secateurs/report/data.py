@@ -54,6 +54,7 @@ def build(ctx: RunContext, status: str, sizes: dict | None) -> dict:
             "layers": [layer(r, ctx.config.scope) for r in ctx.layers],
             "excluded_layers": [r.to_json() for r in ctx.excluded],
             "channels": ctx.channels,
+            "finetune": ctx.finetune,
             "artifacts": [
                 {
                     "name": a.name,

@@ -27,6 +27,7 @@ from secateurs.report.blocks import (
 from secateurs.report.channels import channel_section
 from secateurs.report.checks import evaluation_section, validation_section
 from secateurs.report.cost import compute_stat, cost_section, latency_stat
+from secateurs.report.finetune import finetune_section
 from secateurs.report.formats import fmt_bytes, fmt_pct
 from secateurs.report.recommend import REASON, recommended_artifact
 from secateurs.report.sizes import size_section
@@ -64,6 +65,8 @@ def document(
         sections.append(channel_section(report))
     else:
         sections.append(Section("Per-layer sparsity", layers(report)))
+    if report.get("finetune"):
+        sections.append(finetune_section(report))
     sections.append(Section("Artifacts", [artifacts(report)]))
     ledger = size_section(report.get("sizes"))
     if ledger:
