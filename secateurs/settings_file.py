@@ -20,6 +20,7 @@ from secateurs.errors import UsageError
 SETTINGS_TOML = "secateurs.toml"
 PYPROJECT = "pyproject.toml"
 COMMA_LISTS = ("formats", "input-shape", "amounts")  # a TOML list is joined with ","
+REPEATED = ("max-drop",)  # a TOML list is the option given once per item
 COMMAND_LINE_ONLY = ("trust-model-code",)  # a file in a cloned repo must not grant it
 SPEC_OR_PATH = ("model", "eval", "finetune-data")  # a path when it has no ':' (builtin:NAME, pkg.mod:factory)
 
@@ -146,13 +147,13 @@ def _value(settings: Settings, dotted: str, param: click.Parameter, value):
     """A TOML value as the command line would spell it: lists joined, paths made relative to cwd."""
     key = dotted.rsplit(".", 1)[-1].replace("_", "-")
     if isinstance(value, list):
-        if key not in COMMA_LISTS:
+        if key not in COMMA_LISTS + REPEATED:
             raise UsageError(
-                f"{settings.shown}: {dotted}: a list is only allowed for {', '.join(COMMA_LISTS)}"
+                f"{settings.shown}: {dotted}: a list is only allowed for {', '.join(COMMA_LISTS + REPEATED)}"
             )
         if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
             raise UsageError(f"{settings.shown}: {dotted}: list items must be strings or numbers")
-        return ",".join(str(v) for v in value)
+        return tuple(str(v) for v in value) if key in REPEATED else ",".join(str(v) for v in value)
     if not isinstance(value, (str, int, float, bool)):
         raise UsageError(f"{settings.shown}: {dotted}: {value!r} is not a string, number, boolean or list")
     is_path = isinstance(param.type, click.Path) or (key in SPEC_OR_PATH and ":" not in str(value))

@@ -209,3 +209,25 @@ def test_a_job_with_auto_chooses_its_amount_and_auto_with_an_amount_is_refused(t
     path.write_text(path.read_text().replace("auto = true", "auto = true\namount = 0.5"))
     refused = batch(tmp_path, monkeypatch, path)
     assert refused.exit_code == 2 and "[[jobs]] #1: auto chooses the amount itself" in refused.output
+
+
+def test_an_unreachable_ray_address_is_exit_2_at_once(cli, tmp_path):
+    """ray.init retries an address nobody listens on for minutes; secateurs tries TCP first."""
+    result = cli(
+        "sweep", "builtin:lenet", "--amounts", "0.5", "--executor", "ray", "--ray-address", "127.0.0.1:1"
+    )
+    assert result.exit_code == 2, result.output
+    assert "--ray-address 127.0.0.1:1: cannot connect to a Ray cluster" in result.stderr
+
+
+def test_auto_refuses_fine_tuning_wherever_it_is_asked_for(tmp_path):
+    """run, a settings file and a batch job all reach --auto through auto_amount_for."""
+    from secateurs.config import RunConfig
+    from secateurs.errors import UsageError
+    from secateurs.tuning.sweep import auto_amount_for
+
+    cfg = RunConfig(
+        model="builtin:lenet", out=tmp_path / "o", eval="builtin:digits", max_accuracy_drop=0.01, finetune=1
+    )
+    with pytest.raises(UsageError, match="without fine-tuning"):
+        auto_amount_for(cfg)

@@ -252,3 +252,22 @@ def test_each_detection_gate_passes_at_its_budget_and_fails_above_it(metric):
     ]
     assert "exceeds the budget 0.02" in checks[1]["detail"]
     assert not gates_passed({"gates": checks})
+
+
+def test_a_settings_file_gives_several_max_drop_gates_as_a_list(cli, tmp_path):
+    (tmp_path / "secateurs.toml").write_text('[run]\nmax-drop = ["mAP50=1", "recall=1"]\n')
+    args = (
+        "run",
+        "tests.models:pixel_detector",
+        "--eval",
+        "random:3",
+        "--task",
+        "detect",
+        *FAST,
+        "--out",
+        "o",
+    )
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    gates = report_of(tmp_path / "o")["evaluation"]["gates"]
+    assert sorted({g["metric"] for g in gates}) == ["mAP50 drop", "recall drop"] and len(gates) == 4

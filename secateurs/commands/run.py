@@ -91,7 +91,6 @@ def choose_amount(cfg: RunConfig, quiet: bool) -> tuple[RunConfig, tuple[str, ..
     """--auto: bisect on the PyTorch model, then the normal run re-checks the gate on model.onnx."""
     from dataclasses import replace
 
-    from secateurs.config import drop_budgets
     from secateurs.tuning.sweep import auto_amount_for
 
     source = click.get_current_context().get_parameter_source("amount")
@@ -99,13 +98,6 @@ def choose_amount(cfg: RunConfig, quiet: bool) -> tuple[RunConfig, tuple[str, ..
         raise UsageError(f"--auto chooses the amount itself; remove amount from {cfg.settings_file}")
     if source is not click.core.ParameterSource.DEFAULT:
         raise UsageError("--auto chooses the amount itself; drop --amount")
-    if cfg.finetune or cfg.finetune_fn:
-        raise UsageError("--auto bisects amounts without fine-tuning; with --finetune give --amount")
-    if not drop_budgets(cfg):
-        raise UsageError(
-            "--auto needs a budget: --max-drop METRIC=VALUE (a detector: mAP50, mAP50-95, precision,"
-            " recall), or --max-accuracy-drop and/or --min-agreement (a classifier)"
-        )
     amount, probes = auto_amount_for(cfg)
     note = f"--auto chose amount {amount}: largest within the budget, {len(probes)} probes, resolution 0.01"
     progress_printer(quiet)(note)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +27,18 @@ from secateurs.executors import Failed, call
 MAX_RETRIES = 3  # attempts after a worker died, per task (Ray's own default)
 
 
+def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """UsageError when ``address`` (host:port, ray://host:port) does not accept a TCP connection:
+    ``ray.init`` would retry an unreachable cluster for minutes without an error."""
+    match = re.fullmatch(r"(?:ray://)?\[?([^\]/]+?)\]?:(\d+)", address or "")
+    if match is None:  # no address (a local instance), "auto", or a form left to Ray
+        return
+    try:
+        socket.create_connection((match[1], int(match[2])), timeout=timeout).close()
+    except OSError as e:
+        raise UsageError(f"--ray-address {address}: cannot connect to a Ray cluster ({e})") from None
+
+
 class RayExecutor:
     name = "ray"
 
@@ -34,6 +48,7 @@ class RayExecutor:
             return
         address = address or os.environ.get("RAY_ADDRESS") or None
         local = {} if address else {"num_cpus": usable_cpus.usable()}
+        _check_reachable(address)
         try:
             ray.init(
                 address=address,

@@ -87,7 +87,7 @@ def build(spec: str, trust: bool = False) -> Loaded:
     if not FACTORY_RE.match(spec):
         refuse_file_path_spec(spec)
         raise UsageError(
-            f"{spec!r} is not a model spec or an existing file; use builtin:NAME (lenet, resnet),"
+            f"{spec!r} is not a model spec or an existing file; use builtin:NAME (detector, lenet, resnet),"
             " package.module:factory, or a .pt2/TorchScript/pickled model file"
         )
     model = call_factory(spec)
