@@ -200,9 +200,10 @@ def auto_amount_for(cfg: RunConfig, resolution: float = 0.01) -> tuple[float, li
         raise UsageError("--auto needs --eval DATA")
     if cfg.finetune or cfg.finetune_fn:
         raise UsageError("--auto bisects amounts without fine-tuning; with --finetune give --amount")
-    if not drop_budgets(cfg):
+    budgets = drop_budgets(cfg)
+    if not budgets:  # checked here, before the model loads (auto_amount checks after)
         raise UsageError(
             "--auto needs a budget: --max-drop METRIC=VALUE (a detector: mAP50, mAP50-95, precision,"
             " recall), or --max-accuracy-drop and/or --min-agreement (a classifier)"
         )
-    return auto_amount(Tuner.from_config(cfg), drop_budgets(cfg), resolution)
+    return auto_amount(Tuner.from_config(cfg), budgets, resolution)
