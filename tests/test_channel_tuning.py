@@ -87,7 +87,7 @@ def test_sensitivity_probes_coupled_groups_and_writes_a_recipe_run_accepts(tmp_p
     (tmp_path / "s").mkdir()
     data = run_sensitivity(cfg, tmp_path / "s")
     assert data["layers"] == ["stem", "down"] and data["groups"] == {"stem": ["stem", "body"]}
-    assert data["recipe"]["drop"] <= budget and data["recipe"]["params"] < data["uniform"]["params"] * 2
+    assert data["recipe"]["drop"] <= budget and data["recipe"]["params"] <= data["uniform"]["params"]
     recipe = json.loads((tmp_path / "s/recipe.json").read_text())
     layers = recipe["layers"]
     assert set(layers) == {"stem", "body", "down"} and layers["stem"] == layers["body"]
@@ -107,6 +107,26 @@ def test_sensitivity_probes_coupled_groups_and_writes_a_recipe_run_accepts(tmp_p
     widths = {r["name"]: r for r in report["channels"]["layers"]}
     assert widths["stem"]["out_after"] == widths["body"]["out_after"]
     assert widths["stem"]["out_after"] == 8 - round(layers["stem"] * 8)
+    # its amounts are fractions of channels: without --structure channels it is refused up front
+    result = cli(*args[:4], "--eval", labelled_npz, "--out", "u", "-q")
+    assert result.exit_code == 2 and not (tmp_path / "u").exists()
+    assert "made by `secateurs sensitivity --structure channels`" in result.output
+    assert "run it with --structure channels" in result.output
+
+
+def test_an_unstructured_recipe_is_refused_by_a_channel_run_and_a_hand_written_one_fits_both(tmp_path, cli):
+    from secateurs.model.recipe import write_recipe
+
+    write_recipe(tmp_path / "u.json", {"stem": 0.5}, structure="unstructured")
+    result = cli("run", "tests.models:residual", "--recipe", "u.json", "--structure", "channels", "--out", "o")
+    assert result.exit_code == 2 and "run it with --structure unstructured" in result.output
+    write_recipe(tmp_path / "hand.json", {"stem": 0.5})
+    for structure in ("unstructured", "channels"):
+        result = cli(
+            "run", "tests.models:residual", "--recipe", "hand.json", "--structure", structure,
+            "--formats", "onnx", "--latency-runs", "0", "--out", structure, "-q",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
 
 
 def test_auto_bisects_the_channel_amount_within_the_budget(tmp_path, labelled_npz, cli):

@@ -256,3 +256,40 @@ def test_the_python_api_takes_structure_and_round_to(tmp_path):
     data = api.prune("tests.models:residual", out=tmp_path / "o", structure="channels", round_to=2)
     assert data["config"]["round_to"] == 2
     assert all(r["out_after"] % 2 == 0 for r in data["channels"]["layers"] if r["kept"] is None)
+
+
+def test_a_round_to_that_keeps_every_channel_is_refused_unless_allowed(tmp_path):
+    """--round-to at least every layer's width cuts nothing: exit 3 naming why, nothing written;
+    --allow-noop exports the model uncut, as for a model with no Conv2d left by --exclude."""
+    args = ["run", "tests.models:residual", "--structure", "channels", "--amount", "0.3", "--round-to", "64"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 3
+    last = result.output.strip().splitlines()[-1]
+    assert "removed no channel" in last and "--round-to 64 keeps all 8 channels" in last
+    assert "--allow-noop" in last and not (tmp_path / "o").exists()
+    result = CliRunner().invoke(main, [*args, "--allow-noop", "--out", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 0, result.output
+    layers = json.loads((tmp_path / "o/report.json").read_text())["channels"]["layers"]
+    assert all(r["out_after"] == r["out_before"] for r in layers)
+    # amount 0 asks for no cut: it runs without --allow-noop
+    result = CliRunner().invoke(
+        main, [*args[:4], "--amount", "0", "--out", str(tmp_path / "zero"), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_a_channel_run_headlines_channels_and_parameters_not_zeros(tmp_path):
+    out = tmp_path / "o"
+    args = ["run", "tests.models:concat", "--structure", "channels", "--amount", "0.5", "--formats", "onnx"]
+    result = CliRunner().invoke(main, [*args, "--out", str(out), "--latency-runs", "0"])
+    assert result.exit_code == 0, result.output
+    summary = result.output.split("== Summary ==")[1].split("==")[0]
+    report = json.loads((out / "report.json").read_text())
+    layers = [r for r in report["channels"]["layers"] if r["kind"] == "Conv2d"]
+    total = sum(r["out_before"] for r in layers)
+    removed = sum(r["out_before"] - r["out_after"] for r in layers)
+    assert 0 < removed < total
+    assert f"Conv2d output channels removed: {removed / total:.2%} ({removed:,} / {total:,}" in summary
+    c = report["channels"]
+    assert f"{c['params_before']:,} -> {c['params_after']:,}" in summary
+    assert "sparsity over pruned Conv2d weights" not in summary

@@ -214,3 +214,26 @@ def test_the_latency_tile_times_the_recommended_file_or_its_twin():
     assert latency_stat(lat, "model.sparse.onnx").footnote == "model.onnx, median"
     assert latency_stat(lat, "weights.npz").footnote == "model.onnx, median"  # not timed: model.onnx's
     assert latency_stat(None) is None
+
+
+@pytest.mark.parametrize(
+    ("dense", "ours", "noise"),
+    [((9.0, 10.0, 11.0), (8.5, 9.5, 10.5), True), ((9.0, 10.0, 11.0), (4.0, 5.0, 6.0), False)],
+)
+def test_a_speed_up_inside_the_spread_is_said_to_be_noise(dense, ours, noise):
+    """A ratio of medians whose p10-p90 spreads overlap is no measured difference, and says so."""
+    from secateurs.report.cost import latency_blocks, latency_stat
+
+    def t(p10, median, p90):
+        return {"median_ms": median, "p10_ms": p10, "p90_ms": p90, "runs": 30}
+
+    lat = {
+        "batches": [32], "denominator": "dense original", "provider": "CPUExecutionProvider",
+        "threads": 2, "warmup": 5, "runs": 30, "order": "interleaved",
+        "artifacts": {"dense original": {"32": t(*dense)}, "model.onnx": {"32": t(*ours)}},
+    }  # fmt: skip
+    stat = latency_stat(lat)
+    assert stat.value.startswith(f"{dense[1] / ours[1]:.2f}x faster than dense")
+    assert ("within the noise" in stat.value) == noise
+    row = latency_blocks(lat)[0].rows[1]
+    assert ("spreads overlap" in row[-1].text) == noise

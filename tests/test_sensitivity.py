@@ -18,7 +18,15 @@ from secateurs.config import RunConfig
 from secateurs.errors import InputError, UsageError
 from secateurs.model.prune import prune_model
 from secateurs.model.recipe import read_recipe, write_recipe
-from secateurs.tuning.sensitivity import RECIPE_STEP, Probe, build_recipe, sensitivity, uniform_within
+from secateurs.tuning.sensitivity import (
+    RECIPE_STEP,
+    Probe,
+    build_recipe,
+    pick_recipe,
+    removes_less,
+    sensitivity,
+    uniform_within,
+)
 from secateurs.tuning.tuner import Tuner
 from tests import models
 from tests.models import TORCHSCRIPT
@@ -188,6 +196,50 @@ def test_recipe_prunes_big_robust_layers_before_small_sensitive_ones():
     recipe = build_recipe(probe, sensitivity(probe, amounts), amounts, 0.081)
     assert recipe["layers"] == {"fragile": 0.0, "sturdy": 0.9}
     assert probe.measured[len(probe.layers) * len(amounts)] == {"fragile": 0.0, "sturdy": 0.9}
+
+
+@pytest.mark.parametrize("budget", [0.01, 0.05, 0.2])
+def test_a_recipe_seeded_with_the_uniform_amount_never_removes_less(budget):
+    """Seeded with the largest uniform amount within the budget, every layer keeps at least that
+    amount, the sparsity is at least uniform's, and the result stays within the budget."""
+    probe = StubProbe(WEIGHTS, NUMEL)
+    amounts = (0.25, 0.5, 0.75, 0.9)
+    drops = sensitivity(probe, amounts)
+    uniform = uniform_within(probe, budget)
+    recipe = build_recipe(probe, drops, amounts, budget, floor=uniform["amount"])
+    assert all(a >= uniform["amount"] for a in recipe["layers"].values())
+    assert recipe["sparsity"] >= uniform["sparsity"] and recipe["drop"] <= budget + 1e-12
+    assert not removes_less(recipe, uniform)
+
+
+def test_where_the_greedy_recipe_removes_less_than_uniform_the_seeded_search_wins():
+    """Two equal layers, budget 0.5: greedy from 0 gives one 0.7 and the other 0.1 (sparsity 0.4),
+    uniform 0.5 removes half; the search seeded at 0.5 is kept instead."""
+    probe = StubProbe({"a": 1.0, "b": 1.0}, {"a": 100, "b": 100})
+    amounts = (0.5, 0.9)
+    drops = sensitivity(probe, amounts)
+    uniform = uniform_within(probe, 0.5)
+    greedy = build_recipe(probe, drops, amounts, 0.5)
+    assert uniform["amount"] == 0.5 and removes_less(greedy, uniform)
+    picked = pick_recipe(probe, drops, amounts, 0.5, uniform)
+    assert picked["layers"] == {"a": 0.5, "b": 0.5} and not removes_less(picked, uniform)
+    # a greedy recipe that already beats uniform is kept without a second search
+    probe = StubProbe({"big": 0.1, "small": 10.0}, {"big": 1000, "small": 10})
+    drops = sensitivity(probe, amounts)
+    uniform = uniform_within(probe, 0.05)
+    before = len(probe.measured)
+    picked = pick_recipe(probe, drops, amounts, 0.05, uniform)
+    assert picked == build_recipe(probe, drops, amounts, 0.05)
+    assert not removes_less(picked, uniform) and len(probe.measured) - before > 0
+
+
+def test_a_floor_over_the_budget_starts_the_recipe_from_zero():
+    """A floor whose combined drop (measured as the recipe measures) breaks the budget is dropped."""
+    probe = StubProbe({"a": 1.0, "b": 1.0}, {"a": 10, "b": 10})
+    amounts = (0.5,)
+    drops = sensitivity(probe, amounts)
+    recipe = build_recipe(probe, drops, amounts, 0.3, floor=0.5)  # 2 * 0.25 = 0.5 > 0.3
+    assert recipe["layers"] == {"a": 0.5, "b": 0.2} and recipe["drop"] <= 0.3
 
 
 def test_recipe_search_refuses_a_probe_that_is_not_deterministic():

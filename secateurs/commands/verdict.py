@@ -119,9 +119,13 @@ def tuning_line(command: str, directory: Path, data: dict) -> str:
             )
     elif "recipe" in data:
         r, u = data["recipe"], data["uniform"]
+        if "params" in r:  # channels: what is left of the model, not zeros
+            kept, kept_u = f"{r['params']:,} parameters", f"{u['params']:,} parameters"
+        else:
+            kept, kept_u = f"sparsity {r['sparsity']:.1%}", f"{u['sparsity']:.1%}"
         found = (
-            f"recipe.json: sparsity {r['sparsity']:.1%} at a measured drop of {100 * r['drop']:.2f} points"
-            f" (uniform {u['amount']:g}: {u['sparsity']:.1%})"
+            f"recipe.json: {kept} at a measured drop of {100 * r['drop']:.2f} points"
+            f" (uniform {u['amount']:g}: {kept_u})"
         )
     else:
         found = f"{len(data['layers'])} layers x {len(data['amounts'])} amounts, no budget given"

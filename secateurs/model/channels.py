@@ -132,8 +132,13 @@ def prune_channels(
     for plan in plans:
         idxs = _select(plan, round_to)
         if not idxs:
-            why = "its channel groups do not split evenly" if plan.scores.size % plan.ch_groups else None
-            kept.update({n: why or "amount rounds to no channel" for n in plan.convs if n not in kept})
+            n = plan.scores.size
+            why = "amount rounds to no channel"
+            if n % plan.ch_groups:
+                why = "its channel groups do not split evenly"
+            elif round_to > 1 and round(plan.amount * n) > 0:
+                why = f"--round-to {round_to} keeps all {n} channels"
+            kept.update({name: why for name in plan.convs if name not in kept})
             continue
         group = graph.get_pruning_group(plan.root, plan.handler, idxs)
         for dep, own in group:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from secateurs.config import check_fraction
-from secateurs.errors import InputError
+from secateurs.errors import InputError, UsageError
 from secateurs.files import write_json
 
 SCHEMA = "secateurs.recipe/1"
@@ -62,6 +62,21 @@ def read_recipe(path: Path) -> tuple[dict[str, float], float | None]:
         amounts[name] = _amount(path, f"layers[{name!r}]", value)
     default = data.get("default")
     return amounts, None if default is None else _amount(path, "'default'", default)
+
+
+def check_recipe_structure(path: Path, structure: str) -> None:
+    """A recipe written by ``sensitivity --structure S`` (its meta.structure) prunes with S only:
+    its amounts are fractions of channels or of weights. UsageError otherwise; a recipe
+    without meta.structure (written by hand) fits either."""
+    data = _parse(Path(path))
+    meta = data.get("meta") if isinstance(data, dict) else None
+    made = meta.get("structure") if isinstance(meta, dict) else None
+    if made is not None and made != structure:
+        raise UsageError(
+            f"{path}: this recipe was made by `secateurs sensitivity --structure {made}` and its amounts"
+            f" are fractions of {'channels' if made == 'channels' else 'weights'}; run it with"
+            f" --structure {made}"
+        )
 
 
 def write_recipe(path: Path, layers: dict[str, float], default: float | None = None, **meta) -> None:

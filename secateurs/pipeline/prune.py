@@ -3,6 +3,7 @@ or, with --structure channels, whole output channels removed (``secateurs.model.
 
 from __future__ import annotations
 
+from secateurs.errors import InputError
 from secateurs.model.channels import prune_channels
 from secateurs.model.conv_targets import get_param
 from secateurs.model.program import save_program
@@ -65,6 +66,12 @@ def remove_channels(ctx: RunContext, amount: float, layer_amounts: dict | None):
         cfg.round_to or 1,
         ctx.info.spec,
     )
+    asked = amount > 0 or any(a > 0 for a in (layer_amounts or {}).values())
+    if asked and result.groups == 0 and not cfg.allow_noop:
+        raise InputError(
+            f"{ctx.info.spec}: --structure channels removed no channel ({no_cut_reasons(result)});"
+            " raise --amount, lower --round-to, or pass --allow-noop to export it uncut"
+        )
     layers, notes = prune_model(ctx.model, 0.0, "layer", cfg.exclude, cfg.allow_noop)
     ctx.channels = {"structure": "channels", "round_to": cfg.round_to, "program": PROGRAM, **result.to_json()}
     if not save_program(ctx.model, ctx.info.input_shape, ctx.workdir / PROGRAM):
@@ -72,3 +79,15 @@ def remove_channels(ctx: RunContext, amount: float, layer_amounts: dict | None):
             f"{PROGRAM}: the model fixes its batch, so the program takes batch {ctx.info.input_shape[0]} only"
         )
     return layers, result.notes + notes
+
+
+def no_cut_reasons(result) -> str:
+    """Why every Conv2d kept its channels, counted: "3 layers: amount rounds to no channel, ..."."""
+    reasons: dict[str, int] = {}
+    for row in result.layers:
+        if row["kind"] == "Conv2d" and row["kept"]:
+            reasons[row["kept"]] = reasons.get(row["kept"], 0) + 1
+    return (
+        "; ".join(f"{n} layer{'s' if n > 1 else ''}: {why}" for why, n in reasons.items())
+        or "no layer to cut"
+    )

@@ -29,6 +29,24 @@ def _params(channels: dict) -> tuple[str, str]:
     return f"{before:,} -> {after:,}", f"-{fmt_pct(cut)}"
 
 
+def params_stat(channels: dict) -> Stat:
+    return Stat("parameters", *_params(channels), "every parameter of the PyTorch model, before -> after")
+
+
+def channel_stats(channels: dict) -> list[Stat]:
+    """The summary's headline of a channel run (zeros are not what it removes): output
+    channels removed, and parameters before -> after."""
+    convs = [r for r in channels["layers"] if r["kind"] == "Conv2d"]
+    total = sum(r["out_before"] for r in convs)
+    removed = sum(r["out_before"] - r["out_after"] for r in convs)
+    share = fmt_pct(removed / total if total else 0.0)
+    footnote = "output channels (filters) of every Conv2d, output and excluded layers included"
+    return [
+        Stat("Conv2d output channels removed", share, f"{removed:,} / {total:,}", footnote),
+        params_stat(channels),
+    ]
+
+
 def channel_section(report: dict) -> Section:
     channels = report["channels"]
     rows = [
@@ -46,7 +64,7 @@ def channel_section(report: dict) -> Section:
     outputs = ", ".join(channels["output_layers"]) or "none"
     items = Items(
         [
-            Stat("parameters", *_params(channels), "every parameter of the model, before -> after"),
+            params_stat(channels),
             f"output layers (keep their channels, found from the graph): {outputs}",
             f"{channels['groups_cut']} coupled group(s) cut{rounding}; the smaller architecture is"
             f" {channels['program']} (torch.export, no pickle): `secateurs run {channels['program']}` or"

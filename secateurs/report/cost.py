@@ -57,7 +57,15 @@ def latency_stat(latency: dict | None, file: str = "model.onnx") -> Stat | None:
     detail = f"{ours['median_ms']:.2f} ms vs {dense['median_ms']:.2f} ms"
     label = f"onnxruntime latency, batch {batch}"
     said = f"{speedup:.2f}x faster than dense" if speedup >= 1 else f"{1 / speedup:.2f}x slower than dense"
+    if overlap(dense, ours):
+        said += ", within the noise"
+        detail += "; their p10-p90 spreads overlap"
     return Stat(label, said, detail, f"{file}, median")
+
+
+def overlap(dense: dict, ours: dict) -> bool:
+    """The two p10-p90 spreads of timed runs overlap: the medians' ratio is no measured difference."""
+    return ours["p10_ms"] <= dense["p90_ms"] and dense["p10_ms"] <= ours["p90_ms"]
 
 
 def cost_section(report: dict, latency: dict | None = None) -> Section | None:
@@ -108,6 +116,8 @@ def latency_blocks(latency: dict | None) -> list:
             if t is None:
                 continue
             speedup = _x(dense["median_ms"] / t["median_ms"]) if dense and name != denominator else ""
+            if speedup and overlap(dense, t):
+                speedup += " (spreads overlap)"
             spread = f"{t['p10_ms']:.2f}-{t['p90_ms']:.2f} ms"
             rows.append(cells(name, batch, f"{t['median_ms']:.2f} ms", spread, str(t["runs"]), speedup))
     copies = latency.get("same_bytes_as") or {}

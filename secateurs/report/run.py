@@ -24,7 +24,7 @@ from secateurs.report.blocks import (
     cells,
     verdict_tone,
 )
-from secateurs.report.channels import channel_section
+from secateurs.report.channels import channel_section, channel_stats
 from secateurs.report.checks import evaluation_section, validation_section
 from secateurs.report.cost import compute_stat, cost_section, latency_stat
 from secateurs.report.finetune import finetune_section
@@ -103,11 +103,20 @@ def summary(report: dict, latency: dict | None = None) -> Items:
     if cfg.get("settings_file"):
         given = ", ".join(cfg.get("settings_from_file") or ()) or "no values"
         items.append(f"settings: {cfg['settings_file']} gave {given}; flags override it")
-    for key, label in SPARSITY_LABELS.items():
-        s = report["sparsity"][key]
-        items.append(
-            Stat(label, fmt_pct(s["sparsity"]), f"{s['zeros']:,} / {s['numel']:,}", s["denominator"], "zeros")
-        )
+    if report.get("channels"):
+        items += channel_stats(report["channels"])
+    else:
+        for key, label in SPARSITY_LABELS.items():
+            s = report["sparsity"][key]
+            items.append(
+                Stat(
+                    label,
+                    fmt_pct(s["sparsity"]),
+                    f"{s['zeros']:,} / {s['numel']:,}",
+                    s["denominator"],
+                    "zeros",
+                )
+            )
     best = recommended_artifact(report)
     if best is not None:
         ratio = f", {best.ratio:.3f}x model.onnx" if best.ratio is not None else ""

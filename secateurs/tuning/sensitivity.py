@@ -127,23 +127,30 @@ def _cell(probe: Probe, cell: tuple) -> float:
     return round(probe.measure({layer: amount})[0], 10) + 0.0  # no -0.0
 
 
-def build_recipe(probe: Probe, drops, amounts, budget: float, advance=None) -> dict:
+def build_recipe(probe: Probe, drops, amounts, budget: float, advance=None, floor: float = 0.0) -> dict:
     """Per-layer amounts within ``budget``, greedy on weights removed per unit of drop.
 
+    Every layer starts at ``floor`` (0, or the largest uniform amount measured within the
+    budget, ``uniform_within``, when the greedy search from 0 removed less than that).
     Layers go in order of numel / (area under their drop curve): big robust layers first.
     Each layer's amount is the largest on the grid whose *combined* drop (with every
     layer chosen so far) stays within the budget, found by bisection; every accepted
     state was measured. Sensitive layers come last and get what budget is left.
     """
     top = max(amounts)
-    grid = sorted({round(x, 4) for x in np.arange(0.0, top + 1e-9, RECIPE_STEP)} | set(amounts))
+    grid = sorted({round(x, 4) for x in np.arange(0.0, top + 1e-9, RECIPE_STEP)} | set(amounts) | {floor})
+    start = grid.index(floor)
     eps = 0.5 / probe.tuner.data.n  # half a sample: a drop-free layer is cheap, not free
     area = [sum(max(d, 0.0) for d in row) for row in drops]
     order = sorted(range(len(probe.layers)), key=lambda i: -probe.numel[i] / (area[i] + eps))
-    chosen = {name: 0.0 for name in probe.layers}
+    chosen = {name: floor for name in probe.layers}
     state = (0.0, 0.0)
+    if floor > 0:  # measured as the recipe measures; a floor over the budget starts from 0
+        state = probe.measure(chosen)
+        if state[0] > budget + 1e-12:
+            chosen, start, state = {name: 0.0 for name in probe.layers}, 0, (0.0, 0.0)
     for i in order:
-        name, lo, hi = probe.layers[i], 0, len(grid)  # grid[lo] accepted, grid[hi:] not
+        name, lo, hi = probe.layers[i], start, len(grid)  # grid[lo] accepted, grid[hi:] not
         while hi - lo > 1:
             mid = len(grid) - 1 if hi == len(grid) else (lo + hi) // 2  # try the largest first
             trial = probe.measure({**chosen, name: grid[mid]})
@@ -161,6 +168,26 @@ def build_recipe(probe: Probe, drops, amounts, budget: float, advance=None) -> d
     if getattr(probe.tuner, "channels", None) is not None:  # the model as the recipe cut it
         found["params"] = probe.tuner.channels.params_after
     return found
+
+
+def pick_recipe(probe: Probe, drops, amounts, budget: float, uniform: dict, progress: Progress = SILENT) -> dict:
+    """The greedy recipe from 0; where it removes less than ``uniform`` (the greedy order can
+    spend the budget badly), the search again from the uniform amount, and the better of the two."""
+    with progress.steps(len(probe.layers), "recipe") as advance:
+        recipe = build_recipe(probe, drops, amounts, budget, advance)
+    if removes_less(recipe, uniform) and uniform["amount"] > 0:
+        with progress.steps(len(probe.layers), "recipe from the uniform amount") as advance:
+            seeded = build_recipe(probe, drops, amounts, budget, advance, floor=uniform["amount"])
+        recipe = seeded if removes_less(recipe, seeded) else recipe
+    return recipe
+
+
+def removes_less(found: dict, other: dict) -> bool:
+    """``found`` (a recipe or uniform result) leaves more of the model than ``other``: more
+    parameters where channels were cut, else a lower sparsity."""
+    if "params" in found and "params" in other:
+        return found["params"] > other["params"]
+    return found["sparsity"] < other["sparsity"]
 
 
 def uniform_within(probe: Probe, budget: float) -> dict:
@@ -208,14 +235,14 @@ def run_sensitivity(
         data["structure"] = {"structure": "channels", "round_to": cfg.round_to}
         data["groups"] = {name: members for name, members in probe.members.items() if len(members) > 1}
     if budget is not None:
-        with progress.steps(len(probe.layers), "recipe") as advance:
-            recipe = build_recipe(probe, drops, amounts, budget, advance)
         uniform = uniform_within(probe, budget)
+        recipe = pick_recipe(probe, drops, amounts, budget, uniform, progress)
         data.update(budget=budget, budget_option=cfg.budget_options()[0], recipe=recipe, uniform=uniform)
         meta = {"model": cfg.model, "data": data["data"], "metric": probe.metric, "budget": budget}
         meta.update(measured_drop=recipe["drop"], sparsity=recipe["sparsity"], uniform=uniform)
+        meta.update(structure=cfg.structure)
         if cfg.structure == "channels":
-            meta.update(structure="channels", round_to=cfg.round_to)
+            meta.update(round_to=cfg.round_to)
         write_recipe(directory / "recipe.json", probe.expand(recipe["layers"]), default=0.0, **meta)
     data["evaluations"] = probe.evaluations
     data["seconds"] = round(time.perf_counter() - t0, 3)
