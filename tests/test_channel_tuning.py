@@ -118,7 +118,9 @@ def test_an_unstructured_recipe_is_refused_by_a_channel_run_and_a_hand_written_o
     from secateurs.model.recipe import write_recipe
 
     write_recipe(tmp_path / "u.json", {"stem": 0.5}, structure="unstructured")
-    result = cli("run", "tests.models:residual", "--recipe", "u.json", "--structure", "channels", "--out", "o")
+    result = cli(
+        "run", "tests.models:residual", "--recipe", "u.json", "--structure", "channels", "--out", "o"
+    )
     assert result.exit_code == 2 and "run it with --structure unstructured" in result.output
     write_recipe(tmp_path / "hand.json", {"stem": 0.5})
     for structure in ("unstructured", "channels"):

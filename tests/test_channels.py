@@ -272,9 +272,7 @@ def test_a_round_to_that_keeps_every_channel_is_refused_unless_allowed(tmp_path)
     layers = json.loads((tmp_path / "o/report.json").read_text())["channels"]["layers"]
     assert all(r["out_after"] == r["out_before"] for r in layers)
     # amount 0 asks for no cut: it runs without --allow-noop
-    result = CliRunner().invoke(
-        main, [*args[:4], "--amount", "0", "--out", str(tmp_path / "zero"), "-q"]
-    )
+    result = CliRunner().invoke(main, [*args[:4], "--amount", "0", "--out", str(tmp_path / "zero"), "-q"])
     assert result.exit_code == 0, result.output
 
 

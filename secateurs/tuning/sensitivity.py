@@ -170,7 +170,9 @@ def build_recipe(probe: Probe, drops, amounts, budget: float, advance=None, floo
     return found
 
 
-def pick_recipe(probe: Probe, drops, amounts, budget: float, uniform: dict, progress: Progress = SILENT) -> dict:
+def pick_recipe(
+    probe: Probe, drops, amounts, budget: float, uniform: dict, progress: Progress = SILENT
+) -> dict:
     """The greedy recipe from 0; where it removes less than ``uniform`` (the greedy order can
     spend the budget badly), the search again from the uniform amount, and the better of the two."""
     with progress.steps(len(probe.layers), "recipe") as advance:
