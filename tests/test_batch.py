@@ -107,6 +107,10 @@ def test_resume_skips_unchanged_jobs_and_reruns_changed_or_tampered_ones(tmp_pat
         (job("builtin:lenet", "o1") + '[[jobs]]\nout = "o2"\n', "jobs.toml [[jobs]] #2: no model"),
         ('[[jobs]]\nmodel = "builtin:lenet"\n', "jobs.toml [[jobs]] #1: no out"),
         (
+            job("builtin:lenet", "o1") + job("models/gone.pt2", "o2"),
+            "jobs.toml [[jobs]] #2: 'models/gone.pt2' is not a model spec or an existing file",
+        ),
+        (
             job("builtin:lenet", "o1") + job("builtin:lenet", "o2", "amount = 1.5"),
             "jobs.toml [[jobs]] #2: amount",
         ),

@@ -31,9 +31,21 @@ def config_from(opts: dict, stages: tuple[str, ...] = ALL_STAGES, **fixed) -> Ru
     opts["max_drop"] = parse_max_drop(opts.get("max_drop")) or None
     cfg = RunConfig(**{k: v for k, v in opts.items() if v is not None})
     cfg.preflight(stages)  # files and formats too, before the command imports torch or loads the model
+    _check_inputs(cfg, stages)
     files.check_out_dir(cfg.out)
     _refuse_an_amount_the_recipe_overrides(ctx, cfg)
     return cfg
+
+
+def _check_inputs(cfg: RunConfig, stages: tuple[str, ...]) -> None:
+    """The model spec names something loadable, and a recipe fits --structure (torch-free)."""
+    from secateurs.model.factory import check_model_spec
+    from secateurs.model.recipe import check_recipe_structure
+
+    if "load" in stages:
+        check_model_spec(cfg.model)
+    if "prune" in stages and cfg.recipe is not None:
+        check_recipe_structure(cfg.recipe, cfg.structure)
 
 
 def _refuse_an_amount_the_recipe_overrides(ctx: click.Context, cfg: RunConfig) -> None:

@@ -16,6 +16,18 @@ from secateurs.errors import InputError, UsageError
 FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
+def check_model_spec(spec: str) -> None:
+    """``spec`` is builtin:NAME, package.module:factory or an existing file (checked before any
+    model loads, torch-free); UsageError (exit 2) otherwise."""
+    if spec.startswith("builtin:") or FACTORY_RE.match(spec) or Path(spec).exists():
+        return
+    refuse_file_path_spec(spec)
+    raise UsageError(
+        f"{spec!r} is not a model spec or an existing file; use builtin:NAME (detector, lenet, resnet),"
+        " package.module:factory, or a .pt2/TorchScript/pickled model file"
+    )
+
+
 def call_factory(spec: str):
     """What ``module:attr`` returns when called (not yet checked to be an nn.Module)."""
     factory = import_callable(spec)

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from secateurs.errors import InputError, UsageError
-from secateurs.model.factory import FACTORY_RE, call_factory, cwd_on_path, refuse_file_path_spec
+from secateurs.model.factory import FACTORY_RE, call_factory, check_model_spec, cwd_on_path
 from secateurs.model.model_file import Loaded, load_model_file
 from secateurs.model.outputs import named_outputs
 from secateurs.model.plain import HALF_DTYPES, has_lazy, make_plain, materialize, to_float32, unwrap
@@ -84,12 +84,7 @@ def build(spec: str, trust: bool = False) -> Loaded:
     if Path(spec).exists() and not FACTORY_RE.match(spec):
         with cwd_on_path():  # a pickled module's classes import as `python -m` would find them
             return load_model_file(Path(spec), trust)
-    if not FACTORY_RE.match(spec):
-        refuse_file_path_spec(spec)
-        raise UsageError(
-            f"{spec!r} is not a model spec or an existing file; use builtin:NAME (detector, lenet, resnet),"
-            " package.module:factory, or a .pt2/TorchScript/pickled model file"
-        )
+    check_model_spec(spec)
     model = call_factory(spec)
     if not isinstance(model, nn.Module):
         raise InputError(f"{spec}: factory returned {type(model).__name__}, not a torch.nn.Module")
