@@ -237,3 +237,19 @@ def test_a_speed_up_inside_the_spread_is_said_to_be_noise(dense, ours, noise):
     assert ("within the noise" in stat.value) == noise
     row = latency_blocks(lat)[0].rows[1]
     assert ("spreads overlap" in row[-1].text) == noise
+
+
+def test_a_dense_original_that_cannot_be_rebuilt_is_said_in_the_summary(tmp_path, monkeypatch, cli):
+    """The artifacts stand (exit 0), but the summary's compute line says NOT MEASURED and why."""
+    from secateurs.errors import InputError
+    from secateurs.pipeline import cost
+
+    def fail(ctx, path):
+        raise InputError("w.pt: file not found")
+
+    monkeypatch.setattr(cost, "export_dense_original", fail)
+    result = cli("run", "tests.models:residual", "--structure", "channels", "--formats", "onnx", "--out", "o")
+    assert result.exit_code == 0, result.output
+    summary = result.output.split("== Summary ==")[1].split("==")[0]
+    assert "compute (MACs):" in summary and "NOT MEASURED" in summary
+    assert "the dense original could not be exported: w.pt: file not found" in summary
