@@ -38,6 +38,7 @@ def test_a_channel_sweep_cuts_params_and_macs_with_the_amount(tmp_path):
         eval="random:16",
         amounts=(0.25, 0.5, 0.75),
         structure="channels",
+        round_to=1,
         exporter="torchscript",
         min_agreement=0.5,
     )
@@ -54,7 +55,7 @@ def test_a_channel_sweep_cuts_params_and_macs_with_the_amount(tmp_path):
     assert all(r["model_onnx"] == "exported" for r in rows)  # a new architecture: never rendered
     assert "parameters" in (tmp_path / "o/sweep.md").read_text()
     # deterministic: a second Tuner gives the same rows, and a probe leaves the dense model alone
-    tuner = Tuner("tests.models:residual", "random:16", structure="channels")
+    tuner = Tuner("tests.models:residual", "random:16", structure="channels", round_to=1)
     dense = {k: v.clone() for k, v in tuner.dense_model.state_dict().items()}
     again = [tuner.evaluate(a) for a in cfg.amounts]
     assert [(r["params"], r["metrics"]) for r in again] == [(r["params"], r["metrics"]) for r in rows]
@@ -83,6 +84,7 @@ def test_sensitivity_probes_coupled_groups_and_writes_a_recipe_run_accepts(tmp_p
         amounts=(0.25, 0.5, 0.75),
         max_accuracy_drop=budget,
         structure="channels",
+        round_to=1,  # exact counts on this 8- and 16-channel model
     )
     (tmp_path / "s").mkdir()
     data = run_sensitivity(cfg, tmp_path / "s")
@@ -107,6 +109,10 @@ def test_sensitivity_probes_coupled_groups_and_writes_a_recipe_run_accepts(tmp_p
     widths = {r["name"]: r for r in report["channels"]["layers"]}
     assert widths["stem"]["out_after"] == widths["body"]["out_after"]
     assert widths["stem"]["out_after"] == 8 - round(layers["stem"] * 8)
+    # measured with --round-to 1: the run takes it from the recipe, and refuses another
+    assert report["config"]["round_to"] == 1 and recipe["meta"]["round_to"] == 1
+    result = cli(*args, "--round-to", 8, "--out", "r8", "-q")
+    assert result.exit_code == 2 and "was measured with --round-to 1; give --round-to 1" in result.output
     # its amounts are fractions of channels: without --structure channels it is refused up front
     result = cli(*args[:4], "--eval", labelled_npz, "--out", "u", "-q")
     assert result.exit_code == 2 and not (tmp_path / "u").exists()
@@ -133,7 +139,7 @@ def test_an_unstructured_recipe_is_refused_by_a_channel_run_and_a_hand_written_o
 
 def test_auto_bisects_the_channel_amount_within_the_budget(tmp_path, labelled_npz, cli):
     budget = 0.1
-    tuner = Tuner("tests.models:residual", str(labelled_npz), structure="channels")
+    tuner = Tuner("tests.models:residual", str(labelled_npz), structure="channels", round_to=1)
     amount, probes = auto_amount(tuner, [("accuracy", budget)])
     assert 0.0 < amount < 1.0 and within_budget(tuner.evaluate(amount), [("accuracy", budget)])
     assert not within_budget(tuner.evaluate(round(amount + 0.01, 10)), [("accuracy", budget)])
@@ -143,6 +149,8 @@ def test_auto_bisects_the_channel_amount_within_the_budget(tmp_path, labelled_np
         "tests.models:residual",
         "--structure",
         "channels",
+        "--round-to",
+        1,
         "--auto",
         "--eval",
         labelled_npz,

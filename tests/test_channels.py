@@ -174,7 +174,17 @@ def test_tied_weights_are_refused():
 
 def test_a_coupling_torch_pruning_cannot_follow_exits_3_naming_the_layer(tmp_path):
     result = CliRunner().invoke(
-        main, ["run", "tests.models:buffer_shift", "--structure", "channels", "--out", str(tmp_path / "o")]
+        main,
+        [
+            "run",
+            "tests.models:buffer_shift",
+            "--structure",
+            "channels",
+            "--round-to",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+        ],
     )
     assert result.exit_code == 3
     lines = result.output.strip().splitlines()

@@ -4,6 +4,7 @@ RunConfig from their options, printing progress, and the closing summary and ver
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -31,21 +32,32 @@ def config_from(opts: dict, stages: tuple[str, ...] = ALL_STAGES, **fixed) -> Ru
     opts["max_drop"] = parse_max_drop(opts.get("max_drop")) or None
     cfg = RunConfig(**{k: v for k, v in opts.items() if v is not None})
     cfg.preflight(stages)  # files and formats too, before the command imports torch or loads the model
-    _check_inputs(cfg, stages)
+    cfg = _check_inputs(ctx, cfg, stages)
     files.check_out_dir(cfg.out)
     _refuse_an_amount_the_recipe_overrides(ctx, cfg)
     return cfg
 
 
-def _check_inputs(cfg: RunConfig, stages: tuple[str, ...]) -> None:
-    """The model spec names something loadable, and a recipe fits --structure (torch-free)."""
+def _check_inputs(ctx: click.Context, cfg: RunConfig, stages: tuple[str, ...]) -> RunConfig:
+    """The model spec names something loadable, and a recipe fits --structure (torch-free). A
+    channel recipe cuts what `sensitivity` measured: its --round-to unless one is given, and a
+    different one given is refused."""
     from secateurs.model.factory import check_model_spec
-    from secateurs.model.recipe import check_recipe_structure
+    from secateurs.model.recipe import measured_with
 
     if "load" in stages:
         check_model_spec(cfg.model)
-    if "prune" in stages and cfg.recipe is not None:
-        check_recipe_structure(cfg.recipe, cfg.structure)
+    if "prune" not in stages or cfg.recipe is None:
+        return cfg
+    round_to = measured_with(cfg.recipe, cfg.structure)
+    if round_to is None or round_to == cfg.round_to:
+        return cfg
+    source = ctx.get_parameter_source("round_to") if "round_to" in ctx.params else None
+    if source in (None, click.core.ParameterSource.DEFAULT):
+        return replace(cfg, round_to=round_to)
+    raise UsageError(
+        f"{cfg.recipe} was measured with --round-to {round_to}; give --round-to {round_to} or leave it out"
+    )
 
 
 def _refuse_an_amount_the_recipe_overrides(ctx: click.Context, cfg: RunConfig) -> None:

@@ -164,7 +164,8 @@ def structure_options(f):
         "--round-to",
         type=int,
         metavar="N",
-        help="With --structure channels: keep each pruned layer's channel count a multiple of N.",
+        help="With --structure channels: keep each pruned layer's channel count a multiple of N"
+        " [default: 8; onnxruntime's CPU convolutions run odd counts slowly, 1 keeps the amount exact].",
     )(f)
 
 

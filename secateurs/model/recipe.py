@@ -64,19 +64,25 @@ def read_recipe(path: Path) -> tuple[dict[str, float], float | None]:
     return amounts, None if default is None else _amount(path, "'default'", default)
 
 
-def check_recipe_structure(path: Path, structure: str) -> None:
-    """A recipe written by ``sensitivity --structure S`` (its meta.structure) prunes with S only:
-    its amounts are fractions of channels or of weights. UsageError otherwise; a recipe
-    without meta.structure (written by hand) fits either."""
+def measured_with(path: Path, structure: str) -> int | None:
+    """How ``path`` was measured, checked against this run: a recipe written by ``sensitivity
+    --structure S`` (its meta.structure) prunes with S only, since its amounts are fractions of
+    channels or of weights (UsageError otherwise; a recipe without meta.structure, written by
+    hand, fits either). Returns the channel recipe's meta.round_to, else None."""
     data = _parse(Path(path))
     meta = data.get("meta") if isinstance(data, dict) else None
-    made = meta.get("structure") if isinstance(meta, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    made = meta.get("structure")
     if made is not None and made != structure:
         raise UsageError(
             f"{path}: this recipe was made by `secateurs sensitivity --structure {made}` and its amounts"
             f" are fractions of {'channels' if made == 'channels' else 'weights'}; run it with"
             f" --structure {made}"
         )
+    if made != "channels" or "round_to" not in meta:
+        return None
+    round_to = meta["round_to"]  # null: written when channel counts were exact by default
+    return 1 if round_to is None else round_to if isinstance(round_to, int) and round_to >= 1 else None
 
 
 def write_recipe(path: Path, layers: dict[str, float], default: float | None = None, **meta) -> None:

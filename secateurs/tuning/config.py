@@ -76,7 +76,7 @@ class TuningConfig:
         if self.threads is not None:
             cpus.check(self.threads)
         check_exclude(self.exclude)
-        check_structure(self.structure, self.round_to)
+        object.__setattr__(self, "round_to", check_structure(self.structure, self.round_to))
         if self.eval is not None:
             check_eval_spec(self.eval)
             check_eval_file(self.eval)  # loaded at once: no later stage to defer this to

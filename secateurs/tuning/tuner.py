@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from secateurs import files
-from secateurs.config import DROP_METRICS, RunConfig, check_amount, eval_task
+from secateurs.config import DROP_METRICS, RunConfig, check_amount, check_structure, eval_task
 from secateurs.errors import UsageError
 from secateurs.evaluation import detect, detection_metrics, judge, metrics
 from secateurs.evaluation.data import load_eval_data
@@ -68,7 +68,7 @@ class Tuner:
         round_to: int | None = None,
     ) -> None:
         self.model, self.info = load_model(model, weights, input_shape, trust)
-        self.structure, self.round_to = structure, round_to or 1
+        self.structure, self.round_to = structure, check_structure(structure, round_to) or 1
         if structure == "channels":
             refuse_graph_models(self.model, self.info.spec)
         targets, _ = find_conv_weights(self.model, exclude)
