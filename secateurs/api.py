@@ -194,7 +194,10 @@ def _config(model: str, out: PathLike, settings: dict) -> RunConfig:
         settings["formats"] = _formats(settings["formats"])
     if "provider" in settings:
         settings["provider"] = _provider(settings["provider"])
-    return RunConfig(model=model, out=Path(out), **settings)
+    from secateurs.model.recipe import run_as_measured  # torch-free
+
+    cfg = RunConfig(model=model, out=Path(out), **settings)
+    return run_as_measured(cfg, round_to_given="round_to" in settings)
 
 
 def _formats(formats: str | Sequence[str] | None) -> tuple[str, ...] | None:

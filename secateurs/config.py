@@ -33,6 +33,7 @@ ALL_STAGES = (
     "evaluate",
 )  # pipeline.runner's names
 EVAL_BUILTINS = ("builtin:digits", "builtin:shapes")
+BUILTIN_MODELS = ("detector", "lenet", "resnet")  # secateurs.models.BUILTINS' names, without torch
 TASKS = ("classify", "detect")
 BOX_FORMATS = ("yolov5", "yolov8")  # detector output layouts (secateurs.evaluation.boxes)
 # --max-drop METRIC=VALUE: the metrics each task can gate on (drops are absolute fractions).

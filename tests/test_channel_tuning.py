@@ -252,3 +252,87 @@ def test_a_chunk_torch_pruning_maps_out_of_range_is_refused_naming_the_layer():
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # nothing cut
     result = prune_channels(model, (1, 3, 8, 8), 0.5, exclude="^cv1$")
     assert result.params_after < result.params_before
+
+
+def _channel_recipe(path, round_to, **meta):
+    from secateurs.model.recipe import write_recipe
+
+    write_recipe(path, {"down": 0.5}, structure="channels", round_to=round_to, **meta)
+    return path
+
+
+def test_the_python_api_runs_a_recipe_as_it_was_measured(tmp_path):
+    """api.prune/api.run take a channel recipe's round-to, refuse another and the other structure."""
+    from secateurs import api
+    from secateurs.errors import UsageError
+
+    recipe = _channel_recipe(tmp_path / "r.json", 1)
+    data = api.prune("tests.models:residual", out=tmp_path / "a", recipe=recipe, structure="channels")
+    assert data["config"]["round_to"] == 1
+    down = next(r for r in data["channels"]["layers"] if r["name"] == "down")
+    assert down["out_after"] == 8  # 16 - round(0.5 * 16): exact, as measured
+    with pytest.raises(UsageError, match="was measured with --round-to 1"):
+        api.prune("tests.models:residual", out=tmp_path / "b", recipe=recipe, structure="channels", round_to=8)
+    with pytest.raises(UsageError, match="run it with --structure channels"):
+        api.run("tests.models:residual", out=tmp_path / "c", recipe=recipe, formats="onnx")
+    assert not any((tmp_path / d).exists() for d in "bc")
+
+
+@pytest.mark.parametrize(
+    ("meta", "said"),
+    [
+        ({"round_to": 0}, "meta.round_to must be an integer >= 1 (or null), got 0"),
+        ({"round_to": "8"}, "meta.round_to must be an integer >= 1 (or null), got '8'"),
+        ({"round_to": True}, "meta.round_to must be an integer >= 1 (or null), got True"),
+        ({"structure": "foo"}, "meta.structure 'foo' is not one of unstructured, channels"),
+    ],
+)
+def test_a_recipe_with_malformed_meta_is_refused_naming_it(tmp_path, cli, meta, said):
+    from secateurs.model.recipe import write_recipe
+
+    write_recipe(tmp_path / "r.json", {"down": 0.5}, **{"structure": "channels", **meta})
+    result = cli("run", "tests.models:residual", "--recipe", "r.json", "--structure", "channels", "--out", "o")
+    assert result.exit_code == 2 and said in result.output and "r.json" in result.output
+
+
+def test_a_settings_file_round_to_is_a_default_for_channel_runs_only(tmp_path, cli):
+    """round-to in secateurs.toml leaves unstructured runs alone, and a recipe's measured round-to
+    overrides it (only the command line's is explicit)."""
+    (tmp_path / "secateurs.toml").write_text('round-to = 4\nformats = "onnx"\nlatency-runs = 0\n')
+    result = cli("run", "tests.models:residual", "--out", "u", "-q")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "u/report.json").read_text())["config"]["round_to"] is None
+    _channel_recipe(tmp_path / "r.json", 1)
+    result = cli("run", "tests.models:residual", "--recipe", "r.json", "--structure", "channels", "--out", "c", "-q")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "c/report.json").read_text())["config"]["round_to"] == 1
+
+
+def test_auto_whose_amount_cuts_no_channel_says_so(tmp_path, labelled_npz, cli):
+    args = ("run", "tests.models:residual", "--structure", "channels", "--round-to", 64, "--auto")
+    result = cli(*args, "--eval", labelled_npz, "--max-accuracy-drop", 0.1, "--out", "a", "-q")
+    assert result.exit_code == 3 and not (tmp_path / "a").exists()
+    assert "--auto's largest amount within the budget" in result.output
+    assert "removes no channel at --round-to 64" in result.output
+
+
+def test_a_sensitivity_recipe_that_removes_nothing_says_so(tmp_path, labelled_npz):
+    from secateurs.commands.verdict import tuning_line
+
+    cfg = SensitivityConfig(
+        model="tests.models:residual",
+        out=tmp_path / "s",
+        eval=str(labelled_npz),
+        amounts=(0.5,),
+        max_accuracy_drop=0.1,
+        structure="channels",
+        round_to=64,
+    )
+    (tmp_path / "s").mkdir()
+    data = run_sensitivity(cfg, tmp_path / "s")
+    assert data["recipe"]["sparsity"] == 0.0
+    import click
+
+    with click.Context(click.Command("sensitivity")):
+        line = tuning_line("sensitivity", tmp_path / "s", data)
+    assert "nothing can be cut within the budget at --round-to 64: recipe.json removes nothing" in line

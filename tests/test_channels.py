@@ -301,3 +301,32 @@ def test_a_channel_run_headlines_channels_and_parameters_not_zeros(tmp_path):
     c = report["channels"]
     assert f"{c['params_before']:,} -> {c['params_after']:,}" in summary
     assert "sparsity over pruned Conv2d weights" not in summary
+
+
+@pytest.mark.parametrize(
+    ("extra", "fixes"),
+    [
+        (["--round-to", "64"], "lower --round-to, or pass --allow-noop"),
+        (["--round-to", "1", "--amount", "0.01"], "raise --amount, or pass --allow-noop"),
+    ],
+)
+def test_the_no_cut_error_suggests_only_what_would_help(tmp_path, extra, fixes):
+    args = ["run", "tests.models:residual", "--structure", "channels", "--amount", "0.3", *extra]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 3
+    last = result.output.strip().splitlines()[-1]
+    assert last.endswith(fixes + " to keep the model whole"), last
+    assert ("lower --round-to" in last) == ("64" in extra)
+
+
+def test_an_unknown_builtin_is_a_usage_error_before_anything_loads(tmp_path):
+    result = CliRunner().invoke(main, ["run", "builtin:lenett", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "unknown builtin model 'builtin:lenett'; choose from: detector, lenet, resnet" in result.output
+
+
+def test_the_builtin_names_known_without_torch_are_the_registry():
+    from secateurs.config import BUILTIN_MODELS
+    from secateurs.models import BUILTINS
+
+    assert BUILTIN_MODELS == tuple(sorted(BUILTINS))

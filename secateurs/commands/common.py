@@ -4,7 +4,6 @@ RunConfig from their options, printing progress, and the closing summary and ver
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -30,6 +29,8 @@ def config_from(opts: dict, stages: tuple[str, ...] = ALL_STAGES, **fixed) -> Ru
     opts["exclude"] = one_exclude(opts.get("exclude"))
     opts["out"] = opts.get("out") or default_out(opts["model"])
     opts["max_drop"] = parse_max_drop(opts.get("max_drop")) or None
+    if opts.get("structure") != "channels" and not _given(ctx, "round_to"):
+        opts["round_to"] = None  # a settings file's or [defaults]' round-to rounds channel runs only
     cfg = RunConfig(**{k: v for k, v in opts.items() if v is not None})
     cfg.preflight(stages)  # files and formats too, before the command imports torch or loads the model
     cfg = _check_inputs(ctx, cfg, stages)
@@ -40,24 +41,23 @@ def config_from(opts: dict, stages: tuple[str, ...] = ALL_STAGES, **fixed) -> Ru
 
 def _check_inputs(ctx: click.Context, cfg: RunConfig, stages: tuple[str, ...]) -> RunConfig:
     """The model spec names something loadable, and a recipe fits --structure (torch-free). A
-    channel recipe cuts what `sensitivity` measured: its --round-to unless one is given, and a
-    different one given is refused."""
+    channel recipe cuts what `sensitivity` measured: its --round-to unless one is given on the
+    command line (a settings file's is a default, which the recipe's measurement overrides)."""
     from secateurs.model.factory import check_model_spec
-    from secateurs.model.recipe import measured_with
+    from secateurs.model.recipe import run_as_measured
 
     if "load" in stages:
         check_model_spec(cfg.model)
-    if "prune" not in stages or cfg.recipe is None:
+    if "prune" not in stages:
         return cfg
-    round_to = measured_with(cfg.recipe, cfg.structure)
-    if round_to is None or round_to == cfg.round_to:
-        return cfg
-    source = ctx.get_parameter_source("round_to") if "round_to" in ctx.params else None
-    if source in (None, click.core.ParameterSource.DEFAULT):
-        return replace(cfg, round_to=round_to)
-    raise UsageError(
-        f"{cfg.recipe} was measured with --round-to {round_to}; give --round-to {round_to} or leave it out"
-    )
+    return run_as_measured(cfg, _given(ctx, "round_to"))
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    """The option was given on the command line (or its environment variable), not defaulted
+    by click or by a settings file."""
+    source = ctx.get_parameter_source(name) if name in ctx.params else None
+    return source in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
 
 
 def _refuse_an_amount_the_recipe_overrides(ctx: click.Context, cfg: RunConfig) -> None:

@@ -129,7 +129,8 @@ def prune_options(f):
         type=Amount(),
         default=0.3,
         show_default=True,
-        help="Fraction of each Conv2d weight to zero, in [0, 1].",
+        help="Fraction in [0, 1] of each Conv2d weight to zero (with --structure channels: of its"
+        " output channels to remove).",
     )(f)
     f = click.option(
         "--scope",
@@ -139,7 +140,10 @@ def prune_options(f):
         help="layer: round(amount*numel) per tensor (YOLOv5); global: one threshold over all Conv2d weights.",
     )(f)
     f = click.option(
-        "--allow-noop", is_flag=True, help="A model without Conv2d is exported and validated unpruned."
+        "--allow-noop",
+        is_flag=True,
+        help="A model without Conv2d (or a channel cut that removes no channel) is exported and"
+        " validated unpruned instead of refused.",
     )(f)
     f = click.option(
         "--recipe",

@@ -119,12 +119,23 @@ def tuning_line(command: str, directory: Path, data: dict) -> str:
             )
     elif "recipe" in data:
         r, u = data["recipe"], data["uniform"]
+        if r["sparsity"] == 0.0:  # every layer too sensitive, or (channels) too narrow to round
+            rounding = (data.get("structure") or {}).get("round_to")
+            at = f" at --round-to {rounding}" if rounding and rounding > 1 else ""
+            return " | ".join(
+                [
+                    "DONE",
+                    str(directory),
+                    f"nothing can be cut within the budget{at}: recipe.json removes nothing",
+                    _elapsed(),
+                ]
+            )
         if "params" in r:  # channels: what is left of the model, not zeros
             kept, kept_u = f"{r['params']:,} parameters", f"{u['params']:,} parameters"
         else:
             kept, kept_u = f"sparsity {r['sparsity']:.1%}", f"{u['sparsity']:.1%}"
         found = (
-            f"recipe.json: {kept} at a measured drop of {100 * r['drop']:.2f} points"
+            f"recipe.json: {kept} at a measured drop of {round(100 * r['drop'], 2) + 0.0:.2f} points"
             f" (uniform {u['amount']:g}: {kept_u})"
         )
     else:

@@ -11,19 +11,25 @@ import re
 import sys
 from pathlib import Path
 
+from secateurs.config import BUILTIN_MODELS
 from secateurs.errors import InputError, UsageError
 
 FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 def check_model_spec(spec: str) -> None:
-    """``spec`` is builtin:NAME, package.module:factory or an existing file (checked before any
-    model loads, torch-free); UsageError (exit 2) otherwise."""
-    if spec.startswith("builtin:") or FACTORY_RE.match(spec) or Path(spec).exists():
+    """``spec`` is builtin:NAME of a known builtin, package.module:factory or an existing file
+    (checked before any model loads, torch-free); UsageError (exit 2) otherwise."""
+    names = ", ".join(BUILTIN_MODELS)
+    if spec.startswith("builtin:"):
+        if spec.split(":", 1)[1] not in BUILTIN_MODELS:
+            raise UsageError(f"unknown builtin model {spec!r}; choose from: {names}")
+        return
+    if FACTORY_RE.match(spec) or Path(spec).exists():
         return
     refuse_file_path_spec(spec)
     raise UsageError(
-        f"{spec!r} is not a model spec or an existing file; use builtin:NAME (detector, lenet, resnet),"
+        f"{spec!r} is not a model spec or an existing file; use builtin:NAME ({names}),"
         " package.module:factory, or a .pt2/TorchScript/pickled model file"
     )
 

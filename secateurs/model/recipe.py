@@ -9,9 +9,10 @@ is also valid YAML; ``.yaml``/``.yml`` files are read with PyYAML when it is ins
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
-from secateurs.config import check_fraction
+from secateurs.config import STRUCTURES, RunConfig, check_fraction
 from secateurs.errors import InputError, UsageError
 from secateurs.files import write_json
 
@@ -64,15 +65,34 @@ def read_recipe(path: Path) -> tuple[dict[str, float], float | None]:
     return amounts, None if default is None else _amount(path, "'default'", default)
 
 
+def run_as_measured(cfg: RunConfig, round_to_given: bool) -> RunConfig:
+    """``cfg`` set to cut what its --recipe's measurement cut: a channel recipe's meta.round_to
+    unless the caller gave a round-to itself (a different one is a UsageError); the recipe's
+    --structure is checked (``measured_with``). Torch-free; used by the CLI and the API."""
+    if cfg.recipe is None:
+        return cfg
+    round_to = measured_with(cfg.recipe, cfg.structure)
+    if round_to is None or round_to == cfg.round_to:
+        return cfg
+    if not round_to_given:
+        return replace(cfg, round_to=round_to)
+    raise UsageError(
+        f"{cfg.recipe} was measured with --round-to {round_to}; give --round-to {round_to} or leave it out"
+    )
+
+
 def measured_with(path: Path, structure: str) -> int | None:
     """How ``path`` was measured, checked against this run: a recipe written by ``sensitivity
     --structure S`` (its meta.structure) prunes with S only, since its amounts are fractions of
     channels or of weights (UsageError otherwise; a recipe without meta.structure, written by
-    hand, fits either). Returns the channel recipe's meta.round_to, else None."""
+    hand, fits either). Returns the channel recipe's meta.round_to (null, as recipes written
+    before rounding became the default say, means 1: exact counts), else None."""
     data = _parse(Path(path))
     meta = data.get("meta") if isinstance(data, dict) else None
     meta = meta if isinstance(meta, dict) else {}
     made = meta.get("structure")
+    if made is not None and made not in STRUCTURES:
+        raise UsageError(f"{path}: meta.structure {made!r} is not one of {', '.join(STRUCTURES)}")
     if made is not None and made != structure:
         raise UsageError(
             f"{path}: this recipe was made by `secateurs sensitivity --structure {made}` and its amounts"
@@ -81,8 +101,12 @@ def measured_with(path: Path, structure: str) -> int | None:
         )
     if made != "channels" or "round_to" not in meta:
         return None
-    round_to = meta["round_to"]  # null: written when channel counts were exact by default
-    return 1 if round_to is None else round_to if isinstance(round_to, int) and round_to >= 1 else None
+    round_to = meta["round_to"]
+    if round_to is None:
+        return 1
+    if isinstance(round_to, bool) or not isinstance(round_to, int) or round_to < 1:
+        raise UsageError(f"{path}: meta.round_to must be an integer >= 1 (or null), got {round_to!r}")
+    return round_to
 
 
 def write_recipe(path: Path, layers: dict[str, float], default: float | None = None, **meta) -> None:

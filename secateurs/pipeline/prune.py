@@ -70,7 +70,7 @@ def remove_channels(ctx: RunContext, amount: float, layer_amounts: dict | None):
     if asked and result.groups == 0 and not cfg.allow_noop:
         raise InputError(
             f"{ctx.info.spec}: --structure channels removed no channel ({no_cut_reasons(result)});"
-            " raise --amount, lower --round-to, or pass --allow-noop to export it uncut"
+            f" {no_cut_fixes(cfg, result)}"
         )
     layers, notes = prune_model(ctx.model, 0.0, "layer", cfg.exclude, cfg.allow_noop)
     ctx.channels = {"structure": "channels", "round_to": cfg.round_to, "program": PROGRAM, **result.to_json()}
@@ -79,6 +79,19 @@ def remove_channels(ctx: RunContext, amount: float, layer_amounts: dict | None):
             f"{PROGRAM}: the model fixes its batch, so the program takes batch {ctx.info.input_shape[0]} only"
         )
     return layers, result.notes + notes
+
+
+def no_cut_fixes(cfg, result) -> str:
+    """What would make the cut remove channels, for the settings the run has."""
+    rounded = any(str(r["kept"]).startswith("--round-to") for r in result.layers)
+    if cfg.recipe is not None:
+        fixes = ["a recipe measured with a lower --round-to"] if rounded else ["larger amounts in the recipe"]
+    else:
+        fixes = ["lower --round-to"] if rounded else []
+        if any(r["kept"] == "amount rounds to no channel" for r in result.layers):
+            fixes.insert(0, "raise --amount")
+    allow = "pass --allow-noop to keep the model whole"
+    return f"{', '.join(fixes)}, or {allow}" if fixes else allow
 
 
 def no_cut_reasons(result) -> str:

@@ -60,7 +60,11 @@ def channel_section(report: dict) -> Section:
         ]
         for r in channels["layers"]
     ]
-    rounding = f", rounded to multiples of {channels['round_to']}" if channels.get("round_to") else ""
+    rounding = (
+        f", channel counts rounded to multiples of {channels['round_to']}"
+        if (channels.get("round_to") or 1) > 1
+        else ", exact channel counts (--round-to 1)"
+    )
     outputs = ", ".join(channels["output_layers"]) or "none"
     items = Items(
         [

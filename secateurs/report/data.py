@@ -24,7 +24,8 @@ PERFORMANCE_NOTE = (
 )
 CHANNELS_NOTE = (
     "Channel pruning removes whole filters: model.onnx is a smaller dense model, with fewer"
-    " parameters and multiply-adds in any runtime; the measured latency is in manifest.json."
+    " parameters and multiply-adds in any runtime; the onnxruntime latency `run` measures (unless"
+    " --latency-runs 0) is in manifest.json (run.latency)."
 )
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from secateurs import files, threads
 from secateurs.config import RunConfig, drop_budgets
-from secateurs.errors import UsageError
+from secateurs.errors import InputError, UsageError
 from secateurs.executors import Executor, unwrap
 from secateurs.exporters.onnx_model_torch import resolve_exporter
 from secateurs.progress import SILENT, Progress
@@ -206,4 +206,12 @@ def auto_amount_for(cfg: RunConfig, resolution: float = 0.01) -> tuple[float, li
             "--auto needs a budget: --max-drop METRIC=VALUE (a detector: mAP50, mAP50-95, precision,"
             " recall), or --max-accuracy-drop and/or --min-agreement (a classifier)"
         )
-    return auto_amount(Tuner.from_config(cfg), budgets, resolution)
+    tuner = Tuner.from_config(cfg)
+    amount, probes = auto_amount(tuner, budgets, resolution)
+    cuts_nothing = tuner.structure == "channels" and tuner.evaluate(amount)["sparsity"] == 0.0
+    if cuts_nothing and not cfg.allow_noop:
+        raise InputError(
+            f"{cfg.model}: --auto's largest amount within the budget, {amount:g}, removes no channel at"
+            f" --round-to {tuner.round_to}; loosen the budget, lower --round-to, or pass --allow-noop"
+        )
+    return amount, probes
