@@ -272,7 +272,9 @@ def test_the_python_api_runs_a_recipe_as_it_was_measured(tmp_path):
     down = next(r for r in data["channels"]["layers"] if r["name"] == "down")
     assert down["out_after"] == 8  # 16 - round(0.5 * 16): exact, as measured
     with pytest.raises(UsageError, match="was measured with --round-to 1"):
-        api.prune("tests.models:residual", out=tmp_path / "b", recipe=recipe, structure="channels", round_to=8)
+        api.prune(
+            "tests.models:residual", out=tmp_path / "b", recipe=recipe, structure="channels", round_to=8
+        )
     with pytest.raises(UsageError, match="run it with --structure channels"):
         api.run("tests.models:residual", out=tmp_path / "c", recipe=recipe, formats="onnx")
     assert not any((tmp_path / d).exists() for d in "bc")
@@ -291,7 +293,9 @@ def test_a_recipe_with_malformed_meta_is_refused_naming_it(tmp_path, cli, meta, 
     from secateurs.model.recipe import write_recipe
 
     write_recipe(tmp_path / "r.json", {"down": 0.5}, **{"structure": "channels", **meta})
-    result = cli("run", "tests.models:residual", "--recipe", "r.json", "--structure", "channels", "--out", "o")
+    result = cli(
+        "run", "tests.models:residual", "--recipe", "r.json", "--structure", "channels", "--out", "o"
+    )
     assert result.exit_code == 2 and said in result.output and "r.json" in result.output
 
 
@@ -303,7 +307,9 @@ def test_a_settings_file_round_to_is_a_default_for_channel_runs_only(tmp_path, c
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "u/report.json").read_text())["config"]["round_to"] is None
     _channel_recipe(tmp_path / "r.json", 1)
-    result = cli("run", "tests.models:residual", "--recipe", "r.json", "--structure", "channels", "--out", "c", "-q")
+    result = cli(
+        "run", "tests.models:residual", "--recipe", "r.json", "--structure", "channels", "--out", "c", "-q"
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "c/report.json").read_text())["config"]["round_to"] == 1
 
