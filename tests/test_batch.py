@@ -235,3 +235,21 @@ def test_auto_refuses_fine_tuning_wherever_it_is_asked_for(tmp_path):
     )
     with pytest.raises(UsageError, match="without fine-tuning"):
         auto_amount_for(cfg)
+
+
+def test_a_channel_job_shows_the_parameters_left_not_zeros(tmp_path, monkeypatch):
+    path = jobs_file(
+        tmp_path,
+        job("builtin:resnet", "out/ch", 'structure = "channels"\namount = 0.5\nformats = "onnx"')
+        + job("builtin:lenet", "out/u", "amount = 0.5"),
+    )
+    result = batch(tmp_path, monkeypatch, path)
+    assert result.exit_code == 0, result.output
+    ch, u = json.loads((tmp_path / "batch.json").read_text())["jobs"]
+    report = json.loads((tmp_path / "out/ch/report.json").read_text())["channels"]
+    assert ch["structure"] == "channels" and ch["sparsity"] is None
+    assert ch["params"] == [report["params_before"], report["params_after"]]
+    assert u["params"] is None and u["sparsity"] == pytest.approx(0.5, abs=0.01)
+    row = next(ln for ln in result.output.splitlines() if ln.startswith("#1"))
+    assert f"{report['params_before'] / report['params_after']:.2f}x fewer params" in row
+    assert "% zeros" in next(ln for ln in result.output.splitlines() if ln.startswith("#2"))

@@ -67,7 +67,7 @@ def test_edge_amounts_are_valid(cli, amount):
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["builtin:nope"], 3, "unknown builtin"),
+        (["builtin:nope"], 2, "unknown builtin"),  # known without loading: a usage error
         (["no_such_module_xyz:f"], 3, "cannot import"),
         (["tests.models:missing"], 3, "no attribute"),
         (["tests.models:raises"], 3, "factory raised"),

@@ -65,6 +65,7 @@ def record(job: Job, cfg: RunConfig, data: dict | None, code: int, message: str,
     """batch.json's entry for one job: status, exit code, the key figures, resume data."""
     best = recommended_artifact(data) if data else None
     sparsity = ((data or {}).get("sparsity") or {}).get("pruned_tensors") or {}
+    channels = (data or {}).get("channels") or {}
     digest = None
     if code == 0:
         try:
@@ -80,7 +81,9 @@ def record(job: Job, cfg: RunConfig, data: dict | None, code: int, message: str,
         "exit_code": code,
         "message": message,
         "amount": cfg.amount,
-        "sparsity": sparsity.get("sparsity"),
+        "structure": cfg.structure,
+        "sparsity": None if channels else sparsity.get("sparsity"),
+        "params": [channels["params_before"], channels["params_after"]] if channels else None,
         "recommended": {"file": best.file, "size": best.size} if best else None,
         "metric": key_metric(data),
         "digest": digest,

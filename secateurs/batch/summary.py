@@ -48,8 +48,9 @@ def write(path: Path, jobs_file: Path, executor: str, records: list[dict], secon
 
 
 def table(records: list[dict]) -> str:
-    """Jobs x (status, exit code, sparsity, recommended artifact, key metric, seconds)."""
-    head = ("job", "out", "status", "exit", "sparsity", "recommended", "metric", "seconds")
+    """Jobs x (status, exit code, what was pruned, recommended artifact, key metric, seconds):
+    sparsity for unstructured jobs, the parameters left for channel jobs."""
+    head = ("job", "out", "status", "exit", "pruned", "recommended", "metric", "seconds")
     rows = [head] + [_row(r) for r in records]
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
@@ -66,11 +67,18 @@ def _row(r: dict) -> tuple[str, ...]:
         shown(Path(r["out"]), Path.cwd()),
         r["status"],
         str(r["exit_code"]),
-        "-" if r.get("sparsity") is None else f"{r['sparsity']:.1%}",
+        _pruned(r),
         "-" if not best else f"{best['file']} ({fmt_bytes(best['size'])})",
         "-" if not metric else f"{metric['name']} {metric['value']:.4f}",
         f"{r['seconds']:.1f}",
     )
+
+
+def _pruned(r: dict) -> str:
+    if r.get("params"):
+        before, after = r["params"]
+        return f"{before / after:.2f}x fewer params" if after else "-"
+    return "-" if r.get("sparsity") is None else f"{r['sparsity']:.1%} zeros"
 
 
 def failure_lines(records: list[dict]) -> list[str]:
