@@ -342,3 +342,39 @@ def test_a_sensitivity_recipe_that_removes_nothing_says_so(tmp_path, labelled_np
     with click.Context(click.Command("sensitivity")):
         line = tuning_line("sensitivity", tmp_path / "s", data)
     assert "nothing can be cut within the budget at --round-to 64: recipe.json removes nothing" in line
+
+
+@pytest.mark.parametrize("runs", [0, 3])
+def test_a_sweep_times_each_amount_against_dense_and_plots_the_tradeoff(tmp_path, runs):
+    cfg = SweepConfig(
+        model="tests.models:residual",
+        out=tmp_path / "o",
+        eval="random:8",
+        amounts=(0.25, 0.5),
+        structure="channels",
+        round_to=1,
+        exporter="torchscript",
+        latency_runs=runs,
+    )
+    (tmp_path / "o").mkdir()
+    doc = run_sweep(cfg, tmp_path / "o")
+    assert doc["latency_runs"] == runs
+    page = (tmp_path / "o/report.html").read_text()
+    if not runs:
+        assert all("latency" not in r for r in doc["rows"]) and not (tmp_path / "o/tradeoff.png").exists()
+        return
+    for r in doc["rows"]:
+        t = r["latency"]
+        assert t["batch"] == 32 and t["runs"] == runs and t["dense_ms"] > 0 and t["pruned_ms"] > 0
+        assert t["speedup"] == pytest.approx(t["dense_ms"] / t["pruned_ms"], rel=1e-3)
+        assert isinstance(t["spreads_overlap"], bool)
+    assert (tmp_path / "o/tradeoff.png").read_bytes()[:4] == b"\x89PNG" and "tradeoff.png" in page
+    table = (tmp_path / "o/sweep.md").read_text()
+    assert "onnxruntime latency at batch 32" in table and "x faster than dense" in table
+
+
+def test_latency_runs_must_be_a_count_for_sweep(tmp_path):
+    from secateurs.errors import UsageError
+
+    with pytest.raises(UsageError, match="--latency-runs must be an integer >= 0"):
+        SweepConfig(model="builtin:lenet", out=tmp_path / "o", latency_runs=-1)

@@ -41,7 +41,8 @@ class StubTuner:
             row["deltas"]["accuracy"] = -self.drop(amount)
         return row  # a fresh dict each call, as Tuner.evaluate returns a copy
 
-    def artifact_sizes(self, amount: float) -> tuple[dict[str, int], str]:
+    def artifact_sizes(self, amount: float, timed=None) -> tuple[dict[str, int], str]:
+        assert timed is None  # a stub has no model.onnx to time
         self.sized.append(amount)
         return {"model.onnx": 1000, "model.onnx.spz": round(1000 * (1 - amount)) + 10}, "exported"
 

@@ -401,3 +401,15 @@ def executor_options(f):
         " item a Ray task of --threads threads (default 1 there) with the model and data shared"
         " through Ray's object store; needs the extra: pip install 'secateurs[ray]'.",
     )(f)
+
+
+def latency_runs_option(help_text: str):
+    """--latency-runs N (run, sweep): timed onnxruntime runs against the dense original."""
+    return click.option(
+        "--latency-runs",
+        type=click.IntRange(min=0),
+        default=30,
+        show_default=True,
+        metavar="N",
+        help=help_text,
+    )

@@ -11,6 +11,7 @@ from secateurs.commands.options import (
     export_options,
     finetune_options,
     junit_option,
+    latency_runs_option,
     model_options,
     out_option,
     prune_options,
@@ -44,14 +45,9 @@ from secateurs.errors import UsageError
     " --max-accuracy-drop, --min-agreement) on --eval DATA (bisection on PyTorch, resolution 0.01),"
     " then run at it.",
 )
-@click.option(
-    "--latency-runs",
-    type=click.IntRange(min=0),
-    default=30,
-    show_default=True,
-    metavar="N",
-    help="Timed onnxruntime runs per artifact and batch (the input's and 32) after 5 warm-ups, the"
-    " dense original as the denominator (manifest.json run.latency); 0 skips the latency measurement.",
+@latency_runs_option(
+    "Timed onnxruntime runs per artifact and batch (the input's and 32) after 5 warm-ups, the"
+    " dense original as the denominator (manifest.json run.latency); 0 skips the latency measurement."
 )
 def run(quiet, auto, junit, **opts):
     """Run every stage on MODEL: load, prune, export, validate, report.

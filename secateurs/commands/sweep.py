@@ -13,6 +13,7 @@ from secateurs.commands.options import (
     exclude_option,
     executor_options,
     exporter_option,
+    latency_runs_option,
     model_options,
     opset_option,
     quiet_option,
@@ -51,6 +52,10 @@ from secateurs.tuning.config import SWEEP_AMOUNTS
 @click.option(
     "--out", type=click.Path(path_type=Path), help="Output directory [default: artifacts/<model>-sweep]."
 )
+@latency_runs_option(
+    "Timed onnxruntime runs of each amount's model.onnx and of the dense original, interleaved,"
+    " at batch 32 after 5 warm-ups (each row's latency, tradeoff.png); 0 skips them. Local only."
+)
 @threads_option
 @executor_options
 @quiet_option
@@ -58,8 +63,8 @@ def sweep(quiet, **opts):
     """Prune at each amount and tabulate sparsity, artifact sizes and every metric's delta
     (a detector: precision, recall, mAP50 and mAP50-95).
 
-    Writes sweep.json (schema secateurs.sweep/1), sweep.md (the table), sweep.png and
-    report.html into --out. The model, data and dense outputs are loaded once. Without
+    Writes sweep.json (schema secateurs.sweep/1), sweep.md (the table), sweep.png,
+    tradeoff.png (the metric against onnxruntime speed-up and size) and report.html into --out. The model, data and dense outputs are loaded once. Without
     --eval the sweep is a size curve: sparsity and the bytes of every artifact.
 
     \b

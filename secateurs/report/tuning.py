@@ -58,6 +58,7 @@ def sweep_blocks(doc: dict) -> list[Block]:
         blocks.append(quality)
     if channels:
         blocks.append(_cost_table(doc))
+    blocks += _latency_blocks(rows)
     sizes = sorted({f for r in rows for f in r.get("sizes", {})})
     if sizes:
         columns = [Column("amount", "number"), Column(_sparsity(doc), "percent")]
@@ -74,6 +75,38 @@ def sweep_blocks(doc: dict) -> list[Block]:
     if doc.get("notes"):
         blocks.append(Paragraph(doc["notes"]))
     return blocks
+
+
+def _latency_blocks(rows: list[dict]) -> list[Block]:
+    """Each amount's model.onnx against the dense original in onnxruntime (``sweep.time_against``)."""
+    timed = [r for r in rows if r.get("latency")]
+    if not timed:
+        return []
+    first = timed[0]["latency"]
+    columns = [
+        Column("amount", "number"),
+        Column("dense (ms)", "number"),
+        Column("model.onnx (ms)", "number"),
+    ]
+    columns.append(Column("x faster than dense", "number"))
+    body = []
+    for r in timed:
+        t = r["latency"]
+        if "error" in t:
+            body.append(cells(f"{r['amount']:g}", "-", "-", t["error"]))
+            continue
+        said = f"{t['speedup']:.2f}x" + (" (spreads overlap)" if t["spreads_overlap"] else "")
+        body.append(cells(f"{r['amount']:g}", f"{t['dense_ms']:.2f}", f"{t['pruned_ms']:.2f}", said))
+    runs = next((r["latency"]["runs"] for r in timed if "runs" in r["latency"]), 0)
+    return [
+        Paragraph(
+            [
+                f"onnxruntime latency at batch {first['batch']}: each amount's model.onnx and the dense"
+                f" original, interleaved, 5 warm-up then {runs} timed runs each, median (it varies run to run)"
+            ]
+        ),
+        Table(columns, body),
+    ]
 
 
 def _sparsity(doc: dict) -> str:

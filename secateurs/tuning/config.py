@@ -108,9 +108,16 @@ class SweepConfig(TuningConfig):
     scope: str = "layer"
     exporter: str = "auto"
     opset: int = DEFAULT_OPSET
+    latency_runs: int = 30  # timed onnxruntime runs of each amount's model.onnx and the dense original
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if (
+            isinstance(self.latency_runs, bool)
+            or not isinstance(self.latency_runs, int)
+            or self.latency_runs < 0
+        ):
+            raise UsageError(f"--latency-runs must be an integer >= 0, got {self.latency_runs!r}")
         if self.scope not in SCOPES:
             raise UsageError(f"--scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
         if self.exporter not in EXPORTERS:

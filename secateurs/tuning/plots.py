@@ -113,3 +113,39 @@ def _size_panel(ax, rows, amounts, what: str = "weights") -> None:
     ax.grid(True, alpha=0.3)
     if names:
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
+def plot_tradeoff(rows: list[dict], path: Path, dense: dict, task: str | None = None) -> bool:
+    """The sweep's trade-off: each amount as a point, its quality (the first series of the
+    quality panel: accuracy, agreement or mAP50) against its onnxruntime speed-up over the dense
+    original (left) and against its model.onnx size in KiB (right), the dense model at 1.00x
+    and its own size. False (nothing written) without quality or latency for every row."""
+    series = _quality_series(rows, dense, (), task)
+    timed = [r.get("latency") or {} for r in rows]
+    if (
+        not series
+        or not all("speedup" in t for t in timed)
+        or not all("model.onnx" in r.get("sizes", {}) for r in rows)
+    ):
+        return False
+    name, label, values, reference = series[0]
+    speedups = [t["speedup"] for t in timed]
+    kib = [r["sizes"]["model.onnx"] / 1024 for r in rows]
+    with png_figure(path, 1, 2, figsize=(11, 4), squeeze=False) as (fig, axes):
+        for ax, xs, xlabel in (
+            (axes[0][0], speedups, f"x faster than dense, onnxruntime batch {timed[0]['batch']} (median)"),
+            (axes[0][1], kib, "model.onnx size (KiB)"),
+        ):
+            ax.plot(xs, values, marker="o", linestyle="-", label=label)
+            for x, y, r in zip(xs, values, rows):
+                ax.annotate(
+                    f"{r['amount']:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize="small"
+                )
+            ax.axhline(reference, linestyle=":", color="gray", label=f"dense {name} {reference:.4f}")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(name)
+            ax.margins(x=0.1)
+            ax.grid(True, alpha=0.3)
+        axes[0][0].axvline(1.0, linestyle=":", color="gray")
+        axes[0][1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return True

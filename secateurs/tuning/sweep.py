@@ -20,6 +20,7 @@ key from a stage that times the exported model.
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from secateurs.progress import SILENT, Progress
 from secateurs.report import html, markdown
 from secateurs.report.tuning import plots_page, sweep_blocks
 from secateurs.tuning.config import SweepConfig
-from secateurs.tuning.plots import plot_sweep
+from secateurs.tuning.plots import plot_sweep, plot_tradeoff
 from secateurs.tuning.tuner import SIZES_TEMP, Tuner, within_budget
 
 SCHEMA = "secateurs.sweep/1"
@@ -45,25 +46,63 @@ def sweep(
     advance=None,
     executor: Executor | None = None,
     task_threads: int = 1,
+    latency_runs: int = 0,
 ) -> list[dict]:
     """One row per amount: sparsity, metrics with deltas, and (``sizes``) artifact bytes.
 
     ``advance(detail)`` is called after each amount (``Progress.steps``). With a non-local
     ``executor``, the amounts after the template is settled run as tasks of ``task_threads``
-    threads each; the rows are the same (but for ``seconds``)."""
+    threads each; the rows are the same (but for ``seconds``). ``latency_runs`` > 0 (local
+    only, with ``sizes``) adds each row's ``latency``: its model.onnx against the dense
+    original in onnxruntime (``time_against``)."""
     if executor is not None and executor.name != "local":
         return _sweep_on(executor, tuner, list(amounts), sizes, advance, task_threads)
     rows = []
-    for amount in amounts:
-        t0 = time.perf_counter()
-        row = tuner.evaluate(amount)
-        if sizes:
-            row["sizes"], row["model_onnx"] = tuner.artifact_sizes(amount)
-        row["seconds"] = round(time.perf_counter() - t0, 3)
-        rows.append(row)
-        if advance:
-            advance(f"amount {amount:g}")
+    with tempfile.TemporaryDirectory(prefix=files.pid_tagged_temp(SIZES_TEMP)) as tmp:
+        dense = Path(tmp) / "dense.onnx"
+        if sizes and latency_runs:
+            tuner.export_dense(dense)
+        for amount in amounts:
+            t0 = time.perf_counter()
+            row = tuner.evaluate(amount)
+            if sizes:
+                timed = None
+                if latency_runs:
+
+                    def timed(path: Path, row=row) -> None:
+                        row["latency"] = time_against(dense, path, tuner.info, latency_runs)
+
+                row["sizes"], row["model_onnx"] = tuner.artifact_sizes(amount, timed=timed)
+            row["seconds"] = round(time.perf_counter() - t0, 3)
+            rows.append(row)
+            if advance:
+                advance(f"amount {amount:g}")
     return rows
+
+
+def time_against(dense: Path, pruned: Path, info, runs: int) -> dict:
+    """onnxruntime latency of ``pruned`` (an amount's model.onnx) against ``dense`` at the
+    large batch of the cost stage (``validators.latency.batches``: 32, capped by input size),
+    interleaved, median of ``runs``: {batch, runs, dense_ms, pruned_ms, speedup, spreads_overlap}
+    or {batch, error}."""
+    from secateurs.report.cost import overlap
+    from secateurs.validators import latency
+
+    batch = max(latency.batches(tuple(info.input_shape), info.fixed_batch))
+    shape = tuple(info.input_shape)
+    found = latency.measure({"dense": dense, "pruned": pruned}, shape, [batch], runs)["artifacts"]
+    d, p = found["dense"], found["pruned"]
+    if "error" in d or "error" in p:
+        return {"batch": batch, "error": d.get("error") or p.get("error")}
+    d, p = d[str(batch)], p[str(batch)]
+    return {
+        "batch": batch,
+        "runs": runs,
+        "dense_ms": round(d["median_ms"], 4),
+        "pruned_ms": round(p["median_ms"], 4),
+        "speedup": round(d["median_ms"] / p["median_ms"], 4),
+        "spreads_overlap": overlap(d, p),
+    }
 
 
 def _sweep_on(executor: Executor, tuner: Tuner, amounts, sizes: bool, advance, task_threads: int) -> list:
@@ -106,27 +145,39 @@ def run_sweep(
     tuner = Tuner.from_config(cfg)
     tuner.check_budgets(cfg.budgets)
     t_load = time.perf_counter() - t0
+    local = executor is None or executor.name == "local"
     with progress.steps(len(cfg.amounts), "sweep") as advance:
-        rows = sweep(tuner, cfg.amounts, advance=advance, executor=executor, task_threads=cfg.threads or 1)
+        rows = sweep(
+            tuner, cfg.amounts, advance=advance, executor=executor, task_threads=cfg.threads or 1,
+            latency_runs=cfg.latency_runs if local else 0,
+        )  # fmt: skip
     if cfg.has_budget:
         for r in rows:
             r["within_budget"] = within_budget(r, cfg.budgets)
     timings = {"load_and_dense": round(t_load, 3), "total": round(time.perf_counter() - t0, 3)}
     doc = document(cfg, tuner, rows, timings)
+    if cfg.latency_runs and not local:
+        doc["notes"].append(
+            "latency not measured: with --executor ray the amounts run at once and would time each"
+            " other's load; sweep locally for it"
+        )
     blocks = sweep_blocks(doc)
     files.write_json(directory / "sweep.json", doc)
     files.write_text(directory / "sweep.md", markdown.body(blocks) + "\n")
     png = directory / "sweep.png"
     plot_sweep(rows, png, doc["dense"], cfg.budgets, tuner.task, doc["dense_cost"])
     what = "mAP50 and mAP50-95" if tuner.task == "detect" else "quality"
-    page = plots_page(
-        f"secateurs sweep: {cfg.model}",
-        blocks,
-        {
-            f"sweep.png: {what}{', parameters and MACs' if doc['dense_cost'] else ''} and artifact sizes"
-            " against the amount": png.read_bytes()
-        },
-    )
+    images = {
+        f"sweep.png: {what}{', parameters and MACs' if doc['dense_cost'] else ''} and artifact sizes"
+        " against the amount": png.read_bytes()
+    }
+    tradeoff = directory / "tradeoff.png"
+    if plot_tradeoff(rows, tradeoff, doc["dense"], tuner.task):
+        images[
+            f"tradeoff.png: {what} against onnxruntime speed-up over dense (batch {rows[0]['latency']['batch']})"
+            " and against model.onnx size; each point an amount"
+        ] = tradeoff.read_bytes()
+    page = plots_page(f"secateurs sweep: {cfg.model}", blocks, images)
     files.write_text(directory / "report.html", html.render(page))
     return doc
 
@@ -142,6 +193,7 @@ def document(cfg: SweepConfig, tuner: Tuner, rows: list[dict], timings: dict) ->
         "scope": cfg.scope,
         "structure": cfg.structure,
         "round_to": cfg.round_to,
+        "latency_runs": cfg.latency_runs,
         "exclude": cfg.exclude,
         "exporter": resolve_exporter(cfg.exporter, tuner.info.source),
         "opset": cfg.opset,

@@ -25,6 +25,7 @@ from secateurs.errors import UsageError
 from secateurs.evaluation import detect, detection_metrics, judge, metrics
 from secateurs.evaluation.data import load_eval_data
 from secateurs.evaluation.detection_data import load_detection_data
+from secateurs.exporters import DENSE_ONNX
 from secateurs.exporters.common.opsets import DEFAULT_OPSET
 from secateurs.model.channels import count_params, prune_channels, refuse_graph_models
 from secateurs.model.conv_targets import find_conv_weights
@@ -211,12 +212,25 @@ class Tuner:
         return dict(self._results[key])
 
     def artifact_sizes(
-        self, amount: float, scope: str | None = None, exclude: str | None = None
+        self, amount: float, scope: str | None = None, exclude: str | None = None, timed=None
     ) -> tuple[dict[str, int], str]:
-        """(bytes of every artifact file at ``amount``, how model.onnx was written: see ``export``)."""
+        """(bytes of every artifact file at ``amount``, how model.onnx was written: see ``export``).
+        ``timed(model_onnx_path)`` runs on the written model.onnx before the files go."""
         with tempfile.TemporaryDirectory(prefix=files.pid_tagged_temp(SIZES_TEMP)) as tmp:
             artifacts, how = self.export(amount, Path(tmp), scope, exclude)
+            if timed is not None:
+                timed(artifacts[DENSE_ONNX].path)
             return {a.path.name: a.size for a in artifacts.values()}, how
+
+    def export_dense(self, path: Path) -> None:
+        """The dense model exported to ``path`` as the sweep exports model.onnx (exporter, opset):
+        the denominator of its latency."""
+        from secateurs.exporters.onnx_model_torch import export_onnx, resolve_exporter
+
+        if self.structure != "channels":  # the model is pruned in place: put the dense weights back
+            self._restore_dense()
+        exporter = resolve_exporter(self.exporter, self.info.source)
+        export_onnx(self.dense_model, self.info, path, exporter, False, self.opset)
 
     def export(
         self, amount: float, directory: Path, scope: str | None = None, exclude: str | None = None
