@@ -227,3 +227,46 @@ def test_an_unpruned_model_reports_an_infinite_snr(cli, tmp_path):
     from secateurs.report import render_html
 
     assert ">inf<" in render_html(report)
+
+
+def test_a_program_fixed_at_batch_1_is_evaluated_one_input_at_a_time():
+    """A model that fails on a batch of several inputs but runs one (torch.export at batch 1)
+    is then run per input; one that fails on one input too is an InputError naming the shape."""
+    import numpy as np
+    import pytest
+
+    from secateurs.errors import InputError
+    from secateurs.evaluation.judge import per_sample_if_fixed
+
+    calls = []
+
+    def fixed(x):
+        calls.append(len(x))
+        if len(x) != 1:
+            raise AssertionError("Guard failed: x.size()[0] == 1")
+        return x * 2
+
+    run = per_sample_if_fixed(fixed, "m.pt2")
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    np.testing.assert_array_equal(run(x), x * 2)
+    np.testing.assert_array_equal(run(x[:2]), x[:2] * 2)
+    assert calls == [3, 1, 1, 1, 1, 1]  # tried the batch once, then one at a time
+
+    def broken(x):
+        raise RuntimeError("shape mismatch\nlast line")
+
+    with pytest.raises(InputError, match=r"m.pt2 failed on a batch of shape \[3, 2\] and on one input"):
+        per_sample_if_fixed(broken, "m.pt2")(x)
+
+
+def test_run_evaluates_a_program_exported_at_batch_1(tmp_path, cli):
+    import torch
+
+    from tests.models import plain
+
+    torch.export.save(torch.export.export(plain().eval(), (torch.randn(1, 3, 12, 12),)), tmp_path / "b1.pt2")
+    result = cli(
+        "run", "b1.pt2", "--eval", "random:8", "--formats", "onnx", "--latency-runs", "0", "--out", "o", "-q"
+    )
+    assert result.exit_code == 0, result.output
+    assert "evaluation" in (tmp_path / "o/report.json").read_text()

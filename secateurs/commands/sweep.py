@@ -64,7 +64,8 @@ def sweep(quiet, **opts):
     (a detector: precision, recall, mAP50 and mAP50-95).
 
     Writes sweep.json (schema secateurs.sweep/1), sweep.md (the table), sweep.png,
-    tradeoff.png (the metric against onnxruntime speed-up and size) and report.html into --out. The model, data and dense outputs are loaded once. Without
+    report.html and, with --eval and latency, tradeoff.png (the metric against onnxruntime
+    speed-up and size) into --out. The model, data and dense outputs are loaded once. Without
     --eval the sweep is a size curve: sparsity and the bytes of every artifact.
 
     \b

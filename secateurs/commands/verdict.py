@@ -110,7 +110,7 @@ def tuning_line(command: str, directory: Path, data: dict) -> str:
     if command == "sweep":
         rows = data["rows"]
         if not any(data["budget"].get(k) for k in ("max_accuracy_drop", "min_agreement", "max_drop")):
-            found = f"{len(rows)} amounts, no budget given"
+            found = f"{len(rows)} amount{'s' * (len(rows) != 1)}, no budget given"
         elif data["largest_amount_within_budget"] is None:
             found = f"no amount of {len(rows)} within the budget"
         else:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from secateurs.config import EVAL_RANDOM
-from secateurs.errors import UsageError
+from secateurs.errors import InputError, UsageError
 from secateurs.model.outputs import named_outputs
 from secateurs.validators.onnxruntime_run import session
 
@@ -77,7 +77,40 @@ def torch_first_output(model) -> Callable[[np.ndarray], np.ndarray]:
         with torch.inference_mode():
             return named_outputs(model(torch.from_numpy(x)))[1][0].detach().float().numpy()
 
-    return run
+    return per_sample_if_fixed(run, "the model")
+
+
+def per_sample_if_fixed(
+    run: Callable[[np.ndarray], np.ndarray], what: str
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``run`` over a batch, or, once a batch of several inputs has failed where one input
+    runs (a program exported at a fixed batch of 1, as torch.export and ONNX files often are),
+    one input at a time from then on. Failing on one input too is an InputError (exit 3)."""
+    single = [False]
+
+    def adaptive(x: np.ndarray) -> np.ndarray:
+        if not single[0]:
+            try:
+                return run(x)
+            except Exception as e:  # the user's model or file: any failure is an input problem
+                if len(x) == 1:
+                    raise InputError(f"{what} failed on an input of shape {list(x.shape)}: {_line(e)}") from e
+                try:
+                    first = run(x[:1])
+                except Exception:
+                    raise InputError(
+                        f"{what} failed on a batch of shape {list(x.shape)} and on one input: {_line(e)}"
+                    ) from e
+                single[0] = True
+                return np.concatenate([first] + [run(x[i : i + 1]) for i in range(1, len(x))])
+        return np.concatenate([run(x[i : i + 1]) for i in range(len(x))])
+
+    return adaptive
+
+
+def _line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[-1] if text else ''}"[:300]
 
 
 def onnx_first_output(path, provider: str = "CPUExecutionProvider") -> Callable[[np.ndarray], np.ndarray]:
@@ -85,7 +118,7 @@ def onnx_first_output(path, provider: str = "CPUExecutionProvider") -> Callable[
     output is computed)."""
     sess = session(path, provider)
     name, first = sess.get_inputs()[0].name, sess.get_outputs()[0].name
-    return lambda x: sess.run([first], {name: x})[0].astype(np.float32)
+    return per_sample_if_fixed(lambda x: sess.run([first], {name: x})[0].astype(np.float32), str(path))
 
 
 def torch_scores(model, inputs: np.ndarray, progress: Callable[[int], None] | None = None) -> np.ndarray:

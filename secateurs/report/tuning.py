@@ -95,14 +95,16 @@ def _latency_blocks(rows: list[dict]) -> list[Block]:
         if "error" in t:
             body.append(cells(f"{r['amount']:g}", "-", "-", t["error"]))
             continue
-        said = f"{t['speedup']:.2f}x" + (" (spreads overlap)" if t["spreads_overlap"] else "")
+        said = f"{t['speedup']:.2f}x" + (" (within the noise)" if t["spreads_overlap"] else "")
         body.append(cells(f"{r['amount']:g}", f"{t['dense_ms']:.2f}", f"{t['pruned_ms']:.2f}", said))
     runs = next((r["latency"]["runs"] for r in timed if "runs" in r["latency"]), 0)
     return [
         Paragraph(
             [
                 f"onnxruntime latency at batch {first['batch']}: each amount's model.onnx and the dense"
-                f" original, interleaved, 5 warm-up then {runs} timed runs each, median (it varies run to run)"
+                f" original, interleaved, 5 warm-up then {runs} timed runs each, median (it varies run to"
+                " run); \"within the noise\": the p10-p90 spreads overlap, fewer than 5 runs, or a dense"
+                " median under 0.1 ms (call overhead)"
             ]
         ),
         Table(columns, body),

@@ -101,7 +101,7 @@ def time_against(dense: Path, pruned: Path, info, runs: int) -> dict:
         "dense_ms": round(d["median_ms"], 4),
         "pruned_ms": round(p["median_ms"], 4),
         "speedup": round(d["median_ms"] / p["median_ms"], 4),
-        "spreads_overlap": overlap(d, p),
+        "spreads_overlap": overlap({**d, "runs": runs}, {**p, "runs": runs}),
     }
 
 
