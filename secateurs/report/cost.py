@@ -61,7 +61,9 @@ def latency_stat(latency: dict | None, file: str = "model.onnx") -> Stat | None:
     said = f"{speedup:.2f}x faster than dense" if speedup >= 1 else f"{1 / speedup:.2f}x slower than dense"
     if overlap(dense, ours):
         said += ", within the noise"
-        detail += "; no measured difference: the p10-p90 spreads overlap, runs are few or the time is call overhead"
+        detail += (
+            "; no measured difference: the p10-p90 spreads overlap, runs are few or the time is call overhead"
+        )
     return Stat(label, said, detail, f"{file}, median")
 
 

@@ -103,7 +103,7 @@ def _latency_blocks(rows: list[dict]) -> list[Block]:
             [
                 f"onnxruntime latency at batch {first['batch']}: each amount's model.onnx and the dense"
                 f" original, interleaved, 5 warm-up then {runs} timed runs each, median (it varies run to"
-                " run); \"within the noise\": the p10-p90 spreads overlap, fewer than 5 runs, or a dense"
+                ' run); "within the noise": the p10-p90 spreads overlap, fewer than 5 runs, or a dense'
                 " median under 0.1 ms (call overhead)"
             ]
         ),
