@@ -253,3 +253,22 @@ def test_a_channel_job_shows_the_parameters_left_not_zeros(tmp_path, monkeypatch
     row = next(ln for ln in result.output.splitlines() if ln.startswith("#1"))
     assert f"{report['params_before'] / report['params_after']:.2f}x fewer params" in row
     assert "% zeros" in next(ln for ln in result.output.splitlines() if ln.startswith("#2"))
+
+
+def test_a_jobs_own_round_to_is_explicit_and_defaults_round_channel_jobs_only(tmp_path, monkeypatch):
+    """[defaults] round-to is a default (unstructured jobs drop it); a job's own round-to is its
+    command line: with an unstructured job, or against a channel recipe, exit 2 naming the job."""
+    path = jobs_file(
+        tmp_path,
+        job("builtin:lenet", "out/u", "amount = 0.5") + job("builtin:resnet", "out/c", 'structure = "channels"'),
+        defaults='round-to = 16\nformats = "onnx"\nlatency-runs = 0\n',
+    )
+    result = batch(tmp_path, monkeypatch, path)
+    assert result.exit_code == 0, result.output
+    u, c = json.loads((tmp_path / "batch.json").read_text())["jobs"]
+    assert json.loads((tmp_path / "out/u/report.json").read_text())["config"]["round_to"] is None
+    assert json.loads((tmp_path / "out/c/report.json").read_text())["config"]["round_to"] == 16
+    (tmp_path / "batch.json").unlink()
+    path.write_text(job("builtin:lenet", "out/u2", "round-to = 8"))
+    result = batch(tmp_path, monkeypatch, path)
+    assert result.exit_code == 2 and "[[jobs]] #1: --round-to rounds channel counts" in result.output

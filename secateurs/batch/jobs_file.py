@@ -72,7 +72,8 @@ def read_jobs(path: Path, run_command: click.Command, trust_model_code: bool = F
         for key in BATCH_ONLY:
             if key in table:
                 raise UsageError(f"{where}: {key}: give --{key} to `secateurs batch`, not per job")
-        job = _job(path, name, where, index, table, run_command, trust_model_code)
+        given = {key.replace("-", "_") for key in _normalized(entry, where)}  # the job's own keys
+        job = _job(path, name, where, index, table, run_command, trust_model_code, given)
         out = job.config.out.resolve()
         if out in outs:
             raise UsageError(
@@ -100,11 +101,13 @@ def _values(path: Path, where: str, table: dict, run_command: click.Command) -> 
     return settings_file.default_map(settings, {"run": run_command}, "run").get("run", {})
 
 
-def _job(path, name, where, index, table, run_command, trust_model_code) -> Job:
+def _job(path, name, where, index, table, run_command, trust_model_code, given=frozenset()) -> Job:
     values = _values(path, where, table, run_command)
     args = ["--trust-model-code"] if trust_model_code else []
     try:
-        ctx = run_command.make_context("run", args, default_map=values, obj={"settings": name})
+        # a job's own keys are its command line; [defaults] are defaults, as a settings file's
+        obj = {"settings": name, "given": frozenset(given)}
+        ctx = run_command.make_context("run", args, default_map=values, obj=obj)
     except click.ClickException as e:
         raise UsageError(f"{where}: {e.format_message()}") from None
     with ctx:

@@ -54,9 +54,11 @@ def _check_inputs(ctx: click.Context, cfg: RunConfig, stages: tuple[str, ...]) -
 
 
 def _given(ctx: click.Context, name: str) -> bool:
-    """The option was given on the command line (or its environment variable), not defaulted
-    by click or by a settings file."""
+    """The option was given on the command line (or its environment variable, or as a batch
+    job's own key), not defaulted by click, a settings file or a jobs file's [defaults]."""
     source = ctx.get_parameter_source(name) if name in ctx.params else None
+    if source is click.core.ParameterSource.DEFAULT_MAP:
+        return name in ((ctx.obj or {}).get("given") or ())
     return source in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
 
 
