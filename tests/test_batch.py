@@ -260,7 +260,8 @@ def test_a_jobs_own_round_to_is_explicit_and_defaults_round_channel_jobs_only(tm
     command line: with an unstructured job, or against a channel recipe, exit 2 naming the job."""
     path = jobs_file(
         tmp_path,
-        job("builtin:lenet", "out/u", "amount = 0.5") + job("builtin:resnet", "out/c", 'structure = "channels"'),
+        job("builtin:lenet", "out/u", "amount = 0.5")
+        + job("builtin:resnet", "out/c", 'structure = "channels"'),
         defaults='round-to = 16\nformats = "onnx"\nlatency-runs = 0\n',
     )
     result = batch(tmp_path, monkeypatch, path)
