@@ -133,7 +133,9 @@ def prune_channels(
         idxs = _select(plan, round_to)
         if not idxs:
             n = plan.scores.size
-            why = "amount rounds to no channel"
+            why = "amount rounds to no channel" if plan.amount > 0 else "amount 0"
+            if scope == "global" and plan.amount == 0:
+                why = "no channel under the global threshold"
             if n % plan.ch_groups:
                 why = "its channel groups do not split evenly"
             elif round_to > 1 and round(plan.amount * n) > 0:

@@ -88,7 +88,7 @@ def no_cut_fixes(cfg, result) -> str:
         fixes = ["a recipe measured with a lower --round-to"] if rounded else ["larger amounts in the recipe"]
     else:
         fixes = ["lower --round-to"] if rounded else []
-        if any(r["kept"] == "amount rounds to no channel" for r in result.layers):
+        if any(r["kept"] in ("amount rounds to no channel", "amount 0") for r in result.layers):
             fixes.insert(0, "raise --amount")
     allow = "pass --allow-noop to keep the model whole"
     return f"{', '.join(fixes)}, or {allow}" if fixes else allow
