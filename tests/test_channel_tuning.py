@@ -367,7 +367,7 @@ def test_a_sweep_times_each_amount_against_dense_and_plots_the_tradeoff(tmp_path
         t = r["latency"]
         assert t["batch"] == 32 and t["runs"] == runs and t["dense_ms"] > 0 and t["pruned_ms"] > 0
         assert t["speedup"] == pytest.approx(t["dense_ms"] / t["pruned_ms"], rel=1e-3)
-        assert isinstance(t["spreads_overlap"], bool)
+        assert t["spreads_overlap"] is True  # 3 runs give no spread: within the noise by definition
     assert (tmp_path / "o/tradeoff.png").read_bytes()[:4] == b"\x89PNG" and "tradeoff.png" in page
     table = (tmp_path / "o/sweep.md").read_text()
     assert "onnxruntime latency at batch 32" in table and "x faster than dense" in table

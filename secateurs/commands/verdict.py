@@ -105,6 +105,21 @@ def removed(paths: list[Path]) -> None:
         click.echo(f"secateurs: removed {path}, left by an earlier failed run", err=True)
 
 
+def _recipe_found(data: dict) -> str:
+    """sensitivity's finding: the recipe against the uniform amount, or that nothing can be cut."""
+    r, u = data["recipe"], data["uniform"]
+    if r["sparsity"] == 0.0:  # every layer too sensitive, or (channels) too narrow to round
+        rounding = (data.get("structure") or {}).get("round_to")
+        at = f" at --round-to {rounding}" if rounding and rounding > 1 else ""
+        return f"nothing can be cut within the budget{at}: recipe.json removes nothing"
+    if "params" in r:  # channels: what is left of the model, not zeros
+        kept, kept_u = f"{r['params']:,} parameters", f"{u['params']:,} parameters"
+    else:
+        kept, kept_u = f"sparsity {r['sparsity']:.1%}", f"{u['sparsity']:.1%}"
+    drop = round(100 * r["drop"], 2) + 0.0  # no "-0.00"
+    return f"recipe.json: {kept} at a measured drop of {drop:.2f} points (uniform {u['amount']:g}: {kept_u})"
+
+
 def tuning_line(command: str, directory: Path, data: dict) -> str:
     """The last line of `sweep` and `sensitivity`: what they found, where, and how long."""
     if command == "sweep":
@@ -118,26 +133,7 @@ def tuning_line(command: str, directory: Path, data: dict) -> str:
                 f"largest amount within the budget {data['largest_amount_within_budget']:g} (of {len(rows)})"
             )
     elif "recipe" in data:
-        r, u = data["recipe"], data["uniform"]
-        if r["sparsity"] == 0.0:  # every layer too sensitive, or (channels) too narrow to round
-            rounding = (data.get("structure") or {}).get("round_to")
-            at = f" at --round-to {rounding}" if rounding and rounding > 1 else ""
-            return " | ".join(
-                [
-                    "DONE",
-                    str(directory),
-                    f"nothing can be cut within the budget{at}: recipe.json removes nothing",
-                    _elapsed(),
-                ]
-            )
-        if "params" in r:  # channels: what is left of the model, not zeros
-            kept, kept_u = f"{r['params']:,} parameters", f"{u['params']:,} parameters"
-        else:
-            kept, kept_u = f"sparsity {r['sparsity']:.1%}", f"{u['sparsity']:.1%}"
-        found = (
-            f"recipe.json: {kept} at a measured drop of {round(100 * r['drop'], 2) + 0.0:.2f} points"
-            f" (uniform {u['amount']:g}: {kept_u})"
-        )
+        found = _recipe_found(data)
     else:
         found = f"{len(data['layers'])} layers x {len(data['amounts'])} amounts, no budget given"
     return " | ".join(["DONE", str(directory), found, _elapsed()])
